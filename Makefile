@@ -1,0 +1,36 @@
+# perseus: `make demo` sets everything up and runs the headline experiment; `make test` runs every check.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# pip's machine config lists local indexes that may be absent; their warnings are noise.
+PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: demo test install lint unit clean
+
+install: $(STAMP)
+
+# torch==2.13.0 (the CPU wheel on local disk) and pytorchcv resolve in one pip command via the extras.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip $(PIP_QUIET)
+	$(BIN)/python -m pip install -q -e '.[zoo,dev]' $(PIP_QUIET)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/perseus models export resnet50 mobilenet_v2
+	$(BIN)/perseus demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

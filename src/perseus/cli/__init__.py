@@ -1,0 +1,1 @@
+"""The `perseus` command line: one subcommand per user verb, no logic of its own."""

@@ -1,0 +1,44 @@
+"""Assemble the typer app and run it with one-line errors and clean interrupts."""
+
+import sys
+
+import typer
+
+from perseus.cli import bench_cmd, demo_cmd, models_cmd, runs_cmd, serve_cmd
+from perseus.cli.errors import fail, install_signal_handlers, interrupted
+from perseus.core.errors import PerseusError
+
+app = typer.Typer(
+    name="perseus",
+    help="Measure throughput, latency and the monetary cost of serving CNN models multi-tenant vs dedicated "
+    "on a real Triton server, and what sharing saves.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(runs_cmd.app, name="runs")
+app.command("serve")(serve_cmd.serve)
+app.command("bench")(bench_cmd.bench)
+app.command("demo")(demo_cmd.demo)
+
+
+def main() -> None:
+    install_signal_handlers()
+    try:
+        code = app(standalone_mode=False)
+    except PerseusError as exc:
+        sys.exit(fail(exc))
+    except (KeyboardInterrupt, typer.Abort):
+        sys.exit(interrupted())
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors of the (vendored) click under typer: they know how to show themselves.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+            sys.exit(int(getattr(exc, "exit_code", 2)))
+        raise
+    if isinstance(code, int):
+        sys.exit(code)

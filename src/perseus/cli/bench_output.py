@@ -1,0 +1,67 @@
+"""How `perseus bench` prints a trial: a table per model and the verdict."""
+
+from rich.markup import escape
+from rich.table import Table
+
+from perseus.loadgen import ALL, LatencySummary
+from perseus.orchestrate.trial import TrialOutcome
+
+
+def _ms(value: float) -> str:
+    return "-" if value != value else f"{value:.2f}"
+
+
+def bench_table(summaries: dict[str, LatencySummary]) -> Table:
+    table = Table(title="perseus bench — latency from intended send time (coordinated-omission-correct)")
+    table.add_column("model", no_wrap=True)
+    for column in (
+        "offered\nreq/s",
+        "served\nreq/s",
+        "p50\nms",
+        "p95\nms",
+        "p99\nms",
+        "p99.9\nms",
+        "max\nms",
+        "p99 from\nsend ms",
+        "late\nsends",
+        "errors",
+        "QoS",
+    ):
+        table.add_column(column, justify="right")
+    for tenant, s in summaries.items():
+        table.add_row(
+            "all" if tenant == ALL else tenant,
+            "-" if s.offered_rps is None else f"{s.offered_rps:.1f}",
+            f"{s.throughput_rps:.1f}",
+            _ms(s.p50_ms),
+            _ms(s.p95_ms),
+            _ms(s.p99_ms),
+            _ms(s.p99_9_ms),
+            _ms(s.max_ms),
+            _ms(s.sent_p99_ms),
+            f"{s.late_fraction:.1%}",
+            str(s.errors),
+            "-" if s.qos_satisfaction is None else f"{s.qos_satisfaction:.1%}",
+            style="bold" if tenant == ALL else None,
+        )
+    return table
+
+
+def verdict_lines(outcome: TrialOutcome) -> list[str]:
+    overall = outcome.summaries[ALL]
+    lines = []
+    if outcome.status == "valid":
+        lines.append("[green]VALID[/green]")
+    else:
+        lines.append("[red]INVALID[/red]: " + escape(outcome.reason or ""))
+    if overall.sla is not None:
+        met = "[green]met[/green]" if overall.sla_met else "[red]not met[/red]"
+        lines.append(f"SLA {escape(overall.sla)}: {met}; QoS satisfaction {overall.qos_satisfaction:.1%}")
+    if overall.errors_by_kind:
+        lines.append("errors: " + escape(", ".join(f"{k} × {n}" for k, n in overall.errors_by_kind.items())))
+    lines.append(
+        f"load generator: {outcome.loadgen_cpu_us_per_request:.1f} µs CPU per request "
+        f"({outcome.loadgen_core_fraction:.1%} of a core), lateness p99 "
+        f"{_ms(overall.lateness_p99_ms)} ms"
+    )
+    return lines

@@ -1,0 +1,30 @@
+"""Options and helpers shared by several subcommands."""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from perseus.core.errors import ConfigError
+from perseus.core.paths import default_db_path
+from perseus.store import Store
+
+# Piped output (logs, CI) gets a width that fits the tables instead of rich's 80-column default.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="Results store (SQLite). Default: $PERSEUS_HOME/results.db")
+]
+
+
+def open_store(db: Path | None) -> Store:
+    return Store(db or default_db_path())
+
+
+def split_models(text: str) -> list[str]:
+    models = [m.strip() for m in text.split(",") if m.strip()]
+    if not models:
+        raise ConfigError("--models needs at least one model name, e.g. --models resnet50,mobilenet_v2")
+    return models

@@ -1,0 +1,36 @@
+"""Map failures to one line on stderr and an exit code; SIGTERM behaves like Ctrl-C (clean teardown)."""
+
+import signal
+import sys
+from types import FrameType
+
+from rich.console import Console
+from rich.markup import escape
+
+from perseus.core.errors import PerseusError
+
+INTERRUPTED_EXIT = 130
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    """Ctrl-C and SIGTERM both unwind through every `with` block, so servers are stopped and reaped.
+
+    SIGINT is (re)armed explicitly: a shell starts background jobs with SIGINT ignored.
+    """
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def fail(exc: PerseusError) -> int:
+    err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+    return exc.exit_code
+
+
+def interrupted() -> int:
+    print("interrupted; finished work is kept", file=sys.stderr)
+    return INTERRUPTED_EXIT

@@ -1,0 +1,46 @@
+"""Rich progress bars behind the Reporter protocol."""
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class RichReporter:
+    """One bar over all trials of a run; status lines printed above it."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.1f}/{task.total:.0f} trials"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._index = 0
+
+    def __enter__(self) -> "RichReporter":
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def status(self, text: str) -> None:
+        self._progress.console.print(f"[dim]· {text}[/dim]")
+
+    def trial(self, label: str, index: int, total: int) -> None:
+        if self._task is None:
+            self._task = self._progress.add_task(label, total=total)
+        self._index = index
+        self._progress.update(self._task, description=label, completed=index, total=total)
+
+    def tick(self, fraction: float) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._index + fraction)

@@ -1,0 +1,6 @@
+"""Pydantic models for every user-facing setting (serving, experiments, prices)."""
+
+from perseus.config.demo import DemoConfig
+from perseus.config.serving import ServerConfig, TenantConfig
+
+__all__ = ["DemoConfig", "ServerConfig", "TenantConfig"]

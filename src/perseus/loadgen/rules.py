@@ -1,0 +1,141 @@
+"""Trial rules: warm-up, duration, measurement windows, stability, and the VALID / INVALID verdict."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from perseus.core.errors import ConfigError
+from perseus.loadgen.records import RequestRecord, TrialRecords
+
+
+@dataclass(frozen=True)
+class TrialRules:
+    warmup_s: float = 2.0
+    min_duration_s: float = 5.0  # measured time before a trial may stop as stable
+    max_duration_s: float = 30.0  # measured time after which it stops regardless
+    until_stable: bool = True  # False: run exactly max_duration_s
+    window_s: float = 1.0  # the shortest window; widened to hold min_window_requests (see effective_window_s)
+    min_window_requests: int = 100  # p95 of fewer samples is too noisy to judge stability; 0 = fixed windows
+    stable_windows: int = 3  # K: the last K windows must agree (perf_analyzer uses 3)
+    tolerance: float = 0.10  # ±10% on throughput and p95, like perf_analyzer's stability percentage
+    min_requests: int = 20
+    max_error_fraction: float = 0.01
+    late_threshold_ms: float = 2.0  # a send this much after its intended time is late
+    max_late_fraction: float = 0.01
+    overload_tolerance: float = 0.05  # open loop: serving < (1 − this) × offered rate is overload
+
+    def __post_init__(self) -> None:
+        if self.warmup_s < 0 or self.window_s <= 0 or self.stable_windows < 1:
+            raise ConfigError("warm-up must be ≥ 0, window > 0 and stable windows ≥ 1")
+        if not 0 < self.min_duration_s <= self.max_duration_s:
+            raise ConfigError(
+                f"need 0 < min duration ≤ max duration, got {self.min_duration_s}, {self.max_duration_s}"
+            )
+        if not 0 < self.tolerance < 1:
+            raise ConfigError("stability tolerance must be between 0 and 1")
+
+    @classmethod
+    def fixed(cls, duration_s: float, warmup_s: float) -> "TrialRules":
+        """Run exactly duration_s after warm-up; stability is still judged on its last windows."""
+        return cls(
+            warmup_s=warmup_s,
+            min_duration_s=duration_s,
+            max_duration_s=duration_s,
+            until_stable=False,
+            window_s=duration_s / cls.stable_windows,
+            min_window_requests=0,
+        )
+
+    def effective_window_s(self, rate_rps: float) -> float:
+        """Windows long enough to hold min_window_requests at the rate seen during warm-up."""
+        if self.min_window_requests <= 0 or rate_rps <= 0:
+            return self.window_s
+        wanted = self.min_window_requests / rate_rps
+        return min(max(self.window_s, wanted), self.max_duration_s / self.stable_windows)
+
+
+@dataclass(frozen=True)
+class WindowStat:
+    completed: int
+    throughput_rps: float
+    p95_ms: float
+
+
+def window_stats(
+    records: list[RequestRecord], window_start_ns: int, window_s: float, now_ns: int
+) -> list[WindowStat]:
+    """Per fully elapsed window after warm-up: completions (by completion time) and their p95 latency."""
+    width_ns = round(window_s * 1e9)
+    count = max(0, (now_ns - window_start_ns) // width_ns)
+    buckets: list[list[int]] = [[] for _ in range(count)]
+    for record in records:
+        if record.ok and record.done_ns >= window_start_ns:
+            index = (record.done_ns - window_start_ns) // width_ns
+            if index < count:
+                buckets[index].append(record.latency_ns)
+    return [
+        WindowStat(
+            len(b),
+            len(b) / window_s,
+            float(np.percentile(b, 95, method="inverted_cdf")) / 1e6 if b else float("nan"),
+        )
+        for b in buckets
+    ]
+
+
+def _agree(values: list[float], tolerance: float) -> bool:
+    if any(v != v for v in values):  # NaN: an empty window
+        return False
+    mean = sum(values) / len(values)
+    return mean > 0 and all(abs(v - mean) <= tolerance * mean for v in values)
+
+
+def is_stable(stats: list[WindowStat], rules: TrialRules) -> bool:
+    last = stats[-rules.stable_windows :]
+    return (
+        len(last) == rules.stable_windows
+        and _agree([w.throughput_rps for w in last], rules.tolerance)
+        and _agree([w.p95_ms for w in last], rules.tolerance)
+    )
+
+
+def should_stop(elapsed_measured_s: float, stats: list[WindowStat], rules: TrialRules) -> bool:
+    if elapsed_measured_s >= rules.max_duration_s:
+        return True
+    return rules.until_stable and elapsed_measured_s >= rules.min_duration_s and is_stable(stats, rules)
+
+
+def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
+    """VALID, or INVALID with every reason that applies."""
+    reasons: list[str] = []
+    measured = trial.measured()
+    ok = [r for r in measured if r.ok]
+    failed = len(measured) - len(ok)
+    stats = window_stats(trial.records, trial.window_start_ns, trial.measure_window_s, trial.window_end_ns)
+    if len(ok) < rules.min_requests:
+        reasons.append(f"too few requests: {len(ok)} completed in the window (minimum {rules.min_requests})")
+    if measured and failed / len(measured) > rules.max_error_fraction:
+        reasons.append(f"too many errors: {failed} of {len(measured)} requests failed")
+    late = sum(1 for r in measured if r.lateness_ns > rules.late_threshold_ms * 1e6)
+    if measured and late / len(measured) > rules.max_late_fraction:
+        reasons.append(
+            f"generator fell behind: {late / len(measured):.1%} of sends were more than "
+            f"{rules.late_threshold_ms:g} ms late"
+        )
+    if trial.offered_rps:
+        served = sum(1 for r in ok if r.done_ns < trial.window_end_ns) / trial.window_s
+        if served < (1 - rules.overload_tolerance) * trial.offered_rps:
+            reasons.append(f"overloaded: served {served:.1f} req/s of {trial.offered_rps:.1f} offered")
+    if len(stats) >= rules.stable_windows and not is_stable(stats, rules):
+        last = stats[-rules.stable_windows :]
+        reasons.append(
+            "unstable: the last {} windows differ by more than ±{:.0%} (req/s {}; p95 ms {})".format(
+                rules.stable_windows,
+                rules.tolerance,
+                ", ".join(f"{w.throughput_rps:.1f}" for w in last),
+                ", ".join(f"{w.p95_ms:.1f}" for w in last),
+            )
+        )
+    elif len(stats) < rules.stable_windows:
+        reasons.append(f"too short to judge stability: {len(stats)} of {rules.stable_windows} windows")
+    return ("invalid" if reasons else "valid"), reasons

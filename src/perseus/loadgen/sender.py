@@ -1,0 +1,95 @@
+"""The issuer: turns a schedule into requests on one asyncio loop and records what happened.
+
+Open loop: each arrival is sent at its intended time whether or not earlier ones have returned
+(up to an optional in-flight cap; a send held back by the cap is late, and its latency still counts
+from the intended time). Closed loop: each virtual user sends its next request when the last returns.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from perseus.loadgen.clients import InferClient, RequestFailed
+from perseus.loadgen.records import RequestRecord
+from perseus.loadgen.schedule import Arrival
+
+Sink = Callable[[RequestRecord], None]
+Stopped = Callable[[], bool]
+
+
+async def _one(client: InferClient, tenant: str, batch: int, intended_ns: int, sink: Sink) -> None:
+    send_ns = time.monotonic_ns()
+    try:
+        await client.infer(tenant, batch)
+    except RequestFailed as exc:
+        sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), False, exc.kind))
+    except Exception as exc:  # a transport failure must be counted, not kill the trial
+        sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), False, type(exc).__name__))
+    else:
+        sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), True))
+
+
+async def send_open(
+    client: InferClient,
+    arrivals: Iterator[Arrival],
+    start_ns: int,
+    stop_ns: int,
+    stopped: Stopped,
+    sink: Sink,
+    max_in_flight: int | None,
+) -> None:
+    """Send each arrival at start_ns + t_ns until stop_ns (or stopped()), then wait for all answers."""
+    in_flight: set[asyncio.Task[None]] = set()
+    slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
+
+    def release(task: asyncio.Task[None]) -> None:
+        in_flight.discard(task)
+        if slots is not None:
+            slots.release()
+
+    for arrival in arrivals:
+        intended_ns = start_ns + arrival.t_ns
+        if intended_ns >= stop_ns or stopped():
+            break
+        delay_ns = intended_ns - time.monotonic_ns()
+        if delay_ns > 0:
+            await asyncio.sleep(delay_ns / 1e9)
+        if slots is not None:
+            await slots.acquire()
+        task = asyncio.create_task(_one(client, arrival.tenant, arrival.batch, intended_ns, sink))
+        in_flight.add(task)
+        task.add_done_callback(release)
+    if in_flight:
+        await asyncio.gather(*in_flight)
+
+
+async def send_closed(
+    client: InferClient,
+    users: int,
+    cycle: Sequence[str],
+    batch: int,
+    stop_ns: int,
+    stopped: Stopped,
+    sink: Sink,
+    first_user: int = 0,
+    stagger_ns: int = 0,
+) -> None:
+    """`users` virtual users; user u sends cycle[(u + k) % len(cycle)] as its k-th request.
+
+    User u starts u × stagger_ns late: users started together against a deterministic server stay in
+    lockstep, and completions arriving in bursts of c would quantize the measured throughput.
+    """
+
+    async def user(index: int) -> None:
+        turn = index
+        if stagger_ns:
+            await asyncio.sleep(index * stagger_ns / 1e9)
+        while True:
+            now = time.monotonic_ns()
+            if now >= stop_ns or stopped():
+                return
+            tenant = cycle[turn % len(cycle)]
+            turn += 1
+            await _one(client, tenant, batch, now, sink)
+
+    await asyncio.gather(*(user(first_user + u) for u in range(users)))

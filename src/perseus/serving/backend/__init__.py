@@ -1,0 +1,1 @@
+"""Files copied into generated Triton model repositories (run inside the python-backend stub)."""

@@ -1,0 +1,82 @@
+"""Child-process hygiene: own process group, die with the parent, reap everything, clean /dev/shm."""
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+_PR_SET_PDEATHSIG = 1
+SHM_DIR = Path("/dev/shm")
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn(argv: Sequence[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start argv in its own session (Ctrl-C on our terminal does not hit it; we stop it in order),
+    killed by the kernel if we die without cleaning up."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            list(argv),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(procs: Sequence[psutil.Process]) -> list[psutil.Process]:
+    return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def stop(proc: subprocess.Popen[bytes], known_children: Sequence[psutil.Process], grace_s: float) -> None:
+    """SIGTERM the server, wait for its clean exit, then SIGKILL its group and any child left."""
+    children = list({p.pid: p for p in [*known_children, *descendants(proc.pid)]}.values())
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + grace_s
+    while _alive(children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for child in _alive(children):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(children, timeout=grace_s)
+
+
+def shm_regions(procs: Sequence[psutil.Process]) -> list[str]:
+    """The /dev/shm region names our python-backend stubs were told to use (from their argv)."""
+    names: list[str] = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            names += [arg.lstrip("/") for arg in proc.cmdline() if "triton_python_backend_shm_region" in arg]
+    return names
+
+
+def remove_shm(names: Sequence[str]) -> None:
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            (SHM_DIR / name).unlink()

@@ -1,0 +1,96 @@
+"""Generate a Triton model repository (python backend running onnxruntime) for a set of tenants."""
+
+import re
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from perseus.config.serving import TenantConfig
+from perseus.core.errors import ModelError
+from perseus.models import ModelInfo, TensorSpec
+
+_TRITON_TYPES = {
+    "float32": "TYPE_FP32",
+    "float16": "TYPE_FP16",
+    "float64": "TYPE_FP64",
+    "int8": "TYPE_INT8",
+    "int16": "TYPE_INT16",
+    "int32": "TYPE_INT32",
+    "int64": "TYPE_INT64",
+    "uint8": "TYPE_UINT8",
+    "bool": "TYPE_BOOL",
+}
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A tenant resolved to a concrete model: what the repository and load generator need."""
+
+    name: str  # the Triton model name
+    config: TenantConfig
+    model: ModelInfo
+
+
+def tenant_names(models: list[str]) -> list[str]:
+    """Triton model names: the base model name; repeated models get -2, -3 ... suffixes."""
+    names: list[str] = []
+    for spec in models:
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.split(":", 1)[0])
+        name, copy = base, 1
+        while name in names:
+            copy += 1
+            name = f"{base}-{copy}"
+        names.append(name)
+    return names
+
+
+def _dims(spec: TensorSpec, batched: bool) -> str:
+    dims = spec.shape[1:] if batched else spec.shape
+    return "[ " + ", ".join(str(d) for d in dims) + " ]"
+
+
+def _tensor_block(spec: TensorSpec, batched: bool) -> str:
+    if spec.dtype not in _TRITON_TYPES:
+        raise ModelError(f"tensor {spec.name!r} has dtype {spec.dtype}, which perseus cannot serve yet")
+    dtype = _TRITON_TYPES[spec.dtype]
+    return f'  {{ name: "{spec.name}"\n    data_type: {dtype}\n    dims: {_dims(spec, batched)} }}'
+
+
+def render_config(tenant: Tenant) -> str:
+    """config.pbtxt text for one tenant."""
+    model, knobs = tenant.model, tenant.config
+    batched = model.batch_dynamic
+    params = {
+        "perseus_kind": model.kind,
+        "intra_op_threads": str(knobs.intra_op_threads),
+        "allow_spinning": "1" if knobs.allow_spinning else "0",
+    }
+    if model.kind == "sleep":
+        params["service_ms"] = model.options.get("service_ms", "10")
+    else:
+        assert model.path is not None
+        params["onnx_path"] = model.path
+    lines = [
+        f'name: "{tenant.name}"',
+        'backend: "python"',
+        f"max_batch_size: {knobs.max_batch_size if batched else 0}",
+        "input [\n" + ",\n".join(_tensor_block(t, batched) for t in model.inputs) + "\n]",
+        "output [\n" + ",\n".join(_tensor_block(t, batched) for t in model.outputs) + "\n]",
+        f"instance_group [ {{ kind: KIND_CPU, count: {knobs.instances} }} ]",
+    ]
+    lines += [f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}' for k, v in params.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_repository(root: Path, tenants: list[Tenant]) -> Path:
+    """Write (replacing) a model repository with one python-backend model per tenant."""
+    if root.exists():
+        shutil.rmtree(root)
+    model_py = resources.files("perseus.serving.backend").joinpath("model.py").read_text()
+    for tenant in tenants:
+        version_dir = root / tenant.name / "1"
+        version_dir.mkdir(parents=True)
+        (version_dir / "model.py").write_text(model_py)
+        (root / tenant.name / "config.pbtxt").write_text(render_config(tenant))
+    return root

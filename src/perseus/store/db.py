@@ -1,0 +1,203 @@
+"""Read and write the results store; every write is one transaction."""
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from perseus.core.errors import ConfigError, PerseusError
+from perseus.loadgen.records import RequestRecord, TrialRecords
+from perseus.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    kind: str
+    spec: dict[str, Any]
+    provenance: dict[str, Any]
+    status: str
+    reason: str | None
+    started_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    id: int
+    run_id: int
+    name: str
+    spec: dict[str, Any]
+    status: str
+    reason: str | None
+    summary: dict[str, Any]
+
+
+class Store:
+    """One SQLite file per workspace."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30)
+            self._migrate()
+            self._db.executescript(SCHEMA)
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"cannot use results store {path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        """Bring an older store up to SCHEMA_VERSION, in one transaction."""
+        has_meta = self._db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
+        if not has_meta:
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else SCHEMA_VERSION
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"results store {self.path} was written by a newer perseus (schema {version})")
+        with self._db:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS.get(step, []):
+                    self._db.execute(statement)
+                self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(step),))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    def create_run(self, kind: str, spec: dict[str, Any], provenance: dict[str, Any]) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (kind, spec_json, provenance_json, status, started_at) VALUES (?,?,?,?,?)",
+                (
+                    kind,
+                    json.dumps(spec, sort_keys=True),
+                    json.dumps(provenance, sort_keys=True),
+                    "running",
+                    _now(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    @contextmanager
+    def recording(self, kind: str, spec: dict[str, Any], provenance: dict[str, Any]) -> Iterator[int]:
+        """A new run for the block; it ends done, failed (with the error) or interrupted.
+
+        Trials saved inside the block stay whatever happens: finished work is never lost.
+        """
+        run_id = self.create_run(kind, spec, provenance)
+        try:
+            yield run_id
+        except PerseusError as exc:
+            self.finish_run(run_id, "failed", str(exc))
+            raise
+        except BaseException:
+            self.finish_run(run_id, "interrupted", "stopped before the end; finished trials are kept")
+            raise
+        self.finish_run(run_id, "done")
+
+    def finish_run(self, run_id: int, status: str, reason: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET status=?, reason=?, finished_at=? WHERE id=?",
+                (status, reason, _now(), run_id),
+            )
+
+    def save_trial(
+        self,
+        run_id: int,
+        name: str,
+        spec: dict[str, Any],
+        trial: TrialRecords,
+        summary: dict[str, Any],
+        status: str,
+        reason: str | None = None,
+    ) -> int:
+        """Store a finished trial with all its request records, atomically."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO trials (run_id, name, spec_json, status, reason, start_ns, window_start_ns,"
+                " window_end_ns, summary_json, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    name,
+                    json.dumps(spec, sort_keys=True),
+                    status,
+                    reason,
+                    trial.start_ns,
+                    trial.window_start_ns,
+                    trial.window_end_ns,
+                    json.dumps(summary, sort_keys=True),
+                    _now(),
+                ),
+            )
+            trial_id = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO requests (trial_id, tenant, intended_ns, send_ns, done_ns, ok, error)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [
+                    (trial_id, r.tenant, r.intended_ns, r.send_ns, r.done_ns, int(r.ok), r.error)
+                    for r in trial.records
+                ],
+            )
+            return trial_id
+
+    def run(self, run_id: int) -> RunRow:
+        row = self._db.execute(
+            "SELECT id, kind, spec_json, provenance_json, status, reason, started_at,"
+            " finished_at FROM runs WHERE id=?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise ConfigError(f"no run {run_id} in {self.path}")
+        return RunRow(row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4], row[5], row[6], row[7])
+
+    def runs(self) -> list[RunRow]:
+        ids = [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY id")]
+        return [self.run(i) for i in ids]
+
+    def trials(self, run_id: int) -> list[TrialRow]:
+        rows = self._db.execute(
+            "SELECT id, run_id, name, spec_json, status, reason, summary_json FROM trials"
+            " WHERE run_id=? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        return [TrialRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6])) for r in rows]
+
+    def trial_records(self, trial_id: int) -> TrialRecords:
+        head = self._db.execute(
+            "SELECT start_ns, window_start_ns, window_end_ns FROM trials WHERE id=?", (trial_id,)
+        ).fetchone()
+        if head is None:
+            raise ConfigError(f"no trial {trial_id} in {self.path}")
+        records = [
+            RequestRecord(t, i, s, d, bool(ok), e)
+            for t, i, s, d, ok, e in self._db.execute(
+                "SELECT tenant, intended_ns, send_ns, done_ns, ok, error FROM requests WHERE trial_id=?"
+                " ORDER BY intended_ns",
+                (trial_id,),
+            )
+        ]
+        return TrialRecords(head[0], head[1], head[2], records)

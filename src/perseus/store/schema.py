@@ -1,0 +1,49 @@
+"""Table definitions of the results store; bump SCHEMA_VERSION on any change."""
+
+SCHEMA_VERSION = 2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,              -- demo, bench, ...
+    spec_json TEXT NOT NULL,         -- the settings the run was asked for
+    provenance_json TEXT NOT NULL,   -- host facts, software versions, git sha, command
+    status TEXT NOT NULL,            -- running, done, failed, interrupted
+    reason TEXT,
+    started_at TEXT NOT NULL,        -- UTC ISO-8601 wall clock, provenance only
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    name TEXT NOT NULL,              -- unique within a run; a finished trial is never re-run
+    spec_json TEXT NOT NULL,
+    status TEXT NOT NULL,            -- valid, invalid, failed
+    reason TEXT,
+    start_ns INTEGER NOT NULL,       -- monotonic clock of the load generator
+    window_start_ns INTEGER NOT NULL,
+    window_end_ns INTEGER NOT NULL,
+    summary_json TEXT NOT NULL,      -- derived from the request rows, kept for quick reading
+    finished_at TEXT NOT NULL,
+    UNIQUE (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    tenant TEXT NOT NULL,
+    intended_ns INTEGER NOT NULL,    -- when the schedule meant to send it (latency counts from here)
+    send_ns INTEGER NOT NULL,
+    done_ns INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_by_trial ON requests (trial_id);
+"""
+
+# Each step takes a store from version N-1 to N.
+MIGRATIONS = {
+    2: [
+        "ALTER TABLE requests ADD COLUMN intended_ns INTEGER",
+        "UPDATE requests SET intended_ns = send_ns WHERE intended_ns IS NULL",
+    ],
+}

@@ -1,0 +1,56 @@
+"""Helpers for tests against the real tritonserver: run the CLI, find our leftover processes."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+SERVER_MARKERS = ("tritonserver", "triton_python_backend_stub")
+
+
+def cli(
+    args: Sequence[str], timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "perseus", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or dict(os.environ),
+    )
+
+
+def our_server_processes(home: Path) -> list[psutil.Process]:
+    """tritonserver or stub processes whose command line points into this test session's PERSEUS_HOME."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if any(m in cmd for m in SERVER_MARKERS) and str(home) in cmd:
+            found.append(proc)
+    return found
+
+
+def wait_gone(home: Path, timeout: float = 20) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    left = our_server_processes(home)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = our_server_processes(home)
+    return left
+
+
+def shm_regions() -> set[str]:
+    return {p.name for p in Path("/dev/shm").glob("triton_python_backend_shm_region_*")}
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]

@@ -1,0 +1,104 @@
+"""Trial rules: windows, stability, and every INVALID reason."""
+
+import pytest
+
+from perseus.core.errors import ConfigError
+from perseus.loadgen import RequestRecord, TrialRecords, TrialRules, parse_sla, verdict
+from perseus.loadgen.rules import WindowStat, is_stable, should_stop, window_stats
+
+MS = 1_000_000
+
+
+def _steady(rate: int, seconds: int, latency_ms: float = 5.0, start_ms: int = 0) -> list[RequestRecord]:
+    step = 1000 // rate
+    return [
+        RequestRecord(
+            "m",
+            (start_ms + i * step) * MS,
+            (start_ms + i * step) * MS,
+            (start_ms + i * step) * MS + round(latency_ms * MS),
+            True,
+        )
+        for i in range(rate * seconds)
+    ]
+
+
+def _trial(records: list[RequestRecord], seconds: int = 3, offered: float | None = None) -> TrialRecords:
+    return TrialRecords(0, 0, seconds * 1000 * MS, records, offered_rps=offered, measure_window_s=1.0)
+
+
+RULES = TrialRules(warmup_s=0, min_duration_s=3, max_duration_s=3, window_s=1.0, min_window_requests=0)
+
+
+def test_window_stats_by_completion_time() -> None:
+    stats = window_stats(_steady(100, 3), 0, 1.0, 3000 * MS)
+    assert [w.completed for w in stats] == [100, 100, 100]
+    assert stats[0].p95_ms == pytest.approx(5.0)
+
+
+def test_steady_load_is_valid() -> None:
+    assert verdict(_trial(_steady(100, 4)), RULES) == ("valid", [])
+
+
+def test_unstable_is_invalid_with_the_window_values() -> None:
+    records = _steady(100, 1) + _steady(50, 1, start_ms=1000) + _steady(100, 1, start_ms=2000)
+    status, reasons = verdict(_trial(records), RULES)
+    assert status == "invalid" and any(r.startswith("unstable") and "req/s" in r for r in reasons)
+
+
+def test_errors_late_sends_and_overload_are_reasons() -> None:
+    records = _steady(100, 4)
+    records += [RequestRecord("m", 500 * MS + i, 500 * MS + i, 501 * MS, False, "x") for i in range(10)]
+    records += [RequestRecord("m", 600 * MS + i, 650 * MS + i, 660 * MS, True) for i in range(10)]
+    status, reasons = verdict(_trial(records, offered=200.0), RULES)
+    assert status == "invalid"
+    text = " | ".join(reasons)
+    assert "too many errors" in text and "generator fell behind" in text and "overloaded" in text
+
+
+def test_too_few_requests() -> None:
+    status, reasons = verdict(_trial(_steady(2, 3)), RULES)
+    assert status == "invalid" and any("too few requests" in r for r in reasons)
+
+
+def test_stability_needs_k_agreeing_windows() -> None:
+    same = [WindowStat(100, 100.0, 5.0)] * 3
+    assert is_stable(same, RULES)
+    assert not is_stable(same[:2], RULES)
+    assert not is_stable([*same[:2], WindowStat(100, 100.0, 6.0)], RULES)
+    assert is_stable([*same[:2], WindowStat(105, 105.0, 5.2)], RULES)
+
+
+def test_should_stop() -> None:
+    rules = TrialRules(warmup_s=0, min_duration_s=2, max_duration_s=10)
+    same = [WindowStat(100, 100.0, 5.0)] * 3
+    assert not should_stop(1.0, same, rules)
+    assert should_stop(3.0, same, rules)
+    assert should_stop(10.0, [], rules)
+    assert not should_stop(5.0, same, TrialRules.fixed(10.0, 0.0))
+
+
+def test_effective_window_holds_enough_requests() -> None:
+    rules = TrialRules(window_s=1.0, min_window_requests=100, max_duration_s=30)
+    assert rules.effective_window_s(1000.0) == 1.0
+    assert rules.effective_window_s(20.0) == 5.0
+    assert rules.effective_window_s(1.0) == 10.0  # capped so K windows fit in the maximum duration
+
+
+def test_bad_rules() -> None:
+    with pytest.raises(ConfigError):
+        TrialRules(min_duration_s=10, max_duration_s=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "percentile", "ms"), [("p95=750ms", 95, 750), ("p99<=20", 99, 20), ("p99.9=1s", 99.9, 1000)]
+)
+def test_parse_sla(text: str, percentile: float, ms: float) -> None:
+    target = parse_sla(text)
+    assert (target.percentile, target.threshold_ns) == (percentile, ms * MS)
+
+
+@pytest.mark.parametrize("text", ["95=750ms", "p0=1ms", "p100=1ms", "p95=fast", "p95=0ms"])
+def test_bad_sla(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_sla(text)
