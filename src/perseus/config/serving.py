@@ -1,8 +1,44 @@
-"""What to serve: tenants (one Triton model each) and the server's addresses."""
+"""What to serve: tenants (one Triton model each) with their isolation knobs, and the server's addresses."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 LOOPBACK = "127.0.0.1"
+
+
+def parse_cpuset(text: str) -> tuple[int, ...]:
+    """`0-3,6` → (0, 1, 2, 3, 6), the Linux cpuset list syntax (as in Cpus_allowed_list)."""
+    cpus: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, sep, last = part.partition("-")
+        try:
+            low, high = int(first), int(last) if sep else int(first)
+        except ValueError:
+            raise ValueError(f"cpuset {text!r}: {part!r} is not a CPU number or range like 0-3") from None
+        if low < 0 or high < low:
+            raise ValueError(f"cpuset {text!r}: bad range {part!r}")
+        cpus.update(range(low, high + 1))
+    if not cpus:
+        raise ValueError(f"cpuset {text!r} names no CPU")
+    return tuple(sorted(cpus))
+
+
+def format_cpuset(cpus: tuple[int, ...] | list[int]) -> str:
+    """(0, 1, 2, 5) → `0-2,5`, the form the kernel prints."""
+    ordered = sorted(set(cpus))
+    parts: list[str] = []
+    start = prev = None
+    for cpu in [*ordered, None]:
+        if cpu is not None and prev is not None and cpu == prev + 1:
+            prev = cpu
+            continue
+        if start is not None:
+            parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+        start = prev = cpu
+    return ",".join(parts)
 
 
 class TenantConfig(BaseModel):
@@ -15,14 +51,50 @@ class TenantConfig(BaseModel):
     )
     instances: int = Field(default=1, ge=1, le=64, description="Triton instance_group count (stub processes)")
     max_batch_size: int = Field(default=8, ge=1, le=1024)
-    intra_op_threads: int = Field(
-        default=0, ge=0, le=256, description="onnxruntime intra-op threads; 0 = all cores"
+    dynamic_batching: bool = Field(default=False, description="Triton's dynamic batcher for this model")
+    max_queue_delay_us: int = Field(
+        default=0, ge=0, le=10_000_000, description="dynamic batching: longest wait to fill a batch (µs)"
     )
+    preferred_batch_sizes: tuple[int, ...] = Field(
+        default=(), description="dynamic batching: batch sizes the batcher aims for (paper: 4, 8)"
+    )
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="onnxruntime intra-op threads; 0 = onnxruntime's default, or the pinned core count",
+    )
+    inter_op_threads: int = Field(default=0, ge=0, le=256, description="onnxruntime inter-op threads")
     allow_spinning: bool = Field(
         default=False,
         description="onnxruntime worker spin-waiting; off by default because spinning threads of co-located "
         "tenants steal each other's cores",
     )
+    cpus: tuple[int, ...] | None = Field(
+        default=None,
+        description="core pinning: the CPUs this tenant's stub processes may run on (e.g. '0-1' or [0, 1])",
+    )
+
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _cpuset_text(cls, value: object) -> object:
+        return parse_cpuset(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.preferred_batch_sizes and not self.dynamic_batching:
+            raise ValueError("preferred_batch_sizes needs dynamic_batching: true")
+        if any(not 1 <= size <= self.max_batch_size for size in self.preferred_batch_sizes):
+            raise ValueError(f"preferred_batch_sizes must lie in 1..max_batch_size ({self.max_batch_size})")
+        if self.cpus is not None and (not self.cpus or min(self.cpus) < 0):
+            raise ValueError("cpus must name at least one CPU, each ≥ 0")
+        return self
+
+    def effective_intra_op_threads(self) -> int:
+        """Pinned to k cores with no explicit setting: k threads (onnxruntime's default counts all cores)."""
+        if self.intra_op_threads == 0 and self.cpus is not None:
+            return len(self.cpus)
+        return self.intra_op_threads
 
 
 class ServerConfig(BaseModel):

@@ -57,20 +57,36 @@ def _tensor_block(spec: TensorSpec, batched: bool) -> str:
     return f'  {{ name: "{spec.name}"\n    data_type: {dtype}\n    dims: {_dims(spec, batched)} }}'
 
 
-def render_config(tenant: Tenant) -> str:
-    """config.pbtxt text for one tenant."""
+def _batching_block(knobs: TenantConfig) -> list[str]:
+    if not knobs.dynamic_batching:
+        return []
+    inner = [f"max_queue_delay_microseconds: {knobs.max_queue_delay_us}"]
+    if knobs.preferred_batch_sizes:
+        inner.insert(0, "preferred_batch_size: [ " + ", ".join(map(str, knobs.preferred_batch_sizes)) + " ]")
+    return ["dynamic_batching { " + " ".join(inner) + " }"]
+
+
+def render_config(tenant: Tenant, onnx_path: str | None = None) -> str:
+    """config.pbtxt text for one tenant (python backend). `onnx_path` overrides where model.py finds the
+    ONNX file; a relative path is read from the model's version folder (self-contained repositories)."""
     model, knobs = tenant.model, tenant.config
     batched = model.batch_dynamic
+    if knobs.dynamic_batching and not batched:
+        raise ModelError(
+            f"{tenant.name}: dynamic batching needs a model with a dynamic batch dimension; "
+            f"{model.name} has a fixed input shape {list(model.inputs[0].shape)}"
+        )
     params = {
         "perseus_kind": model.kind,
-        "intra_op_threads": str(knobs.intra_op_threads),
+        "intra_op_threads": str(knobs.effective_intra_op_threads()),
+        "inter_op_threads": str(knobs.inter_op_threads),
         "allow_spinning": "1" if knobs.allow_spinning else "0",
     }
     if model.kind == "sleep":
         params["service_ms"] = model.options.get("service_ms", "10")
     else:
         assert model.path is not None
-        params["onnx_path"] = model.path
+        params["onnx_path"] = onnx_path or model.path
     lines = [
         f'name: "{tenant.name}"',
         'backend: "python"',
@@ -78,6 +94,7 @@ def render_config(tenant: Tenant) -> str:
         "input [\n" + ",\n".join(_tensor_block(t, batched) for t in model.inputs) + "\n]",
         "output [\n" + ",\n".join(_tensor_block(t, batched) for t in model.outputs) + "\n]",
         f"instance_group [ {{ kind: KIND_CPU, count: {knobs.instances} }} ]",
+        *_batching_block(knobs),
     ]
     lines += [f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}' for k, v in params.items()]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ Runs inside triton_python_backend_stub, not in the perseus process. Settings com
 """
 
 import json
+import os
 import time
 from typing import Any
 
@@ -30,7 +31,9 @@ class TritonPythonModel:
         options.inter_op_num_threads = int(params.get("inter_op_threads", "0"))
         options.add_session_config_entry("session.intra_op.allow_spinning", params.get("allow_spinning", "0"))
         options.add_session_config_entry("session.inter_op.allow_spinning", params.get("allow_spinning", "0"))
-        self.session = ort.InferenceSession(params["onnx_path"], options, providers=["CPUExecutionProvider"])
+        # A relative path is inside this model's version folder: exported repositories carry their ONNX.
+        path = os.path.join(args["model_repository"], args["model_version"], params["onnx_path"])
+        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
     def _run(self, feeds: dict[str, Any]) -> list[Any]:
         if self.kind == "sleep":

@@ -1,0 +1,1 @@
+"""Telemetry: per-tenant CPU and memory, host CPU, Triton /metrics and GPU samples over time."""
