@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
+from perseus.cli import knobs
 from perseus.cli.common import console, split_models
 from perseus.config import ServerConfig, TenantConfig
-from perseus.config.serving import LOOPBACK
+from perseus.config.serving import LOOPBACK, format_cpuset
 from perseus.core.errors import ConfigError, ServerError
 from perseus.core.paths import runs_dir
 from perseus.serving import embedded_server
@@ -20,14 +20,36 @@ from perseus.serving.server import last_error
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, show_default="a free port")]
 
 
+def describe(tenant: TenantConfig) -> str:
+    """The knobs of one tenant in a line, as the server applies them."""
+    parts = [f"{tenant.instances} instance{'s' if tenant.instances > 1 else ''}"]
+    if tenant.dynamic_batching:
+        sizes = ",".join(map(str, tenant.preferred_batch_sizes)) or "any"
+        delay = tenant.max_queue_delay_us
+        parts.append(f"dynamic batching ≤{tenant.max_batch_size} (preferred {sizes}, delay {delay} µs)")
+    threads = tenant.effective_intra_op_threads()
+    parts.append(f"intra-op threads {threads or 'default'}")
+    if tenant.cpus is not None:
+        parts.append(f"pinned to cpus {format_cpuset(tenant.cpus)}")
+    return ", ".join(parts)
+
+
 def serve(
     models: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="comma-separated models, e.g. resnet50,mobilenet_v2 or synthetic-sleep:service_ms=20"
         ),
-    ],
-    instances: Annotated[int, typer.Option(min=1, help="Triton instances (stub processes) per model")] = 1,
+    ] = None,
+    instances: knobs.Instances = 1,
+    max_batch_size: knobs.MaxBatch = 8,
+    dynamic_batching: knobs.DynamicBatching = False,
+    max_queue_delay_us: knobs.QueueDelay = 0,
+    preferred_batch_sizes: knobs.Preferred = None,
+    intra_op_threads: knobs.IntraOp = 0,
+    inter_op_threads: knobs.InterOp = 0,
+    pin: knobs.Pin = None,
+    config: knobs.ConfigFile = None,
     http_port: PortOption = None,
     grpc_port: PortOption = None,
     metrics_port: PortOption = None,
@@ -37,28 +59,45 @@ def serve(
     ] = 180.0,
     run_dir: Annotated[Path | None, typer.Option(help="where the model repository and server log go")] = None,
 ) -> None:
-    """Serve models on the embedded tritonserver 2.51 (python backend running onnxruntime) until Ctrl-C."""
-    try:
-        config = ServerConfig(
-            tenants=tuple(TenantConfig(model=m, instances=instances) for m in split_models(models)),
-            host=host,
-            http_port=http_port,
-            grpc_port=grpc_port,
-            metrics_port=metrics_port,
-            ready_timeout_s=ready_timeout,
+    """Serve models on the embedded tritonserver 2.51 (python backend running onnxruntime) until Ctrl-C.
+
+    Knob flags apply to every model; --pin gives each model its own cores; --config FILE.yaml sets
+    every knob per model instead (then --models and the knob flags are not used)."""
+    ports = dict(http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port)
+    if config is not None:
+        if models is not None:
+            raise ConfigError("give either --models or --config, not both")
+        server_config = knobs.server_from_file(
+            config, host=None if host == LOOPBACK else host, ready_timeout_s=ready_timeout, **ports
         )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    elif models is None:
+        raise ConfigError("--models (or --config FILE.yaml) is required, e.g. --models resnet50,mobilenet_v2")
+    else:
+        tenants = knobs.tenants_from_flags(
+            split_models(models),
+            pin,
+            instances=instances,
+            max_batch_size=max_batch_size,
+            dynamic_batching=dynamic_batching,
+            max_queue_delay_us=max_queue_delay_us,
+            preferred_batch_sizes=preferred_batch_sizes,
+            intra_op_threads=intra_op_threads,
+            inter_op_threads=inter_op_threads,
+        )
+        server_config = knobs.build(
+            ServerConfig, "serve", tenants=tenants, host=host, ready_timeout_s=ready_timeout, **ports
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     directory = run_dir or runs_dir() / f"serve-{stamp}-{os.getpid()}"
     status = lambda text: console.print(f"[dim]· {text}[/dim]")  # noqa: E731
     try:
-        with embedded_server(config, directory, status) as server:
+        with embedded_server(server_config, directory, status) as server:
             ep = server.endpoints
             console.print(
                 f"serving {', '.join(t.name for t in server.tenants)} (tritonserver pid {server.pid})"
             )
+            for tenant in server.tenants:
+                console.print(f"  {tenant.name}: {describe(tenant.config)}")
             console.print(f"grpc    {ep.grpc_url}\nhttp    {ep.http_url}\nmetrics {ep.metrics_url}")
             console.print(f"log     {server.log_path}\nready — Ctrl-C to stop", soft_wrap=True)
             while (code := server.exit_code()) is None:

@@ -14,7 +14,7 @@ import psutil
 from perseus.config.serving import ServerConfig
 from perseus.core.errors import ServerError
 from perseus.models import resolve_model
-from perseus.serving import procs
+from perseus.serving import pinning, procs
 from perseus.serving.install import TRITON_VERSION, locate_triton
 from perseus.serving.ports import pick_ports
 from perseus.serving.repository import Tenant, tenant_names, write_repository
@@ -57,6 +57,10 @@ class RunningServer:
 
     def stub_pids(self) -> list[int]:
         return [p.pid for p in procs.descendants(self.pid)]
+
+    def tenant_pids(self) -> dict[str, list[int]]:
+        """Live stub pids per tenant (Triton model name); a restarted stub shows with its new pid."""
+        return pinning.stubs_by_tenant(self.pid)
 
 
 def resolve_tenants(config: ServerConfig, on_status: Callable[[str], None] | None = None) -> list[Tenant]:
@@ -113,6 +117,8 @@ def embedded_server(
     """
     install = locate_triton()
     tenants = resolve_tenants(config, on_status)
+    pinned = {t.name: t.config.cpus for t in tenants if t.config.cpus is not None}
+    pinning.check_cpus(pinned)
     run_dir.mkdir(parents=True, exist_ok=True)
     repo = write_repository(run_dir / "model_repository", tenants)
     ports = pick_ports(
@@ -145,7 +151,11 @@ def embedded_server(
         _wait_ready(proc.poll, endpoints, log_path, config.ready_timeout_s)
         server.stubs = procs.descendants(proc.pid)
         server.shm = procs.shm_regions(server.stubs)
-        yield server
+        if pinned:
+            with pinning.Pinner(server.tenant_pids, pinned):
+                yield server
+        else:
+            yield server
     finally:
         children = [*server.stubs, *procs.descendants(proc.pid)]
         regions = sorted({*server.shm, *procs.shm_regions(children)})
