@@ -1,0 +1,85 @@
+"""`perseus savings`: the saving of sharing at each point of a frontier measured anywhere."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from perseus.cli.common import console
+from perseus.config.frontier import read_frontier
+from perseus.core.errors import ConfigError
+from perseus.cost.frontier import FrontierSavings, frontier_savings
+
+
+def parse_peaks(entries: list[str] | None) -> dict[str, float]:
+    peaks: dict[str, float] = {}
+    for entry in entries or []:
+        name, sep, value = entry.partition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = -1.0
+        if not sep or not name.strip() or not rate > 0:
+            raise ConfigError(f"--peak {entry!r} must be MODEL=REQ_PER_S with a positive rate")
+        peaks[name.strip()] = rate
+    return peaks
+
+
+def savings_json(result: FrontierSavings) -> dict[str, Any]:
+    a, b = result.models
+    data: dict[str, Any] = {
+        "peaks": result.peaks,
+        "points": [{a: r_a, b: r_b, "saving": s} for r_a, r_b, s in result.points],
+        "max_saving": result.max_saving,
+    }
+    if result.fit_max_saving is not None:
+        data["fit_max_saving"] = result.fit_max_saving
+        data["fit_at"] = dict(zip(result.models, result.fit_at or (), strict=True))
+    return data
+
+
+def savings(
+    frontier: Annotated[
+        Path,
+        typer.Option(dir_okay=False, help="CSV: a header naming the two models, then feasible r_A,r_B rows"),
+    ],
+    peak: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="dedicated peak λ, MODEL=REQ_PER_S (repeatable); default: rows where the other is 0"
+        ),
+    ] = None,
+    fit: Annotated[
+        str | None, typer.Option(help="quadratic: fit r_B(r_A) and report the best saving along the curve")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print one JSON object (fractions, not %)")
+    ] = False,
+) -> None:
+    """Saving of multi-tenant serving at each frontier point: 1 − 1/(r_A/λ_A + r_B/λ_B).
+
+    Negative means the shared server carries less than dedicated servers would (sharing loses)."""
+    result = frontier_savings(read_frontier(frontier), parse_peaks(peak), fit)
+    if json_out:
+        print(json.dumps(savings_json(result)))
+        return
+    a, b = result.models
+    table = Table(title=f"Saving of sharing along {frontier.name}")
+    for column in (f"{a} req/s", f"{b} req/s", "Σ r/λ (machines)", "saving"):
+        table.add_column(column, justify="right")
+    for r_a, r_b, saving in result.points:
+        machines = 1 / (1 - saving)
+        style = "bold" if saving == result.max_saving else None
+        table.add_row(f"{r_a:.2f}", f"{r_b:.2f}", f"{machines:.3f}", f"{saving:+.1%}", style=style)
+    console.print(table)
+    console.print(
+        f"dedicated peaks: λ_{a} = {result.peaks[a]:.2f} req/s, λ_{b} = {result.peaks[b]:.2f} req/s"
+    )
+    console.print(f"[bold]best measured saving: {result.max_saving:+.1%}[/bold]")
+    if result.fit_max_saving is not None and result.fit_at is not None:
+        console.print(
+            f"quadratic fit: best saving {result.fit_max_saving:+.1%} at "
+            f"{a} = {result.fit_at[0]:.2f}, {b} = {result.fit_at[1]:.2f} req/s"
+        )
