@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from perseus.cli import bench_cmd, demo_cmd, models_cmd, runs_cmd, serve_cmd
+from perseus.cli import bench_cmd, demo_cmd, models_cmd, repo_cmd, runs_cmd, savings_cmd, serve_cmd
 from perseus.cli.errors import fail, install_signal_handlers, interrupted
 from perseus.core.errors import PerseusError
 
@@ -18,9 +18,11 @@ app = typer.Typer(
 )
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(repo_cmd.app, name="repo")
 app.command("serve")(serve_cmd.serve)
 app.command("bench")(bench_cmd.bench)
 app.command("demo")(demo_cmd.demo)
+app.command("savings")(savings_cmd.savings)
 
 
 def main() -> None:

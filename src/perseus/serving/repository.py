@@ -50,14 +50,14 @@ def _dims(spec: TensorSpec, batched: bool) -> str:
     return "[ " + ", ".join(str(d) for d in dims) + " ]"
 
 
-def _tensor_block(spec: TensorSpec, batched: bool) -> str:
+def tensor_block(spec: TensorSpec, batched: bool) -> str:
     if spec.dtype not in _TRITON_TYPES:
         raise ModelError(f"tensor {spec.name!r} has dtype {spec.dtype}, which perseus cannot serve yet")
     dtype = _TRITON_TYPES[spec.dtype]
     return f'  {{ name: "{spec.name}"\n    data_type: {dtype}\n    dims: {_dims(spec, batched)} }}'
 
 
-def _batching_block(knobs: TenantConfig) -> list[str]:
+def batching_block(knobs: TenantConfig) -> list[str]:
     if not knobs.dynamic_batching:
         return []
     inner = [f"max_queue_delay_microseconds: {knobs.max_queue_delay_us}"]
@@ -91,10 +91,10 @@ def render_config(tenant: Tenant, onnx_path: str | None = None) -> str:
         f'name: "{tenant.name}"',
         'backend: "python"',
         f"max_batch_size: {knobs.max_batch_size if batched else 0}",
-        "input [\n" + ",\n".join(_tensor_block(t, batched) for t in model.inputs) + "\n]",
-        "output [\n" + ",\n".join(_tensor_block(t, batched) for t in model.outputs) + "\n]",
+        "input [\n" + ",\n".join(tensor_block(t, batched) for t in model.inputs) + "\n]",
+        "output [\n" + ",\n".join(tensor_block(t, batched) for t in model.outputs) + "\n]",
         f"instance_group [ {{ kind: KIND_CPU, count: {knobs.instances} }} ]",
-        *_batching_block(knobs),
+        *batching_block(knobs),
     ]
     lines += [f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}' for k, v in params.items()]
     return "\n".join(lines) + "\n"
