@@ -2,21 +2,25 @@
 endpoint; one trial, judged VALID/INVALID, stored as a run."""
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 import typer
 
-from perseus.cli.bench_output import bench_table, verdict_lines
+from perseus.cli import knobs
+from perseus.cli.bench_output import bench_table, server_table, verdict_lines
 from perseus.cli.common import DbOption, console, open_store, split_models
 from perseus.cli.progress import RichReporter
+from perseus.config import ServerConfig
 from perseus.core.errors import ConfigError
-from perseus.core.progress import NullReporter
+from perseus.core.paths import runs_dir
 from perseus.loadgen import ALL, LoadSpec, TenantRate, TrialRules, parse_sla, read_trace
 from perseus.orchestrate import run_trial
 from perseus.orchestrate.provenance import provenance
+from perseus.orchestrate.targets import BACKENDS, remote_target, started_target
 from perseus.orchestrate.trial import TrialOutcome, spec_record
+from perseus.serving.repository import tenant_names
 
 
 def parse_mix(text: str, arrival: Literal["constant", "poisson"], batch: int) -> tuple[TenantRate, ...]:
@@ -36,9 +40,18 @@ def parse_mix(text: str, arrival: Literal["constant", "poisson"], batch: int) ->
     return tuple(rates)
 
 
+def _named_models(mix: str | None, trace: Path | None) -> list[str]:
+    """The models to serve when only --mix or --trace names them."""
+    if mix is not None:
+        return [rate.tenant for rate in parse_mix(mix, "poisson", 1)]
+    if trace is not None:
+        return sorted({arrival.tenant for arrival in read_trace(trace)})
+    raise ConfigError("--model is required unless --mix or --trace names the models")
+
+
 def _spec(
     url: str,
-    model: str | None,
+    models: tuple[str, ...],
     concurrency: int,
     rate: float | None,
     arrival: Literal["constant", "poisson"],
@@ -51,7 +64,6 @@ def _spec(
     ]
     if len(chosen) > 1:
         raise ConfigError(f"choose one of --rate, --trace and --mix (got {' and '.join(chosen)})")
-    models = tuple(split_models(model)) if model else ()
     if trace is not None:
         arrivals = tuple(read_trace(trace))
         return LoadSpec(
@@ -106,6 +118,9 @@ def _json(outcome: TrialOutcome, run_id: int) -> dict[str, Any]:
         loadgen_cpu_us_per_request=outcome.loadgen_cpu_us_per_request,
         loadgen_core_fraction=outcome.loadgen_core_fraction,
         run_id=run_id,
+        server=outcome.server,
+        usage=outcome.usage,
+        telemetry_notices=outcome.notices,
         per_model={
             t: {k: v for k, v in asdict(s).items() if k != "histogram"}
             for t, s in outcome.summaries.items()
@@ -117,11 +132,25 @@ def _json(outcome: TrialOutcome, run_id: int) -> dict[str, Any]:
 
 def bench(
     url: Annotated[
-        str, typer.Option(help="host:port of any KServe-v2 server (gRPC port, or HTTP with --protocol)")
-    ],
-    model: Annotated[
-        str | None, typer.Option(help="model(s), comma-separated; a closed loop sends them in turn")
+        str | None,
+        typer.Option(
+            help="remote backend: host:port of any KServe-v2 server (gRPC, or HTTP with --protocol)"
+        ),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="model(s), comma-separated; a closed loop sends them in turn. With --backend embedded or "
+            "inprocess these are model specs to serve, e.g. resnet50 or synthetic-sleep:service_ms=20"
+        ),
+    ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="remote: the server at --url; embedded: start tritonserver for --model; inprocess: the "
+            "same models run by onnxruntime directly (the reference without serving overhead)"
+        ),
+    ] = "remote",
     concurrency: Annotated[int, typer.Option(min=1, help="closed loop: virtual users")] = 1,
     rate: Annotated[
         float | None, typer.Option(min=0.001, help="open loop: req/s offered to each --model")
@@ -156,6 +185,21 @@ def bench(
         float, typer.Option(min=0.001, help="seconds before a request counts as timed out")
     ] = 60.0,
     seed: Annotated[int, typer.Option(help="seed of the arrival process and inputs")] = 0,
+    metrics_url: Annotated[
+        str | None,
+        typer.Option(help="remote backend: Triton's /metrics URL, for the server-side breakdown"),
+    ] = None,
+    telemetry_interval: Annotated[
+        float, typer.Option(min=0.05, help="seconds between telemetry samples (the paper scraped every 1 s)")
+    ] = 1.0,
+    instances: knobs.Instances = 1,
+    max_batch_size: knobs.MaxBatch = 8,
+    dynamic_batching: knobs.DynamicBatching = False,
+    max_queue_delay_us: knobs.QueueDelay = 0,
+    preferred_batch_sizes: knobs.Preferred = None,
+    intra_op_threads: knobs.IntraOp = 0,
+    inter_op_threads: knobs.InterOp = 0,
+    pin: knobs.Pin = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="print one JSON object instead of a table")
     ] = False,
@@ -167,9 +211,34 @@ def bench(
         raise ConfigError(f"--arrival must be poisson or constant, got {arrival!r}")
     if protocol not in ("grpc", "http"):
         raise ConfigError(f"--protocol must be grpc or http, got {protocol!r}")
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    listed = tuple(split_models(model)) if model else ()
+    server_config = None
+    if backend == "remote":
+        if url is None:
+            raise ConfigError("--url is required (or start a server with --backend embedded|inprocess)")
+        names = listed
+    else:
+        if url is not None or metrics_url is not None:
+            raise ConfigError(f"--url and --metrics-url are for --backend remote; {backend} starts its own")
+        served = list(listed) or _named_models(mix, trace)
+        names = tuple(tenant_names(served))
+        tenants = knobs.tenants_from_flags(
+            served,
+            pin,
+            instances=instances,
+            max_batch_size=max_batch_size,
+            dynamic_batching=dynamic_batching,
+            max_queue_delay_us=max_queue_delay_us,
+            preferred_batch_sizes=preferred_batch_sizes,
+            intra_op_threads=intra_op_threads,
+            inter_op_threads=inter_op_threads,
+        )
+        server_config = knobs.build(ServerConfig, "bench", tenants=tenants)
     spec = _spec(
-        url,
-        model,
+        url or "(started by perseus)",
+        names,
         concurrency,
         rate,
         cast(Literal["constant", "poisson"], arrival),
@@ -188,20 +257,34 @@ def bench(
         else TrialRules.fixed(duration, warmup)
     )
     target = parse_sla(sla) if sla else None
+    run_spec = {
+        **spec_record(spec, rules, target),
+        "backend": backend,
+        "server": server_config.model_dump(mode="json") if server_config else None,
+    }
     with (
         open_store(db) as store,
-        store.recording("bench", spec_record(spec, rules, target), provenance()) as run_id,
+        store.recording("bench", run_spec, provenance()) as run_id,
+        RichReporter(console, quiet=json_out) as reporter,
     ):
-        if json_out:
-            outcome = run_trial(store, run_id, "bench", spec, rules, NullReporter(), target)
+        if server_config is None:
+            endpoint = remote_target(spec.url, spec.protocol, metrics_url)
         else:
-            with RichReporter(console) as reporter:
-                reporter.trial(f"{spec.mode} loop → {', '.join(spec.tenants)}", 0, 1)
-                outcome = run_trial(store, run_id, "bench", spec, rules, reporter, target)
+            folder = runs_dir() / f"run-{run_id}"
+            endpoint = started_target(backend, server_config, folder, spec.protocol, reporter)
+        with endpoint as where:
+            spec = replace(spec, url=where.url, protocol=where.protocol)
+            reporter.trial(f"{spec.mode} loop → {', '.join(spec.tenants)} ({where.description})", 0, 1)
+            observe = (
+                replace(where.observe, interval_s=telemetry_interval) if where.observe is not None else None
+            )
+            outcome = run_trial(store, run_id, "bench", spec, rules, reporter, target, observe=observe)
     if json_out:
         print(json.dumps(_json(outcome, run_id)))
         return
     console.print(bench_table(outcome.summaries))
+    if outcome.server or outcome.usage:
+        console.print(server_table(outcome))
     for line in verdict_lines(outcome):
         console.print(line)
     console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")

@@ -47,6 +47,44 @@ def bench_table(summaries: dict[str, LatencySummary]) -> Table:
     return table
 
 
+def _us(value: object) -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:,.0f}"
+
+
+def server_table(outcome: TrialOutcome) -> Table:
+    """Inside the server per model (Triton's /metrics over the whole trial, warm-up included), and what each
+    tenant's processes used (CPU in cores, peak resident memory)."""
+    table = Table(title="server side — Triton /metrics over the trial; tenant processes (psutil)")
+    table.add_column("model", no_wrap=True)
+    for column in (
+        "requests",
+        "avg\nbatch",
+        "queue\nµs",
+        "compute\nµs",
+        "in/out\nµs",
+        "server\ntotal µs",
+        "CPU\ncores",
+        "RSS\nMiB",
+    ):
+        table.add_column(column, justify="right")
+    for tenant in sorted({*outcome.server, *outcome.usage}):
+        server, usage = outcome.server.get(tenant, {}), outcome.usage.get(tenant, {})
+        batch = server.get("avg_batch_size")
+        io = [v for v in (server.get("compute_input_us"), server.get("compute_output_us")) if v is not None]
+        table.add_row(
+            tenant,
+            str(server.get("requests", "-")),
+            "-" if batch is None else f"{batch:.2f}",
+            _us(server.get("queue_us")),
+            _us(server.get("compute_infer_us")),
+            _us(sum(io)) if len(io) == 2 else "-",
+            _us(server.get("request_us")),
+            "-" if "cores" not in usage else f"{usage['cores']:.2f}",
+            "-" if "rss_peak_bytes" not in usage else f"{usage['rss_peak_bytes'] / 2**20:,.0f}",
+        )
+    return table
+
+
 def verdict_lines(outcome: TrialOutcome) -> list[str]:
     overall = outcome.summaries[ALL]
     lines = []
@@ -59,6 +97,7 @@ def verdict_lines(outcome: TrialOutcome) -> list[str]:
         lines.append(f"SLA {escape(overall.sla)}: {met}; QoS satisfaction {overall.qos_satisfaction:.1%}")
     if overall.errors_by_kind:
         lines.append("errors: " + escape(", ".join(f"{k} × {n}" for k, n in overall.errors_by_kind.items())))
+    lines += [f"[yellow]telemetry: {escape(notice)}[/yellow]" for notice in outcome.notices]
     lines.append(
         f"load generator: {outcome.loadgen_cpu_us_per_request:.1f} µs CPU per request "
         f"({outcome.loadgen_core_fraction:.1%} of a core), lateness p99 "

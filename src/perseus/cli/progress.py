@@ -7,10 +7,10 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 
 class RichReporter:
-    """One bar over all trials of a run; status lines printed above it."""
+    """One bar over all trials of a run; status lines printed above it. Quiet: nothing at all (--json)."""
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        self.console, self.quiet = console, quiet
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -24,7 +24,8 @@ class RichReporter:
         self._index = 0
 
     def __enter__(self) -> "RichReporter":
-        self._progress.start()
+        if not self.quiet:
+            self._progress.start()
         return self
 
     def __exit__(
@@ -33,7 +34,8 @@ class RichReporter:
         self._progress.stop()
 
     def status(self, text: str) -> None:
-        self._progress.console.print(f"[dim]· {text}[/dim]")
+        if not self.quiet:
+            self._progress.console.print(f"[dim]· {text}[/dim]")
 
     def trial(self, label: str, index: int, total: int) -> None:
         if self._task is None:

@@ -50,7 +50,8 @@ def _best(trials: list[TrialRow], sla_ms: float, what: str, warnings: list[str])
     On a noisy host every level may come out INVALID (unstable windows): then the best INVALID one is
     used and a warning with its reason goes next to the numbers instead of hiding them.
     """
-    meeting = [t for t in trials if _meets(t, sla_ms)]
+    # A FAILED trial ran on a broken server (a stub died): its numbers describe the fault, not the model.
+    meeting = [t for t in trials if t.status != "failed" and _meets(t, sla_ms)]
     if not meeting:
         raise SlaNotMetError(f"{what}: no load level met p95 ≤ {sla_ms:g} ms (tried {len(trials)})")
     valid = [t for t in meeting if t.status == "valid"]

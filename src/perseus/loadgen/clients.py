@@ -6,7 +6,7 @@ Responses are checked for success but not decoded.
 """
 
 import json
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import grpc
 import numpy as np
@@ -16,7 +16,10 @@ from tritonclient.utils import triton_to_np_dtype
 from perseus.core.errors import ConfigError, EndpointError
 from perseus.loadgen.fasthttp import FastHttp, HttpStatusError, get_request, infer_request
 
-Protocol_ = Literal["grpc", "http"]
+if TYPE_CHECKING:
+    from perseus.loadgen.inprocess_client import InprocessClient
+
+Protocol_ = Literal["grpc", "http", "inprocess"]
 CONNECT_TIMEOUT_S = 5.0
 _SERVICE = "/inference.GRPCInferenceService/"
 
@@ -172,15 +175,19 @@ async def open_client(
     timeout_s: float,
     seed: int,
     max_connections: int,
-) -> GrpcClient | HttpClient:
+) -> "GrpcClient | HttpClient | InprocessClient":
     """A checked client with a prepared request for every (model, batch) in `needs`."""
-    client: GrpcClient | HttpClient
+    client: GrpcClient | HttpClient | InprocessClient
     if protocol == "grpc":
         client = GrpcClient(url, timeout_s, seed)
     elif protocol == "http":
         client = HttpClient(url, timeout_s, seed, max_connections)
+    elif protocol == "inprocess":
+        from perseus.loadgen import inprocess_client  # imported here: it imports this module
+
+        client = inprocess_client.InprocessClient(url, timeout_s)
     else:
-        raise ConfigError(f"protocol must be grpc or http, got {protocol!r}")
+        raise ConfigError(f"protocol must be grpc, http or inprocess, got {protocol!r}")
     try:
         await client.check()
         for tenant, batch in sorted(needs):

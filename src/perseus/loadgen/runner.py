@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from perseus.core.errors import ConfigError
-from perseus.loadgen.clients import GrpcClient, HttpClient, InferClient, Protocol_, open_client
+from perseus.loadgen.clients import InferClient, Protocol_, open_client
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules, should_stop, window_stats
 from perseus.loadgen.schedule import Arrival, TenantRate, open_loop, split_trace
@@ -108,7 +108,7 @@ def deadline_ns(start_ns: int, rules: TrialRules) -> int:
     return start_ns + round((rules.warmup_s + rules.max_duration_s) * 1e9)
 
 
-async def connect(spec: LoadSpec, worker: int) -> GrpcClient | HttpClient:
+async def connect(spec: LoadSpec, worker: int) -> InferClient:
     """The checked, prepared client one sending worker uses (each worker seeds its inputs apart)."""
     return await open_client(
         spec.url,

@@ -1,15 +1,16 @@
 """The headline experiment: each model dedicated, then both sharing one server, on the embedded Triton."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from perseus.config import DemoConfig, ServerConfig, TenantConfig
 from perseus.core.paths import runs_dir
 from perseus.core.progress import Reporter
-from perseus.loadgen import LoadSpec, TrialRules
+from perseus.loadgen import ALL, LoadSpec, TrialRules
 from perseus.models import resolve_model
 from perseus.orchestrate.provenance import provenance
-from perseus.orchestrate.trial import run_trial
-from perseus.serving import embedded_server
+from perseus.orchestrate.session import ServerSession
+from perseus.serving import RunningServer
 from perseus.store import Store
 
 DEMO_KIND = "demo"
@@ -20,6 +21,17 @@ def demo_rules(config: DemoConfig) -> TrialRules:
     return TrialRules(
         warmup_s=config.warmup_s, min_duration_s=config.trial_s, max_duration_s=3 * config.trial_s
     )
+
+
+def closed_loop(concurrency: int) -> Callable[[RunningServer], LoadSpec]:
+    """c virtual users over gRPC, each alternating the server's models (equal request share)."""
+
+    def spec(server: RunningServer) -> LoadSpec:
+        # gRPC, like the paper's client: CNN inputs (600 KB) travel faster than over Triton's HTTP.
+        names = tuple(t.name for t in server.tenants)
+        return LoadSpec(url=server.endpoints.grpc_url, tenants=names, concurrency=concurrency)
+
+    return spec
 
 
 def _sweep(
@@ -37,24 +49,20 @@ def _sweep(
     server_config = ServerConfig(
         tenants=tuple(TenantConfig(model=m, instances=config.instances) for m in models)
     )
-    with embedded_server(server_config, run_dir / label.replace("/", "_"), reporter.status) as server:
-        names = tuple(t.name for t in server.tenants)
+    with ServerSession(server_config, run_dir / label.replace("/", "_"), reporter) as session:
         for concurrency in config.concurrencies:
             reporter.trial(f"{label} c={concurrency}", step[0], total)
             step[0] += 1
-            # gRPC, like the paper's client: CNN inputs (600 KB) travel faster than over Triton's HTTP.
-            spec = LoadSpec(url=server.endpoints.grpc_url, tenants=names, concurrency=concurrency)
-            outcome = run_trial(
+            outcome = session.trial(
                 store,
                 run_id,
                 f"{label}/c={concurrency}",
-                spec,
+                closed_loop(concurrency),
                 demo_rules(config),
-                reporter,
                 extra={"placement": label.split("/")[0], "models": list(models)},
             )
             # More closed-loop users past the SLA only add queueing; an unstable level is skipped, not final.
-            if any(outcome.summaries[t].p95_ms > config.sla_p95_ms for t in names):
+            if any(s.p95_ms > config.sla_p95_ms for t, s in outcome.summaries.items() if t != ALL):
                 step[0] += len(config.concurrencies) - config.concurrencies.index(concurrency) - 1
                 return
 

@@ -1,14 +1,27 @@
 """One server for a series of trials: started on first use, checked after each trial, and replaced by a
 fresh one after a fault (a dead stub or server), so one failure does not poison the trials after it."""
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from perseus.config import ServerConfig
 from perseus.core.progress import Reporter
+from perseus.loadgen import LoadSpec, SlaTarget, TrialRules
+from perseus.orchestrate.trial import FAILED, Observation, TrialOutcome, run_trial
 from perseus.serving import RunningServer, embedded_server
 from perseus.serving.server import last_error
+from perseus.store import Store
+
+SERVER_PROCESS = "(tritonserver)"
+
+
+def processes_of(server: RunningServer) -> Callable[[], dict[str, list[int]]]:
+    """Each tenant's stubs, plus the server process itself under its own name: its gRPC/HTTP front end
+    and scheduler use CPU for every tenant (as much as the stubs for small models), not for one."""
+    return lambda: {**server.tenant_pids(), SERVER_PROCESS: [server.pid]}
 
 
 class ServerSession:
@@ -51,6 +64,25 @@ class ServerSession:
                     f"({left} of {len(pids)} instances left)"
                 )
         return None
+
+    def trial(
+        self,
+        store: Store,
+        run_id: int,
+        name: str,
+        make_spec: Callable[[RunningServer], LoadSpec],
+        rules: TrialRules,
+        sla: SlaTarget | None = None,
+        extra: dict[str, Any] | None = None,
+        interval_s: float = 1.0,
+    ) -> TrialOutcome:
+        """One trial on the (possibly fresh) server, with telemetry; a FAILED trial retires the server."""
+        server = self.server()
+        observe = Observation(processes_of(server), server.endpoints.metrics_url, self.fault, interval_s)
+        outcome = run_trial(store, run_id, name, make_spec(server), rules, self.reporter, sla, extra, observe)
+        if outcome.status == FAILED:
+            self.discard(outcome.reason or "the trial failed")
+        return outcome
 
     def discard(self, reason: str) -> None:
         """Tear the current server down; the next server() call starts a fresh one."""

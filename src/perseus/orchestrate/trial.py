@@ -1,21 +1,41 @@
-"""One trial: drive load at a running endpoint, judge it VALID/INVALID, store it with every record."""
+"""One trial: drive load at a running endpoint while sampling telemetry, judge it VALID / INVALID /
+FAILED, and store it with every request record and telemetry sample."""
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from perseus.core.progress import Reporter
 from perseus.loadgen import LatencySummary, LoadSpec, SlaTarget, TrialRules, run_load, summarize, verdict
 from perseus.store import Store
+from perseus.telemetry import Sampler, breakdown
+
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a trial watches besides its requests: the tenants' processes, the server's /metrics, and a
+    check that the server is still whole when the load ends (a dead stub fails the trial)."""
+
+    tenant_pids: Callable[[], Mapping[str, Sequence[int]]]
+    metrics_url: str | None = None
+    fault: Callable[[], str | None] = lambda: None
+    interval_s: float = 1.0
 
 
 @dataclass(frozen=True)
 class TrialOutcome:
     trial_id: int
-    status: str  # valid | invalid
+    status: str  # valid | invalid | failed
     reasons: list[str]
     summaries: dict[str, LatencySummary]
     loadgen_cpu_us_per_request: float
     loadgen_core_fraction: float
+    server: dict[str, dict[str, Any]] = field(default_factory=dict)  # per tenant: Triton's own breakdown
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)  # per tenant: CPU and memory
+    notices: list[str] = field(default_factory=list)
 
     @property
     def reason(self) -> str | None:
@@ -29,6 +49,22 @@ def spec_record(spec: LoadSpec, rules: TrialRules, sla: SlaTarget | None) -> dic
     return {**load, "rules": asdict(rules), "sla": sla.label if sla else None}
 
 
+def _usage(sampler: Sampler, wall_s: float) -> dict[str, dict[str, float]]:
+    """Per tenant: CPU seconds over the whole trial, the cores that is on average, and peak RSS."""
+    peak_rss: dict[str, float] = {}
+    for sample in sampler.samples:
+        if sample.source == "process" and sample.metric == "rss_bytes" and sample.tenant is not None:
+            peak_rss[sample.tenant] = max(peak_rss.get(sample.tenant, 0.0), sample.value)
+    return {
+        tenant: {
+            "cpu_s": sampler.cpu_seconds(tenant),
+            "cores": sampler.cpu_seconds(tenant) / wall_s if wall_s > 0 else 0.0,
+            "rss_peak_bytes": peak_rss.get(tenant, 0.0),
+        }
+        for tenant in sorted(peak_rss)
+    }
+
+
 def run_trial(
     store: Store,
     run_id: int,
@@ -38,13 +74,19 @@ def run_trial(
     reporter: Reporter,
     sla: SlaTarget | None = None,
     extra: dict[str, Any] | None = None,
+    observe: Observation | None = None,
 ) -> TrialOutcome:
-    records = run_load(spec, rules, reporter.tick)
+    sampler = Sampler(observe.tenant_pids, observe.metrics_url, observe.interval_s) if observe else None
+    with sampler or nullcontext():
+        records = run_load(spec, rules, reporter.tick)
     summaries = summarize(records, rules.late_threshold_ms, sla, spec.offered_rps())
     status, reasons = verdict(records, rules)
+    fault = observe.fault() if observe else None
+    if fault is not None:
+        status, reasons = FAILED, [f"server fault during the trial: {fault}", *reasons]
     sent = len(records.records)
     cpu_us = records.loadgen_cpu_ns / 1e3 / sent if sent else 0.0
-    summary = {tenant: asdict(s) for tenant, s in summaries.items()}
+    summary: dict[str, Any] = {tenant: asdict(s) for tenant, s in summaries.items()}
     wall_s = (records.window_end_ns - records.start_ns) / 1e9
     summary["loadgen"] = {
         # Per request it looks large at low rates (idle wake-ups); the share of a core says what it took.
@@ -54,6 +96,29 @@ def run_trial(
         "workers": records.workers,
         "sent": sent,
     }
+    server: dict[str, dict[str, Any]] = {}
+    usage: dict[str, dict[str, float]] = {}
+    notices: list[str] = []
+    if sampler is not None:
+        if sampler.first_metrics is not None and sampler.last_metrics is not None:
+            server = {
+                m: b.as_dict() for m, b in breakdown(sampler.first_metrics, sampler.last_metrics).items()
+            }
+        usage = _usage(sampler, (sampler.samples[-1].t_ns - sampler.samples[0].t_ns) / 1e9)
+        notices = list(sampler.notices)
+        summary.update(server=server, usage=usage, notices=notices)
     stored = {**spec_record(spec, rules, sla), **(extra or {})}
     trial_id = store.save_trial(run_id, name, stored, records, summary, status, "; ".join(reasons) or None)
-    return TrialOutcome(trial_id, status, reasons, summaries, cpu_us, summary["loadgen"]["cpu_core_fraction"])
+    if sampler is not None:
+        store.save_telemetry(trial_id, sampler.samples)
+    return TrialOutcome(
+        trial_id,
+        status,
+        reasons,
+        summaries,
+        cpu_us,
+        summary["loadgen"]["cpu_core_fraction"],
+        server,
+        usage,
+        notices,
+    )

@@ -1,4 +1,4 @@
-"""SQLite results store: runs (spec + provenance), trials, raw per-request records."""
+"""SQLite results store: runs (spec + provenance), trials, raw per-request records, telemetry samples."""
 
 from perseus.store.db import RunRow, Store, TrialRow
 

@@ -1,8 +1,9 @@
 """Read and write the results store; every write is one transaction."""
 
 import json
+import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,9 @@ from typing import Any
 from perseus.core.errors import ConfigError, PerseusError
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from perseus.telemetry import Sample
+
+TelemetryRow = tuple[int, str, str | None, str, float]  # t_ns, source, tenant, metric, value (a Sample)
 
 
 def _now() -> str:
@@ -201,3 +205,28 @@ class Store:
             )
         ]
         return TrialRecords(head[0], head[1], head[2], records)
+
+    def save_telemetry(self, trial_id: int, samples: Iterable[TelemetryRow]) -> int:
+        """Store a trial's telemetry samples (t_ns, source, tenant, metric, value) in one transaction;
+        returns how many were written."""
+        rows = [
+            (trial_id, t_ns, source, tenant, metric, None if math.isnan(value) else value)
+            for t_ns, source, tenant, metric, value in samples
+        ]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO telemetry (trial_id, t_ns, source, tenant, metric, value) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+        return len(rows)
+
+    def telemetry(self, trial_id: int) -> list[Sample]:
+        """A trial's telemetry samples in time order (in the order they were taken within one instant)."""
+        return [
+            Sample(t_ns, source, tenant, metric, math.nan if value is None else value)
+            for t_ns, source, tenant, metric, value in self._db.execute(
+                "SELECT t_ns, source, tenant, metric, value FROM telemetry WHERE trial_id=?"
+                " ORDER BY t_ns, rowid",
+                (trial_id,),
+            )
+        ]

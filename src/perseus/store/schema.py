@@ -1,8 +1,19 @@
 """Table definitions of the results store; bump SCHEMA_VERSION on any change."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-SCHEMA = """
+# Telemetry samples of a trial (perseus.telemetry.Sample); also created by the migration to version 3.
+TELEMETRY_TABLE = """CREATE TABLE IF NOT EXISTS telemetry (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    t_ns INTEGER NOT NULL,           -- monotonic clock, the same as the request rows' times
+    source TEXT NOT NULL,            -- process, host, triton, gpu:<index>
+    tenant TEXT,                     -- tenant (Triton model name); NULL for host-wide values
+    metric TEXT NOT NULL,            -- cpu_s, cpu_percent, rss_bytes, queue_duration_us, ...
+    value REAL                       -- NULL stands for NaN (SQLite stores no NaN)
+)"""
+TELEMETRY_INDEX = "CREATE INDEX IF NOT EXISTS telemetry_by_trial ON telemetry (trial_id)"
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -38,6 +49,8 @@ CREATE TABLE IF NOT EXISTS requests (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_by_trial ON requests (trial_id);
+{TELEMETRY_TABLE};
+{TELEMETRY_INDEX};
 """
 
 # Each step takes a store from version N-1 to N.
@@ -46,4 +59,5 @@ MIGRATIONS = {
         "ALTER TABLE requests ADD COLUMN intended_ns INTEGER",
         "UPDATE requests SET intended_ns = send_ns WHERE intended_ns IS NULL",
     ],
+    3: [TELEMETRY_TABLE, TELEMETRY_INDEX],
 }

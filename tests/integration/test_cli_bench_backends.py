@@ -1,0 +1,71 @@
+"""`perseus bench --backend embedded|inprocess` (perseus starts the server) and the server-side breakdown."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.helpers import assert_one_line_error, cli, wait_gone
+
+pytestmark = pytest.mark.integration
+
+SHORT = ["--duration", "3", "--warmup", "0.5", "--telemetry-interval", "0.5", "--json"]
+
+
+def _bench(*args: str) -> dict[str, Any]:
+    done = cli(["bench", *args, *SHORT])
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def test_embedded_backend_reports_batching_and_tenant_usage(perseus_home: Path) -> None:
+    model = "synthetic-cpu:dim=256:layers=4"
+    batched = _bench(
+        "--backend",
+        "embedded",
+        "--model",
+        model,
+        "--concurrency",
+        "8",
+        "--dynamic-batching",
+        "--max-queue-delay-us",
+        "2000",
+    )
+    assert batched["errors"] == 0 and batched["requests"] > 100
+    server = batched["server"]["synthetic-cpu"]
+    assert server["avg_batch_size"] > 1.0  # the batcher merged queued requests
+    assert server["requests"] >= batched["requests"] and server["compute_infer_us"] > 0
+    assert batched["usage"]["synthetic-cpu"]["cpu_s"] > 0
+    assert batched["usage"]["synthetic-cpu"]["rss_peak_bytes"] > 10 * 2**20
+    single = _bench("--backend", "embedded", "--model", model, "--concurrency", "8")
+    assert single["server"]["synthetic-cpu"]["avg_batch_size"] == pytest.approx(1.0)
+    assert wait_gone(perseus_home, timeout=5) == []
+
+
+def test_inprocess_backend_runs_the_same_load(perseus_home: Path) -> None:
+    data = _bench("--backend", "inprocess", "--model", "synthetic-sleep:service_ms=20", "--concurrency", "1")
+    assert data["errors"] == 0
+    assert data["throughput_rps"] == pytest.approx(50, abs=5)
+    assert data["server"] == {}  # no Triton, so no /metrics; the worker's own usage is still measured
+    assert "synthetic-sleep" in data["usage"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (
+            ["--backend", "embedded", "--url", "127.0.0.1:1", "--model", "synthetic-cpu"],
+            "--url and --metrics-url",
+        ),
+        (["--backend", "nowhere", "--model", "synthetic-cpu"], "--backend must be one of"),
+        (["--model", "synthetic-cpu"], "--url is required"),
+        (
+            ["--backend", "embedded", "--model", "synthetic-cpu", "--pin", "synthetic-cpu=999"],
+            "not available",
+        ),
+    ],
+)
+def test_bad_backend_arguments(args: list[str], needle: str) -> None:
+    assert_one_line_error(cli(["bench", *args, "--duration", "1"]), needle)
