@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+CHROMIUM_STAMP := $(VENV)/.chromium-stamp
 # pip's machine config lists local indexes that may be absent; their warnings are noise.
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: demo test install lint unit clean
+.PHONY: demo test install lint unit clean chromium
 
 install: $(STAMP)
 
@@ -29,7 +30,17 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-test: lint
+chromium: $(CHROMIUM_STAMP)
+
+# The HTML report test opens the report in headless Chromium: Debian's package, installed only when absent.
+$(CHROMIUM_STAMP):
+	command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	mkdir -p $(VENV) && touch $@
+
+test: lint $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q
 
 clean:

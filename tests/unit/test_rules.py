@@ -50,10 +50,21 @@ def test_errors_late_sends_and_overload_are_reasons() -> None:
     records = _steady(100, 4)
     records += [RequestRecord("m", 500 * MS + i, 500 * MS + i, 501 * MS, False, "x") for i in range(10)]
     records += [RequestRecord("m", 600 * MS + i, 650 * MS + i, 660 * MS, True) for i in range(10)]
-    status, reasons = verdict(_trial(records, offered=200.0), RULES)
+    status, reasons = verdict(_trial(records, offered=100.0), RULES)
     assert status == "invalid"
     text = " | ".join(reasons)
-    assert "too many errors" in text and "generator fell behind" in text and "overloaded" in text
+    assert "too many errors" in text and "generator fell behind" in text and "overloaded" not in text
+
+
+def test_overload_is_completions_falling_behind_arrivals() -> None:
+    # 100 req/s arrive for 3 s but the server completes one every 20 ms: half of them in the window.
+    records = [RequestRecord("m", i * 10 * MS, i * 10 * MS, i * 20 * MS + 5 * MS, True) for i in range(300)]
+    status, reasons = verdict(_trial(records, offered=100.0), RULES)
+    assert status == "invalid" and any(
+        r.startswith("overloaded: served 50.0 req/s of 100.0 sent") for r in reasons
+    )
+    # A Poisson window that got fewer arrivals than the nominal rate is not overload: all were served.
+    assert not any("overloaded" in r for r in verdict(_trial(_steady(100, 3), offered=130.0), RULES)[1])
 
 
 def test_too_few_requests() -> None:

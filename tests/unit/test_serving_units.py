@@ -11,11 +11,12 @@ import psutil
 import pytest
 
 from perseus.config import TenantConfig
+from perseus.config.serving import tenant_names
 from perseus.core.errors import ServerError
 from perseus.models import ModelInfo, TensorSpec
 from perseus.serving import procs
 from perseus.serving.ports import ensure_free, pick_ports
-from perseus.serving.repository import Tenant, render_config, tenant_names, write_repository
+from perseus.serving.repository import Tenant, render_config, write_repository
 
 
 def _info(batch_dynamic: bool = True) -> ModelInfo:

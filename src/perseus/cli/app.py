@@ -4,7 +4,17 @@ import sys
 
 import typer
 
-from perseus.cli import bench_cmd, demo_cmd, models_cmd, repo_cmd, runs_cmd, savings_cmd, serve_cmd
+from perseus.cli import (
+    bench_cmd,
+    demo_cmd,
+    models_cmd,
+    repo_cmd,
+    report_cmd,
+    run_cmd,
+    runs_cmd,
+    savings_cmd,
+    serve_cmd,
+)
 from perseus.cli.errors import fail, install_signal_handlers, interrupted
 from perseus.core.errors import PerseusError
 
@@ -23,6 +33,8 @@ app.command("serve")(serve_cmd.serve)
 app.command("bench")(bench_cmd.bench)
 app.command("demo")(demo_cmd.demo)
 app.command("savings")(savings_cmd.savings)
+app.command("run")(run_cmd.run)
+app.command("report")(report_cmd.report)
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ from perseus.cli.bench_output import bench_table, server_table, verdict_lines
 from perseus.cli.common import DbOption, console, open_store, split_models
 from perseus.cli.progress import RichReporter
 from perseus.config import ServerConfig
+from perseus.config.loading import build
+from perseus.config.serving import tenant_names
 from perseus.core.errors import ConfigError
 from perseus.core.paths import runs_dir
 from perseus.loadgen import ALL, LoadSpec, TenantRate, TrialRules, parse_sla, read_trace
@@ -20,7 +22,6 @@ from perseus.orchestrate import run_trial
 from perseus.orchestrate.provenance import provenance
 from perseus.orchestrate.targets import BACKENDS, remote_target, started_target
 from perseus.orchestrate.trial import TrialOutcome, spec_record
-from perseus.serving.repository import tenant_names
 
 
 def parse_mix(text: str, arrival: Literal["constant", "poisson"], batch: int) -> tuple[TenantRate, ...]:
@@ -235,7 +236,7 @@ def bench(
             intra_op_threads=intra_op_threads,
             inter_op_threads=inter_op_threads,
         )
-        server_config = knobs.build(ServerConfig, "bench", tenants=tenants)
+        server_config = build(ServerConfig, "bench", tenants=tenants)
     spec = _spec(
         url or "(started by perseus)",
         names,

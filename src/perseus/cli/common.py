@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from perseus.core.errors import ConfigError
-from perseus.core.paths import default_db_path
+from perseus.core.paths import default_db_path, perseus_home
 from perseus.store import Store
 
 # Piped output (logs, CI) gets a width that fits the tables instead of rich's 80-column default.
@@ -21,6 +21,11 @@ DbOption = Annotated[
 
 def open_store(db: Path | None) -> Store:
     return Store(db or default_db_path())
+
+
+def reports_dir(run_id: int) -> Path:
+    """Where a run's report goes unless --out says otherwise."""
+    return perseus_home() / "reports" / f"run-{run_id}"
 
 
 def split_models(text: str) -> list[str]:

@@ -1,18 +1,37 @@
-"""`perseus demo`: the headline experiment, printed as a table and stored as a run."""
+"""`perseus demo`: the headline experiment — paper Fig 1 and Fig 2 for two models on this machine."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, split_models
+from perseus.cli.common import DbOption, console, open_store, reports_dir, split_models
 from perseus.cli.progress import RichReporter
-from perseus.config import DemoConfig
-from perseus.config.demo import DEFAULT_MACHINE, DEFAULT_PRICE_USD_PER_H
+from perseus.config.experiment import Experiment
+from perseus.config.loading import build
 from perseus.core.errors import ConfigError
-from perseus.cost import summarize_demo
-from perseus.orchestrate import run_demo
-from perseus.report import demo_json, render_demo
+from perseus.cost.analysis import experiment_results
+from perseus.cost.results import ExperimentResults
+from perseus.orchestrate.experiments import run_experiment
+from perseus.report import render_results, write_report
+
+
+def demo_json(results: ExperimentResults) -> dict[str, Any]:
+    fig1, fig2 = results.fig1, results.fig2
+    data: dict[str, Any] = {"run_id": results.run_id, "status": results.status, "warnings": results.warnings}
+    if fig1 is not None:
+        data.update(
+            dedicated_rps={m: p.total_rps for m, p in fig1.dedicated.items()},
+            shared_rps=fig1.shared.rates_rps,
+            saving=fig1.saving,
+            usd_per_1m={f"{c.placement} @ {c.machine}": c.usd_per_1m for c in fig1.costs},
+        )
+    if fig2 is not None:
+        data.update(
+            frontier=[{**p.rates_rps, "saving": p.saving, "source": p.source} for p in fig2.points],
+            max_saving=fig2.max_saving,
+        )
+    return data
 
 
 def demo(
@@ -20,46 +39,62 @@ def demo(
     sla_p95_ms: Annotated[
         float, typer.Option(min=0.001, help="SLA: 95th-percentile latency bound (paper: 750)")
     ] = 750.0,
-    price_usd_per_h: Annotated[
-        float, typer.Option(min=0.0001, help=f"machine price; default {DEFAULT_MACHINE}")
-    ] = DEFAULT_PRICE_USD_PER_H,
-    machine: Annotated[str, typer.Option(help="label of the priced machine")] = DEFAULT_MACHINE,
-    concurrency: Annotated[
-        str, typer.Option(help="closed-loop concurrency levels tried, in order")
-    ] = "1,2,4,8",
-    trial_s: Annotated[float, typer.Option(min=0.5, help="measured seconds per trial")] = 8.0,
-    warmup_s: Annotated[float, typer.Option(min=0.0, help="discarded seconds before each trial")] = 2.0,
-    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    machine: Annotated[
+        list[str] | None, typer.Option(help="priced machine id(s) from the catalog (repeatable)")
+    ] = None,
+    fractions: Annotated[
+        str, typer.Option(help="Fig 2: hold the first model at these fractions of its peak")
+    ] = "0.5",
+    trial_s: Annotated[float, typer.Option(min=0.5, help="longest measured seconds per probe")] = 10.0,
+    warmup_s: Annotated[float, typer.Option(min=0.0, help="discarded seconds before each probe")] = 2.0,
+    tolerance: Annotated[float, typer.Option(min=0.005, max=0.5, help="peak search precision")] = 0.05,
+    stability: Annotated[
+        float,
+        typer.Option(min=0.01, max=0.99, help="a probe is stable when its last 3 windows agree within ±this"),
+    ] = 0.10,
+    max_probes: Annotated[int, typer.Option(min=2, help="probes per peak search at most")] = 7,
+    fresh: Annotated[bool, typer.Option(help="measure again even if this demo was run before")] = False,
+    report: Annotated[bool, typer.Option(help="write the HTML report and figures")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
     db: DbOption = None,
 ) -> None:
-    """ResNet-50 and MobileNetV2: peak req/s within the SLA dedicated, then both sharing one server;
-    $ per 1M inferences and the saving 1 − 1/(r_A/λ_A + r_B/λ_B)."""
+    """ResNet-50 and MobileNetV2 on the embedded Triton: each model's peak req/s within the SLA alone
+    (open-loop Poisson, bisection), both sharing one server (paper Fig 1), the first held at fractions of
+    its peak while the second is pushed to its own (Fig 2); $ per 1M inferences and the saving
+    1 − 1/(r_A/λ_A + r_B/λ_B)."""
     pair = split_models(models)
     if len(pair) != 2:
         raise ConfigError(f"--models needs exactly two models, got {len(pair)}")
     try:
-        levels = tuple(int(c) for c in concurrency.split(","))
-        if any(c < 1 for c in levels):
-            raise ValueError
+        held = [float(f) for f in fractions.split(",") if f.strip()]
     except ValueError:
-        raise ConfigError(
-            f"--concurrency must be positive integers separated by commas, got {concurrency!r}"
-        ) from None
-    config = DemoConfig(
-        models=(pair[0], pair[1]),
-        sla_p95_ms=sla_p95_ms,
-        price_usd_per_h=price_usd_per_h,
-        machine=machine,
-        concurrencies=levels,
-        trial_s=trial_s,
-        warmup_s=warmup_s,
+        raise ConfigError(f"--fractions must be numbers like 0.25,0.5, got {fractions!r}") from None
+    experiment = build(
+        Experiment,
+        "demo",
+        name="demo",
+        kind="frontier",
+        description="perseus demo: Fig 1 and Fig 2 on this machine",
+        models=pair,
+        sla=f"p95={sla_p95_ms:g}ms",
+        frontier={"fractions": held},
+        search={"tolerance": tolerance, "max_probes": max_probes},
+        trial={
+            "warmup_s": warmup_s,
+            "min_duration_s": min(4.0, trial_s),
+            "max_duration_s": trial_s,
+            "tolerance": stability,
+        },
+        price={"machines": machine or ["gcp-n2-standard-2"]},
     )
     with open_store(db) as store:
-        with RichReporter(console) as reporter:
-            run_id = run_demo(config, store, reporter)
-        summary = summarize_demo(store, run_id)
+        with RichReporter(console, quiet=json_out) as reporter:
+            run_id = run_experiment(experiment, store, reporter, fresh=fresh)
+        results = experiment_results(store, run_id)
     if json_out:
-        print(json.dumps(demo_json(summary)))
-    else:
-        render_demo(summary, console)
-        console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")
+        print(json.dumps(demo_json(results)))
+        return
+    render_results(results, console)
+    if report:
+        console.print(f"report: {write_report(results, reports_dir(run_id))}")
+    console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")

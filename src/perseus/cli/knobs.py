@@ -1,17 +1,14 @@
 """Serving-knob flags shared by the commands that build tenants (serve, bench --backend, repo export)."""
 
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-import yaml
-from pydantic import BaseModel, ValidationError
 
 from perseus.config import ServerConfig, TenantConfig
+from perseus.config.loading import build, load_yaml
 from perseus.config.serving import parse_cpuset
 from perseus.core.errors import ConfigError
-
-M = TypeVar("M", bound=BaseModel)
 
 Instances = Annotated[int, typer.Option(min=1, max=64, help="Triton instances (stub processes) per model")]
 MaxBatch = Annotated[int, typer.Option(min=1, max=1024, help="max_batch_size of each model")]
@@ -40,21 +37,6 @@ ConfigFile = Annotated[
         help="YAML with per-model settings: {tenants: [{model: resnet50, instances: 2, cpus: '0-1'}, ...]}",
     ),
 ]
-
-
-def validation_line(exc: ValidationError, where: str) -> str:
-    """A pydantic error as one line naming the field (`where: tenants.0.cpus: ...`)."""
-    first = exc.errors()[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    field = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {field}: {message}" if field else f"{where}: {message}"
-
-
-def build(kind: type[M], where: str, /, **values: Any) -> M:
-    try:
-        return kind(**values)
-    except ValidationError as exc:
-        raise ConfigError(validation_line(exc, where)) from None
 
 
 def parse_pins(pins: list[str] | None, models: list[str]) -> dict[str, tuple[int, ...]]:
@@ -94,13 +76,4 @@ def tenants_from_flags(models: list[str], pins: list[str] | None, **knobs: Any) 
 
 def server_from_file(path: Path, **overrides: Any) -> ServerConfig:
     """A ServerConfig from YAML; command-line ports and host override the file's."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with a 'tenants' list")
-    data.update({key: value for key, value in overrides.items() if value is not None})
-    return build(ServerConfig, str(path), **data)
+    return load_yaml(path, ServerConfig, **overrides)

@@ -8,6 +8,7 @@ import typer
 from perseus.cli import knobs
 from perseus.cli.common import console, split_models
 from perseus.config import ServerConfig
+from perseus.config.loading import build
 from perseus.core.errors import ConfigError
 from perseus.models import list_models, parse_spec, resolve_model
 from perseus.serving.export_repo import FORMATS, ExportedModel, Format, Kind, Placement, export_repository
@@ -119,7 +120,7 @@ def export(
             intra_op_threads=intra_op_threads,
             inter_op_threads=inter_op_threads,
         )
-        server_config = knobs.build(ServerConfig, "repo export", tenants=tenants)
+        server_config = build(ServerConfig, "repo export", tenants=tenants)
     check_names([tenant.model for tenant in server_config.tenants])
     status = lambda text: console.print(f"[dim]· {text}[/dim]")  # noqa: E731
     resolved = resolve_tenants(server_config, status)

@@ -11,6 +11,7 @@ import typer
 from perseus.cli import knobs
 from perseus.cli.common import console, split_models
 from perseus.config import ServerConfig, TenantConfig
+from perseus.config.loading import build
 from perseus.config.serving import LOOPBACK, format_cpuset
 from perseus.core.errors import ConfigError, ServerError
 from perseus.core.paths import runs_dir
@@ -84,7 +85,7 @@ def serve(
             intra_op_threads=intra_op_threads,
             inter_op_threads=inter_op_threads,
         )
-        server_config = knobs.build(
+        server_config = build(
             ServerConfig, "serve", tenants=tenants, host=host, ready_timeout_s=ready_timeout, **ports
         )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

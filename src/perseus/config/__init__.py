@@ -1,6 +1,5 @@
 """Pydantic models for every user-facing setting (serving, experiments, prices)."""
 
-from perseus.config.demo import DemoConfig
 from perseus.config.serving import ServerConfig, TenantConfig
 
-__all__ = ["DemoConfig", "ServerConfig", "TenantConfig"]
+__all__ = ["ServerConfig", "TenantConfig"]

@@ -1,5 +1,6 @@
 """What to serve: tenants (one Triton model each) with their isolation knobs, and the server's addresses."""
 
+import re
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -39,6 +40,19 @@ def format_cpuset(cpus: tuple[int, ...] | list[int]) -> str:
             parts.append(f"{start}" if start == prev else f"{start}-{prev}")
         start = prev = cpu
     return ",".join(parts)
+
+
+def tenant_names(models: list[str]) -> list[str]:
+    """Triton model names: the base model name; repeated models get -2, -3 ... suffixes."""
+    names: list[str] = []
+    for spec in models:
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.split(":", 1)[0])
+        name, copy = base, 1
+        while name in names:
+            copy += 1
+            name = f"{base}-{copy}"
+        names.append(name)
+    return names
 
 
 class TenantConfig(BaseModel):

@@ -1,6 +1,5 @@
 """Money: cost per inference and the saving of sharing, as pure functions over stored results."""
 
-from perseus.cost.demo_summary import DemoSummary, ModelRow, summarize_demo
 from perseus.cost.saving import cost_per_million_usd, sharing_saving
 
-__all__ = ["DemoSummary", "ModelRow", "cost_per_million_usd", "sharing_saving", "summarize_demo"]
+__all__ = ["cost_per_million_usd", "sharing_saving"]

@@ -146,9 +146,10 @@ class Controller:
         if not should_stop(measured_s, stats, self.rules):
             return None
         # End on a whole number of windows so every window has equal weight.
-        whole = max(1, int(min(measured_s, self.rules.max_duration_s) / self.window_s))
         # Whole windows of the same integer width window_stats uses, so both count the same windows.
-        return self.window_start_ns + whole * round(self.window_s * 1e9)
+        width_ns = round(self.window_s * 1e9)
+        measured_ns = min(now_ns - self.window_start_ns, round(self.rules.max_duration_s * 1e9))
+        return self.window_start_ns + max(1, measured_ns // width_ns) * width_ns
 
     def records(
         self, spec: "LoadSpec", records: list[RequestRecord], end_ns: int, cpu_ns: int

@@ -1,13 +1,14 @@
 """What a trial measured, per tenant and overall: throughput, latency distributions, lateness, errors, QoS."""
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from perseus.core.sla import SlaTarget
 from perseus.loadgen.histogram import encode, histogram_of, percentiles_ms
 from perseus.loadgen.records import RequestRecord, TrialRecords
-from perseus.loadgen.sla import SlaTarget
 
 ALL = "*"
 
@@ -93,17 +94,28 @@ def summarize_records(
 def summarize(
     trial: TrialRecords,
     late_threshold_ms: float = 2.0,
-    sla: SlaTarget | None = None,
+    sla: SlaTarget | Mapping[str, SlaTarget] | None = None,
     offered_rps: dict[str, float] | None = None,
 ) -> dict[str, LatencySummary]:
-    """Per-tenant summaries plus "*" for all requests together."""
+    """Per-tenant summaries plus "*" for all requests together. `sla` is one target for every tenant, or
+    one per tenant (then "*" is judged only when they all share one)."""
     measured = trial.measured()
     threshold = late_threshold_ms * 1e6
     offered = offered_rps or {}
+
+    def target(tenant: str) -> SlaTarget | None:
+        if isinstance(sla, Mapping):
+            # "*" has a target only when every tenant has the same one.
+            shared = set(sla.values())
+            return sla.get(tenant) if tenant != ALL else (shared.pop() if len(shared) == 1 else None)
+        return sla
+
     result = {
-        t: summarize_records(t, [r for r in measured if r.tenant == t], trial, threshold, sla, offered.get(t))
+        t: summarize_records(
+            t, [r for r in measured if r.tenant == t], trial, threshold, target(t), offered.get(t)
+        )
         for t in sorted({r.tenant for r in trial.records})
     }
     total_offered = sum(offered.values()) if offered else None
-    result[ALL] = summarize_records(ALL, measured, trial, threshold, sla, total_offered)
+    result[ALL] = summarize_records(ALL, measured, trial, threshold, target(ALL), total_offered)
     return result

@@ -9,8 +9,8 @@ from typing import Any
 
 from perseus.config import ServerConfig
 from perseus.core.progress import Reporter
-from perseus.loadgen import LoadSpec, SlaTarget, TrialRules
-from perseus.orchestrate.trial import FAILED, Observation, TrialOutcome, run_trial
+from perseus.loadgen import LoadSpec, TrialRules
+from perseus.orchestrate.trial import FAILED, Observation, Sla, TrialOutcome, run_trial
 from perseus.serving import RunningServer, embedded_server
 from perseus.serving.server import last_error
 from perseus.store import Store
@@ -72,7 +72,7 @@ class ServerSession:
         name: str,
         make_spec: Callable[[RunningServer], LoadSpec],
         rules: TrialRules,
-        sla: SlaTarget | None = None,
+        sla: Sla = None,
         extra: dict[str, Any] | None = None,
         interval_s: float = 1.0,
     ) -> TrialOutcome:

@@ -42,11 +42,17 @@ class TrialOutcome:
         return "; ".join(self.reasons) or None
 
 
-def spec_record(spec: LoadSpec, rules: TrialRules, sla: SlaTarget | None) -> dict[str, Any]:
+Sla = SlaTarget | Mapping[str, SlaTarget] | None
+
+
+def spec_record(spec: LoadSpec, rules: TrialRules, sla: Sla) -> dict[str, Any]:
     """The trial's settings as stored (a trace is summarised, not copied)."""
     load = asdict(spec)
     load["trace"] = len(spec.trace)
-    return {**load, "rules": asdict(rules), "sla": sla.label if sla else None}
+    labels = (
+        {t: s.label for t, s in sla.items()} if isinstance(sla, Mapping) else (sla.label if sla else None)
+    )
+    return {**load, "rules": asdict(rules), "sla": labels}
 
 
 def _usage(sampler: Sampler, wall_s: float) -> dict[str, dict[str, float]]:
@@ -72,7 +78,7 @@ def run_trial(
     spec: LoadSpec,
     rules: TrialRules,
     reporter: Reporter,
-    sla: SlaTarget | None = None,
+    sla: Sla = None,
     extra: dict[str, Any] | None = None,
     observe: Observation | None = None,
 ) -> TrialOutcome:

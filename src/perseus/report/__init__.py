@@ -1,5 +1,15 @@
-"""Human-facing output: rich tables now; figures and HTML later."""
+"""Human-facing output of stored runs: rich tables, PNG figures, one self-contained HTML report, and raw
+data exports (CSV / Parquet)."""
 
-from perseus.report.demo_table import demo_json, render_demo
+from perseus.report.export import export_run
+from perseus.report.figures import write_figures
+from perseus.report.html import render_html, write_report
+from perseus.report.tables import render_results
 
-__all__ = ["demo_json", "render_demo"]
+__all__ = [
+    "export_run",
+    "render_html",
+    "render_results",
+    "write_figures",
+    "write_report",
+]

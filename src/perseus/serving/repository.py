@@ -1,6 +1,5 @@
 """Generate a Triton model repository (python backend running onnxruntime) for a set of tenants."""
 
-import re
 import shutil
 from dataclasses import dataclass
 from importlib import resources
@@ -30,19 +29,6 @@ class Tenant:
     name: str  # the Triton model name
     config: TenantConfig
     model: ModelInfo
-
-
-def tenant_names(models: list[str]) -> list[str]:
-    """Triton model names: the base model name; repeated models get -2, -3 ... suffixes."""
-    names: list[str] = []
-    for spec in models:
-        base = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.split(":", 1)[0])
-        name, copy = base, 1
-        while name in names:
-            copy += 1
-            name = f"{base}-{copy}"
-        names.append(name)
-    return names
 
 
 def _dims(spec: TensorSpec, batched: bool) -> str:

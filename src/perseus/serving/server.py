@@ -11,13 +11,13 @@ from pathlib import Path
 
 import psutil
 
-from perseus.config.serving import ServerConfig
+from perseus.config.serving import ServerConfig, tenant_names
 from perseus.core.errors import ServerError
 from perseus.models import resolve_model
 from perseus.serving import pinning, procs
 from perseus.serving.install import TRITON_VERSION, locate_triton
 from perseus.serving.ports import pick_ports
-from perseus.serving.repository import Tenant, tenant_names, write_repository
+from perseus.serving.repository import Tenant, write_repository
 
 _STOP_GRACE_S = 15.0
 _GLOG_ERROR = re.compile(r"^E\d{4} ")

@@ -106,12 +106,19 @@ class Store:
             return int(cur.lastrowid or 0)
 
     @contextmanager
-    def recording(self, kind: str, spec: dict[str, Any], provenance: dict[str, Any]) -> Iterator[int]:
-        """A new run for the block; it ends done, failed (with the error) or interrupted.
+    def recording(
+        self, kind: str, spec: dict[str, Any], provenance: dict[str, Any], resume: int | None = None
+    ) -> Iterator[int]:
+        """A new run (or the run `resume`, reopened) for the block; it ends done, failed (with the error)
+        or interrupted.
 
         Trials saved inside the block stay whatever happens: finished work is never lost.
         """
-        run_id = self.create_run(kind, spec, provenance)
+        if resume is None:
+            run_id = self.create_run(kind, spec, provenance)
+        else:
+            run_id = resume
+            self.reopen_run(run_id)
         try:
             yield run_id
         except PerseusError as exc:
@@ -182,13 +189,35 @@ class Store:
         ids = [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY id")]
         return [self.run(i) for i in ids]
 
+    _TRIAL_COLUMNS = "SELECT id, run_id, name, spec_json, status, reason, summary_json FROM trials"
+
+    @staticmethod
+    def _trial_row(r: tuple[Any, ...]) -> TrialRow:
+        return TrialRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6]))
+
     def trials(self, run_id: int) -> list[TrialRow]:
-        rows = self._db.execute(
-            "SELECT id, run_id, name, spec_json, status, reason, summary_json FROM trials"
-            " WHERE run_id=? ORDER BY id",
-            (run_id,),
-        ).fetchall()
-        return [TrialRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6])) for r in rows]
+        rows = self._db.execute(f"{self._TRIAL_COLUMNS} WHERE run_id=? ORDER BY id", (run_id,)).fetchall()
+        return [self._trial_row(r) for r in rows]
+
+    def trial_named(self, run_id: int, name: str) -> TrialRow | None:
+        """The finished trial of that name in the run, if any: what a resumed experiment skips."""
+        row = self._db.execute(f"{self._TRIAL_COLUMNS} WHERE run_id=? AND name=?", (run_id, name)).fetchone()
+        return None if row is None else self._trial_row(row)
+
+    def find_run(self, kind: str, spec: dict[str, Any]) -> RunRow | None:
+        """The latest run of this kind with exactly this spec (to resume or reuse it)."""
+        row = self._db.execute(
+            "SELECT id FROM runs WHERE kind=? AND spec_json=? ORDER BY id DESC LIMIT 1",
+            (kind, json.dumps(spec, sort_keys=True)),
+        ).fetchone()
+        return None if row is None else self.run(int(row[0]))
+
+    def reopen_run(self, run_id: int) -> None:
+        """Mark an interrupted or failed run as running again; its finished trials stay as they are."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET status='running', reason=NULL, finished_at=NULL WHERE id=?", (run_id,)
+            )
 
     def trial_records(self, trial_id: int) -> TrialRecords:
         head = self._db.execute(

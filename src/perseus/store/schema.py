@@ -17,7 +17,7 @@ SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,              -- demo, bench, ...
+    kind TEXT NOT NULL,              -- experiment, bench, ...
     spec_json TEXT NOT NULL,         -- the settings the run was asked for
     provenance_json TEXT NOT NULL,   -- host facts, software versions, git sha, command
     status TEXT NOT NULL,            -- running, done, failed, interrupted

@@ -1,4 +1,4 @@
-"""SLA targets ("p95=750ms"): per-tenant percentile bound, met or not, and QoS satisfaction rate."""
+"""SLA targets ("p95=750ms"): a percentile and a latency bound; parsed once, used by config and loadgen."""
 
 import re
 from dataclasses import dataclass

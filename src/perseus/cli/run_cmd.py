@@ -1,0 +1,38 @@
+"""`perseus run FILE.yaml`: run (or resume) an experiment, then show what it found."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perseus.cli.common import DbOption, console, open_store, reports_dir
+from perseus.cli.progress import RichReporter
+from perseus.config.experiment import load_experiment
+from perseus.cost.analysis import experiment_results
+from perseus.orchestrate.experiments import run_experiment
+from perseus.report import render_results, write_report
+
+
+def run(
+    file: Annotated[
+        Path, typer.Argument(dir_okay=False, help="experiment YAML, e.g. experiments/paper-fig1.yaml")
+    ],
+    fresh: Annotated[
+        bool, typer.Option(help="measure again even if a run of this exact experiment exists")
+    ] = False,
+    report: Annotated[bool, typer.Option(help="also write the HTML report and figures")] = True,
+    db: DbOption = None,
+) -> None:
+    """Run an experiment: peak, dedicated-vs-multitenant (paper Fig 1), frontier (Fig 2), qos-sweep,
+    interference or knobs. Finished trials are stored as they end; re-running the same file resumes it
+    (Ctrl-C keeps what is done)."""
+    experiment = load_experiment(file)
+    with open_store(db) as store:
+        with RichReporter(console) as reporter:
+            run_id = run_experiment(experiment, store, reporter, fresh=fresh)
+        results = experiment_results(store, run_id)
+    render_results(results, console)
+    if report:
+        path = write_report(results, reports_dir(run_id))
+        console.print(f"report: {path}")
+    console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")

@@ -1,0 +1,28 @@
+"""Priced machines × measured throughput: $ per 1M inferences and the CostLines a report shows."""
+
+from collections.abc import Iterable, Mapping
+
+from perseus.config.prices import Machine
+from perseus.cost.results import CostLine
+from perseus.cost.saving import cost_per_million_usd
+
+
+def machine_cost_per_million_usd(machine: Machine, throughput_rps: float) -> float:
+    """$ per 1M inferences when `machine` serves throughput_rps in total."""
+    return cost_per_million_usd(machine.usd_per_h, throughput_rps)
+
+
+def cost_line(placement: str, machine: Machine, throughput_rps: float) -> CostLine:
+    """What one placement (e.g. "resnet50 dedicated", "shared") costs on one machine at its throughput."""
+    return CostLine(
+        placement=placement,
+        machine=machine.id,
+        price_usd_per_h=machine.usd_per_h,
+        throughput_rps=throughput_rps,
+        usd_per_1m=machine_cost_per_million_usd(machine, throughput_rps),
+    )
+
+
+def cost_lines(placements: Mapping[str, float], machines: Iterable[Machine]) -> list[CostLine]:
+    """Every placement (name → total req/s) on every machine, machine by machine."""
+    return [cost_line(name, m, rps) for m in machines for name, rps in placements.items()]

@@ -1,0 +1,99 @@
+"""Finding λ, the highest offered rate that is feasible (a VALID trial meeting every SLA): bisection to a
+tolerance, or the paper's linear ramp. Pure over a `probe(rate) -> feasible, served` function."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from perseus.config.experiment import SearchSettings
+from perseus.core.errors import SlaNotMetError
+
+
+@dataclass(frozen=True)
+class Step:
+    rate_rps: float
+    feasible: bool
+    served_rps: float  # what was carried (total over the tenants searched)
+    detail: str  # why infeasible, for the error when nothing is
+
+
+Probe = Callable[[float], Step]
+
+
+@dataclass(frozen=True)
+class Found:
+    peak_rps: float  # the best feasible offered rate
+    steps: list[Step]
+
+
+def _unreachable(what: str, step: Step) -> SlaNotMetError:
+    return SlaNotMetError(f"{what}: not feasible even at {step.rate_rps:.3g} req/s ({step.detail})")
+
+
+def bisect(probe: Probe, start_rps: float, settings: SearchSettings, what: str) -> Found:
+    """Grow from start_rps (×2) until infeasible, shrink (÷4) until feasible, then halve the bracket until
+    hi − lo ≤ tolerance × lo. λ = lo, always a measured feasible rate."""
+    steps: list[Step] = []
+
+    def run(rate: float) -> Step:
+        step = probe(rate)
+        steps.append(step)
+        return step
+
+    lo: float | None = None
+    hi: float | None = None
+    first = run(start_rps)
+    if first.feasible:
+        lo = start_rps
+        while hi is None and len(steps) < settings.max_probes:
+            rate = lo * 2
+            if run(rate).feasible:
+                lo = rate
+            else:
+                hi = rate
+    else:
+        hi = start_rps
+        while lo is None and len(steps) < settings.max_probes:
+            rate = hi / 4
+            if run(rate).feasible:
+                lo = rate
+            else:
+                hi = rate
+        if lo is None:
+            raise _unreachable(what, steps[-1])
+    while hi is not None and lo is not None and hi - lo > settings.tolerance * lo:
+        if len(steps) >= settings.max_probes:
+            break
+        mid = (lo + hi) / 2
+        if run(mid).feasible:
+            lo = mid
+        else:
+            hi = mid
+    assert lo is not None
+    return Found(lo, steps)
+
+
+def ramp(probe: Probe, step_rps: float, settings: SearchSettings, what: str) -> Found:
+    """The paper's method: raise the rate by a fixed step per pass; stop after `patience` passes without a
+    better feasible throughput; λ = the best feasible rate seen."""
+    steps: list[Step] = []
+    best: Step | None = None
+    idle = 0
+    rate = step_rps
+    while idle < settings.patience and len(steps) < settings.max_probes:
+        step = probe(rate)
+        steps.append(step)
+        if step.feasible and (best is None or step.served_rps > best.served_rps):
+            best, idle = step, 0
+        else:
+            idle += 1
+        rate += step_rps
+    if best is None:
+        raise _unreachable(what, steps[0])
+    return Found(best.rate_rps, steps)
+
+
+def find_peak(probe: Probe, start_rps: float, settings: SearchSettings, what: str) -> Found:
+    start = settings.start_rps or start_rps
+    if settings.method == "ramp":
+        return ramp(probe, settings.step_rps or start / 4, settings, what)
+    return bisect(probe, start, settings, what)

@@ -1,0 +1,163 @@
+"""How numbers and facts read in every report format: "-" for a missing or NaN number, signed savings,
+the headline sentence, the SLA and machine phrases, and the provenance facts."""
+
+import math
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from perseus.cost.results import ExperimentResults
+
+MISSING = "-"
+WEIGHTS_SENTENCE = (
+    "Models use random weights because pretrained weights cannot be downloaded here; dense CNN inference "
+    "cost does not depend on weight values."
+)
+
+
+def finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    """A number with `digits` decimals, or "-" (never "nan" or "inf")."""
+    return f"{value:.{digits}f}" if value is not None and math.isfinite(value) else MISSING
+
+
+def rate(value: float | None) -> str:
+    return num(value, 1)
+
+
+def ms(value: float | None) -> str:
+    return num(value, 1)
+
+
+def usd(value: float | None) -> str:
+    return num(value, 3)
+
+
+def ratio(value: float | None) -> str:
+    return f"{value:.2f}×" if finite(value) else MISSING
+
+
+def pct(value: float | None, signed: bool = False) -> str:
+    """0.072 → "7.2%" (signed: "+7.2%")."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return f"{value:+.1%}" if signed else f"{value:.1%}"
+
+
+def saving_words(saving: float | None) -> str:
+    """What a saving means in words; a negative one says so loudly."""
+    if not finite(saving) or saving is None:
+        return "no saving could be computed"
+    if saving < 0:
+        return f"sharing COSTS MORE by {abs(saving):.1%}"
+    return f"sharing saves {saving:.1%}"
+
+
+@dataclass(frozen=True)
+class Headline:
+    text: str
+    saving: float | None  # the saving it states, if it is about money
+
+
+def headline(results: ExperimentResults) -> Headline | None:
+    """One sentence for the top of a report: the money answer if the run has one."""
+    if results.fig2 is not None and finite(results.fig2.max_saving):
+        return _verdict(results.fig2.max_saving, "at the best measured frontier point")
+    if results.fig1 is not None and finite(results.fig1.saving):
+        return _verdict(results.fig1.saving, "at the shared peak")
+    best = results.knobs.best if results.knobs is not None else None
+    if best is not None and best.saving is not None and finite(best.saving):
+        return _verdict(best.saving, f"with the best setting ({setting_text(best.setting)})")
+    if results.interference is not None:
+        ratios = [
+            s.p95_ratio
+            for s in results.interference.pairs + results.interference.copies
+            if math.isfinite(s.p95_ratio)
+        ]
+        if ratios:
+            return Headline(
+                f"Co-location raises p95 latency up to {max(ratios):.2f}× over running alone", None
+            )
+    return None
+
+
+def _verdict(saving: float, where: str) -> Headline:
+    if saving < 0:
+        return Headline(f"Multi-tenant serving costs {abs(saving):.1%} more {where}", saving)
+    return Headline(f"Multi-tenant serving saves {saving:.1%} {where}", saving)
+
+
+def setting_text(setting: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in setting.items()) or "defaults"
+
+
+def sla_text(results: ExperimentResults) -> str:
+    targets = set(results.sla.values())
+    if len(targets) == 1:
+        return f"SLA {targets.pop()}"
+    return "SLA " + "; ".join(f"{m}: {t}" for m, t in results.sla.items()) if targets else "no SLA"
+
+
+def _cpu_name(model: str) -> str:
+    return " ".join(model.replace("(R)", "").replace("(TM)", "").split())
+
+
+def machine_text(provenance: dict[str, Any]) -> str:
+    """`AMD EPYC × 2 CPUs`, from the host facts the run stored."""
+    host = provenance.get("host") or {}
+    cpu = _cpu_name(str(host.get("cpu_model") or "unknown CPU"))
+    cpus = host.get("logical_cpus")
+    return f"{cpu} × {cpus} CPUs" if cpus else cpu
+
+
+def trials_text(results: ExperimentResults) -> str:
+    return f"{results.trials} trial{'s' if results.trials != 1 else ''} ({results.failed_trials} failed)"
+
+
+def provenance_line(results: ExperimentResults) -> str:
+    prov = results.provenance
+    versions = prov.get("versions") or {}
+    return (
+        f"{machine_text(prov)}; tritonserver {versions.get('tritonserver') or MISSING}; "
+        f"git {prov.get('git_sha') or MISSING}; weights: {prov.get('weights') or 'random'}"
+    )
+
+
+def provenance_facts(results: ExperimentResults) -> list[tuple[str, str]]:
+    """(label, value) pairs for a provenance section; absent facts show "-"."""
+    prov = results.provenance
+    host = prov.get("host") or {}
+    memory = host.get("memory_bytes")
+    command = prov.get("command")
+    facts = [
+        ("host CPU", str(host.get("cpu_model") or MISSING)),
+        (
+            "logical / physical cores",
+            f"{host.get('logical_cpus') or MISSING} / {host.get('physical_cpus') or MISSING}",
+        ),
+        ("CPUs allowed", _cpu_list(host.get("cpus_allowed"))),
+        ("memory", f"{memory / 2**30:.1f} GiB" if isinstance(memory, int | float) else MISSING),
+        ("CPU frequency governor", str(host.get("governor") or MISSING)),
+        ("kernel", str(host.get("kernel") or MISSING)),
+        ("OS", str(host.get("os") or MISSING)),
+        ("hostname", str(host.get("hostname") or MISSING)),
+    ]
+    for name, version in (prov.get("versions") or {}).items():
+        facts.append((name, str(version or "not installed")))
+    facts += [
+        ("git sha", str(prov.get("git_sha") or MISSING)),
+        ("command", shlex.join(map(str, command)) if isinstance(command, list) else str(command or MISSING)),
+        ("started", str(prov.get("started_at") or MISSING)),
+        ("finished", str(prov.get("finished_at") or MISSING)),
+        ("weights", str(prov.get("weights") or "random")),
+    ]
+    return facts
+
+
+def _cpu_list(cpus: object) -> str:
+    if not isinstance(cpus, list) or not cpus:
+        return MISSING
+    return ",".join(str(c) for c in cpus)

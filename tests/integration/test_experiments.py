@@ -1,0 +1,150 @@
+"""Experiments end to end on the real embedded Triton with synthetic models (scaled-down versions of the
+shipped ones): peak search vs known capacity, Fig 1, Fig 2, QoS, interference, knobs, resume, bad input."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perseus.config.experiment import Experiment
+from perseus.core.errors import SlaNotMetError
+from perseus.core.progress import NullReporter
+from perseus.cost.analysis import experiment_results
+from perseus.cost.results import ExperimentResults
+from perseus.orchestrate.experiments import run_experiment
+from perseus.store import Store
+from tests.integration.helpers import assert_one_line_error, cli, wait_gone
+
+pytestmark = pytest.mark.integration
+
+FAST = "synthetic-sleep:service_ms=5"
+SLOW = "synthetic-sleep:service_ms=10"
+QUICK: dict[str, Any] = {
+    # Short trials on a noisy 2-core host: windows of ~100 requests need a looser stability tolerance.
+    "trial": {"warmup_s": 0.3, "min_duration_s": 1, "max_duration_s": 2, "retries": 0, "tolerance": 0.5},
+    "search": {"tolerance": 0.3, "max_probes": 3},
+    "telemetry_interval_s": 0.5,
+}
+
+
+def _exp(**fields: Any) -> Experiment:
+    return Experiment.model_validate({**QUICK, **fields})
+
+
+def _run(tmp_path: Path, exp: Experiment) -> tuple[Store, int, ExperimentResults]:
+    store = Store(tmp_path / "results.db")
+    run_id = run_experiment(exp, store, NullReporter())
+    return store, run_id, experiment_results(store, run_id)
+
+
+def test_peak_search_finds_the_known_capacity(tmp_path: Path, perseus_home: Path) -> None:
+    """Two instances of a 50 ms server, constant arrivals (the paper's), a loose SLA: λ is the capacity
+    c/S. S is what an instance really takes per request (the 50 ms sleep plus Triton's python-backend
+    overhead), measured as the saturated closed-loop throughput the search starts from, as in the
+    M/D/1 validation of the load generator."""
+    exp = _exp(
+        name="peak",
+        kind="peak",
+        models=[{"model": "synthetic-sleep:service_ms=50", "instances": 2}],
+        sla="p95=2s",
+        load={"arrival": "constant"},
+        search={"tolerance": 0.03, "max_probes": 10},
+        trial={"warmup_s": 0.5, "min_duration_s": 3, "max_duration_s": 5, "retries": 1},
+    )
+    store, run_id, results = _run(tmp_path, exp)
+    (peak,) = results.peaks
+    (estimate,) = [t for t in store.trials(run_id) if t.spec.get("label") == "estimate"]
+    capacity = estimate.summary["synthetic-sleep"]["throughput_rps"]  # c / S, S measured
+    probes = [(p.offered_rps, p.feasible, p.reason) for p in peak.probes]
+    assert 2 / 0.050 * 0.9 < capacity <= 2 / 0.050 * 1.01
+    assert peak.total_rps == pytest.approx(capacity, rel=0.05), probes
+    assert all(p.feasible for p in peak.probes if p.offered_rps["synthetic-sleep"] <= peak.total_rps)
+    store.close()
+    assert wait_gone(perseus_home, timeout=5) == []
+
+
+def test_fig1_resumes_after_interrupt(tmp_path: Path) -> None:
+    exp = _exp(name="fig1", kind="dedicated-vs-multitenant", models=[FAST, SLOW], sla="p95=60ms")
+
+    class StopAfter(NullReporter):
+        def __init__(self, statuses: int) -> None:
+            self.left = statuses
+
+        def status(self, text: str) -> None:
+            self.left -= 1
+            if self.left < 0:
+                raise KeyboardInterrupt
+
+    store = Store(tmp_path / "results.db")
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, store, StopAfter(6))
+    (interrupted,) = store.runs()
+    assert interrupted.status == "interrupted"
+    kept = {t.name: t.id for t in store.trials(interrupted.id)}
+    assert kept  # finished trials survive Ctrl-C
+    run_id = run_experiment(exp, store, NullReporter())
+    assert run_id == interrupted.id and store.run(run_id).status == "done"
+    after = {t.name: t.id for t in store.trials(run_id)}
+    assert {n: after[n] for n in kept} == kept  # not re-run: same rows
+    assert len(after) > len(kept)
+    results = experiment_results(store, run_id)
+    assert results.fig1 is not None
+    dedicated = {m: p.total_rps for m, p in results.fig1.dedicated.items()}
+    shared = results.fig1.shared.rates_rps
+    assert set(shared) == {"synthetic-sleep", "synthetic-sleep-2"} or set(shared) == set(dedicated) | set(
+        shared
+    )
+    assert run_experiment(exp, store, NullReporter()) == run_id  # done: nothing measured again
+    assert {t.name: t.id for t in store.trials(run_id)} == after
+
+
+PAIR: dict[str, Any] = {"models": [FAST, {"model": "synthetic-cpu:dim=64:layers=2"}], "sla": "p95=100ms"}
+
+
+def test_qos_sweep(tmp_path: Path) -> None:
+    _, _, results = _run(tmp_path, _exp(name="q", kind="qos-sweep", qos={"fractions": [0.5, 1.2]}, **PAIR))
+    curves = {(c.tenant, c.placement): c for c in results.qos}
+    assert set(curves) == {
+        (m, p) for m in ("synthetic-sleep", "synthetic-cpu") for p in ("alone", "co-located")
+    }
+    for curve in curves.values():
+        assert [p.fraction_of_peak for p in curve.points] == [0.5, 1.2]
+        assert all(0.0 <= p.satisfaction <= 1.0 for p in curve.points)
+
+
+def test_interference(tmp_path: Path) -> None:
+    settings = {"copies": 2, "pinning": [False, True], "peaks": False}
+    _, _, results = _run(tmp_path, _exp(name="i", kind="interference", interference=settings, **PAIR))
+    interference = results.interference
+    assert interference is not None and len(interference.pairs) == 2 and len(interference.copies) == 2
+    assert {s.victim for s in interference.pairs} == {"synthetic-sleep", "synthetic-cpu"}
+    assert [s.pinned for s in interference.copies] == [False, True]
+    assert all(s.p95_alone_ms > 0 and s.p95_together_ms > 0 for s in interference.pairs + interference.copies)
+
+
+def test_knobs(tmp_path: Path) -> None:
+    grid = {"instances": [1], "pinning": ["shared", "split"]}
+    _, _, results = _run(tmp_path, _exp(name="k", kind="knobs", knobs=grid, **PAIR))
+    knobs = results.knobs
+    assert knobs is not None and [r.setting["pinning"] for r in knobs.rows] == ["shared", "split"]
+    assert knobs.rows[0].dedicated_rps == knobs.rows[1].dedicated_rps  # measured once, used by both
+    if knobs.best is not None:
+        assert knobs.best.saving == max(r.saving for r in knobs.rows if r.saving is not None)
+
+
+def test_sla_unreachable_and_bad_files(tmp_path: Path) -> None:
+    exp = _exp(name="never", kind="peak", models=[SLOW], sla="p95=1ms", search={"max_probes": 2})
+    store = Store(tmp_path / "results.db")
+    with pytest.raises(SlaNotMetError, match="not feasible even at"):
+        run_experiment(exp, store, NullReporter())
+    (run,) = store.runs()
+    assert run.status == "failed" and "not feasible" in (run.reason or "")
+    assert len(store.trials(run.id)) == 3  # the estimate and both probes are kept
+    db = str(tmp_path / "cli.db")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nkind: peak\nmodels: [no-such-model]\n")
+    assert_one_line_error(cli(["run", str(bad), "--db", db]), "no-such-model")
+    bad.write_text("name: x\nkind: peak\nmodels: [synthetic-cpu]\nsla: p95=5 furlongs\n")
+    assert_one_line_error(cli(["run", str(bad), "--db", db]), f"{bad}: sla: cannot read duration")
+    bad.write_text("name: x\nkind: peak\nmodels: [synthetic-cpu]\nserch: {}\n")
+    assert_one_line_error(cli(["run", str(bad), "--db", db]), f"{bad}: serch: Extra inputs are not permitted")

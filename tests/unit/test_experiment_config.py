@@ -1,0 +1,79 @@
+"""Experiment files: valid ones load; a bad one gives one line naming the file, the field and the problem."""
+
+from pathlib import Path
+
+import pytest
+
+from perseus.config.experiment import load_experiment
+from perseus.core.errors import ConfigError
+
+GOOD = """
+name: fig1
+kind: dedicated-vs-multitenant
+models:
+  - resnet50
+  - {model: mobilenet_v2, instances: 2, cpus: "1"}
+sla: {resnet50: p95=750ms, mobilenet_v2: p99=100ms}
+share: {resnet50: 1, mobilenet_v2: 3}
+search: {method: ramp, patience: 4}
+"""
+
+
+def _file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_good_file(tmp_path: Path) -> None:
+    exp = load_experiment(_file(tmp_path, GOOD))
+    assert exp.models[0].model == "resnet50" and exp.models[1].cpus == (1,)
+    assert exp.sla_of("mobilenet_v2").percentile == 99 and exp.sla_of("resnet50").threshold_ns == 750_000_000
+    assert exp.search.method == "ramp" and exp.trial.max_duration_s == 15.0
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        (
+            ("search: {method: ramp, patience: 4}", "search: {method: ramp, patence: 4}"),
+            "search.patence: Extra inputs",
+        ),
+        (("p95=750ms", "p95=750 parsecs"), "sla: cannot read duration"),
+        (("kind: dedicated-vs-multitenant", "kind: fastest"), "kind: Input should be"),
+        (
+            ("share: {resnet50: 1, mobilenet_v2: 3}", "share: {resnet50: 1, vgg: 3}"),
+            "vgg is not one of the models",
+        ),
+        (("  - resnet50\n", ""), "compares exactly two models"),
+        (('cpus: "1"', 'cpus: "x"'), "models.1.cpus"),
+        (("name: fig1\n", ""), "name: Field required"),
+    ],
+)
+def test_bad_files(tmp_path: Path, change: tuple[str, str], needle: str) -> None:
+    assert change[0] in GOOD
+    path = _file(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and needle in message and "\n" not in message
+
+
+def test_unreadable_and_not_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_experiment(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_experiment(_file(tmp_path, "- a\n- b\n"))
+
+
+def test_shipped_experiments_load() -> None:
+    shipped = sorted(Path(__file__).resolve().parents[2].joinpath("experiments").glob("*.yaml"))
+    assert {p.name for p in shipped} >= {
+        "paper-fig1.yaml",
+        "paper-fig2.yaml",
+        "veltair-qos.yaml",
+        "interference.yaml",
+        "knobs.yaml",
+    }
+    for path in shipped:
+        load_experiment(path)

@@ -1,0 +1,186 @@
+"""Hand-built ExperimentResults with the numbers this 2-core CPU gives (resnet50 λ ≈ 25 req/s, mobilenet_v2
+λ ≈ 165 req/s), shared by the report tests; the tests here check the factory itself is consistent."""
+
+import dataclasses
+import math
+from typing import Any
+
+from perseus.config.prices import load_catalog
+from perseus.cost.pricing import cost_line
+from perseus.cost.results import (
+    ExperimentResults,
+    Fig1,
+    Fig2,
+    FrontierPoint,
+    Interference,
+    KnobRow,
+    Knobs,
+    Peak,
+    Probe,
+    QosCurve,
+    QosPoint,
+    Slowdown,
+)
+from perseus.cost.saving import sharing_saving
+
+A, B = "resnet50", "mobilenet_v2"
+PEAKS = {A: 25.3, B: 164.8}
+SHARED = {A: 23.4, B: 23.4}  # equal request share at the shared peak
+SLA = "p95 ≤ 750 ms"
+
+
+def _probe(trial_id: int, name: str, offered: dict[str, float], ok: bool, p95: float) -> Probe:
+    served = {t: r * (1.0 if ok else 0.9) for t, r in offered.items()}
+    return Probe(
+        trial_id,
+        name,
+        offered,
+        served,
+        {t: p95 for t in offered},
+        {t: 0.999 if ok else 0.80 for t in offered},
+        "valid" if ok else "invalid",
+        ok,
+        None if ok else f"p95 {p95:.0f} ms > 750 ms",
+    )
+
+
+def _peak(label: str, rates: dict[str, float], p95: dict[str, float], first_id: int) -> Peak:
+    probes = [
+        _probe(first_id, f"{label} probe 1", {t: r * 0.5 for t, r in rates.items()}, True, 120.0),
+        _probe(first_id + 1, f"{label} probe 2", {t: r * 1.2 for t, r in rates.items()}, False, 1900.0),
+        _probe(first_id + 2, f"{label} probe 3", dict(rates), True, max(p95.values())),
+    ]
+    return Peak(label, dict(rates), dict(p95), "bisect", probes)
+
+
+def dedicated() -> dict[str, Peak]:
+    return {
+        A: _peak(f"{A} dedicated", {A: PEAKS[A]}, {A: 612.0}, 1),
+        B: _peak(f"{B} dedicated", {B: PEAKS[B]}, {B: 431.5}, 4),
+    }
+
+
+def fig1() -> Fig1:
+    catalog = load_catalog()
+    shared = _peak("shared", SHARED, {A: 698.2, B: 540.3}, 7)
+    costs = []
+    for machine_id in ("gcp-n2-standard-2", "aws-c7i.large"):
+        machine = catalog.get(machine_id)
+        costs += [cost_line(f"{m} dedicated", machine, r) for m, r in PEAKS.items()]
+        costs.append(cost_line("shared", machine, shared.total_rps))
+    return Fig1([A, B], dedicated(), shared, sharing_saving(SHARED, PEAKS), costs)
+
+
+def fig2() -> Fig2:
+    pairs = [(6.3, 128.0, "measured"), (12.7, 90.5, "measured"), (19.0, 47.0, "measured")]
+    points = [FrontierPoint({A: PEAKS[A], B: 0.0}, 0.0, "dedicated")]
+    points += [FrontierPoint({A: a, B: b}, sharing_saving({A: a, B: b}, PEAKS), s) for a, b, s in pairs]
+    points.append(FrontierPoint(dict(SHARED), sharing_saving(SHARED, PEAKS), "shared peak"))
+    points.append(FrontierPoint({A: 0.0, B: PEAKS[B]}, 0.0, "dedicated"))
+    points.sort(key=lambda p: -p.rates_rps[A])
+    return Fig2((A, B), dict(PEAKS), points, max(p.saving for p in points))
+
+
+def qos() -> list[QosCurve]:
+    fractions = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1)
+    satisfaction = {
+        (A, "alone"): (1.0, 1.0, 0.998, 0.994, 0.985, 0.62),
+        (A, "co-located"): (1.0, 0.997, 0.981, 0.93, 0.71, 0.35),
+        (B, "alone"): (1.0, 1.0, 1.0, 0.996, 0.991, 0.74),
+        (B, "co-located"): (1.0, 0.999, 0.99, 0.95, 0.82, 0.41),
+    }
+    curves = []
+    for (tenant, placement), values in satisfaction.items():
+        points = [
+            QosPoint(f * PEAKS[tenant], f, s, 150.0 + 800.0 * (1.0 - s) + 500.0 * f, s >= 0.95)
+            for f, s in zip(fractions, values, strict=True)
+        ]
+        curves.append(QosCurve(tenant, placement, SLA, points))
+    return curves
+
+
+def interference() -> Interference:
+    pairs = [
+        Slowdown(A, [B], False, 12.6, 181.0, 262.0, PEAKS[A], 19.8),
+        Slowdown(B, [A], False, 82.4, 31.0, 77.5, PEAKS[B], 104.0),
+    ]
+    copies = [
+        Slowdown(A, [f"3 × {A}"], False, 3.2, 180.0, 331.0),
+        Slowdown(A, [f"3 × {A}"], True, 3.2, 180.0, 252.0),
+    ]
+    return Interference(pairs, copies)
+
+
+def knobs() -> Knobs:
+    rows = []
+    for instances, batching, peaks, shared in [
+        (1, False, PEAKS, SHARED),
+        (1, True, {A: 27.9, B: 171.0}, {A: 25.1, B: 25.1}),
+        (2, False, {A: 24.1, B: 158.0}, {A: 20.8, B: 20.8}),
+        (2, True, {A: 26.0, B: 160.2}, {}),
+    ]:
+        saving = sharing_saving(shared, peaks) if shared else None
+        setting = {"instances": instances, "dynamic_batching": batching, "pinning": "shared"}
+        rows.append(KnobRow(setting, dict(peaks), dict(shared), saving, bool(shared)))
+    best = max((r for r in rows if r.saving is not None), key=lambda r: r.saving or -math.inf)
+    return Knobs(rows, best)
+
+
+def provenance() -> dict[str, Any]:
+    return {
+        "host": {
+            "hostname": "bench-1",
+            "cpu_model": "AMD EPYC 7B13",
+            "logical_cpus": 2,
+            "physical_cpus": 1,
+            "cpus_allowed": [0, 1],
+            "memory_bytes": 8 * 2**30,
+            "governor": None,
+            "kernel": "6.1.0-18-cloud-amd64",
+            "os": "Linux-6.1.0-18-cloud-amd64-x86_64-with-glibc2.36",
+        },
+        "versions": {
+            "perseus": "0.1.0",
+            "python": "3.11.2",
+            "tritonserver": "2.51.0",
+            "onnxruntime": "1.20.1",
+        },
+        "git_sha": "0123456789abcdef0123456789abcdef01234567-dirty",
+        "command": ["perseus", "run", "experiments/frontier.yaml"],
+        "weights": "random (pretrained weights are not downloadable here; dense CNN cost does not depend on "
+        "weight values)",
+        "started_at": "2025-11-24T10:00:00+00:00",
+        "finished_at": "2025-11-24T10:41:07+00:00",
+    }
+
+
+def sample_results(**overrides: Any) -> ExperimentResults:
+    """Every section present; pass e.g. fig2=None to drop one."""
+    base = ExperimentResults(
+        run_id=7,
+        name="resnet50 + mobilenet_v2 on 2 cores",
+        kind="frontier",
+        status="done",
+        reason=None,
+        sla={A: SLA, B: SLA},
+        provenance=provenance(),
+        spec={"name": "resnet50 + mobilenet_v2 on 2 cores", "kind": "frontier", "models": [A, B]},
+        peaks=list(dedicated().values()),
+        fig1=fig1(),
+        fig2=fig2(),
+        qos=qos(),
+        interference=interference(),
+        knobs=knobs(),
+        trials=41,
+        failed_trials=1,
+        warnings=["trial shared/frontier f=0.75#3 FAILED: server fault during the trial: stub exited"],
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def test_factory_numbers_are_consistent() -> None:
+    results = sample_results()
+    assert results.fig1 is not None and results.fig2 is not None
+    assert 0.05 < results.fig1.saving < 0.08  # equal share at 23.4 req/s each
+    assert results.fig2.max_saving >= results.fig1.saving
+    assert [c.machine for c in results.fig1.costs][:3] == ["gcp-n2-standard-2"] * 3

@@ -1,0 +1,74 @@
+"""Figures are real PNG files, one per present section, written atomically and sized to read at 800 px."""
+
+import dataclasses
+import math
+import struct
+from pathlib import Path
+
+from perseus.cost.results import Interference, Slowdown
+from perseus.report import write_figures
+from perseus.report.figures import CAPTIONS, knob_labels
+from tests.unit.test_report_factory import A, B, sample_results
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    width, height = struct.unpack(">II", data[16:24])  # IHDR comes first
+    return width, height
+
+
+def test_every_section_gets_a_png(tmp_path: Path) -> None:
+    paths = write_figures(sample_results(), tmp_path)
+    assert [p.name for p in paths] == [
+        "fig1.png",
+        "fig2-frontier.png",
+        "qos.png",
+        "interference.png",
+        "copies.png",
+        "knobs.png",
+    ]
+    for path in paths:
+        width, height = _size(path)
+        assert width == 1000 and 300 < height < 800, (path.name, width, height)
+        assert path.stat().st_size > 15_000  # drawn, not blank
+        assert path.name in CAPTIONS
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
+
+
+def test_missing_sections_draw_nothing(tmp_path: Path) -> None:
+    results = sample_results(fig1=None, fig2=None, qos=[], interference=None, knobs=None)
+    assert write_figures(results, tmp_path) == []
+    only_copies = sample_results(
+        fig1=None,
+        fig2=None,
+        qos=[],
+        knobs=None,
+        interference=Interference([], sample_results().interference.copies),  # type: ignore[union-attr]
+    )
+    assert [p.name for p in write_figures(only_copies, tmp_path)] == ["copies.png"]
+
+
+def test_nan_values_do_not_break_figures(tmp_path: Path) -> None:
+    results = sample_results()
+    assert results.fig2 is not None and results.knobs is not None
+    fig2 = dataclasses.replace(
+        results.fig2,
+        points=[dataclasses.replace(p, saving=math.nan) for p in results.fig2.points],
+        max_saving=math.nan,
+    )
+    interference = Interference(
+        [Slowdown(A, [B], False, 10.0, 0.0, 50.0)], [Slowdown(A, ["3 × resnet50"], True, 3.0, math.nan, 9.0)]
+    )
+    paths = write_figures(dataclasses.replace(results, fig2=fig2, interference=interference), tmp_path)
+    assert len(paths) == 6 and all(_size(p)[0] == 1000 for p in paths)
+
+
+def test_knob_labels_show_only_what_varies() -> None:
+    knobs = sample_results().knobs
+    assert knobs is not None
+    labels, common = knob_labels(knobs)
+    assert labels[0] == "instances 1, batching off" and labels[3] == "instances 2, batching on"
+    assert common == "pinning shared"

@@ -1,0 +1,64 @@
+"""The HTML report is one self-contained, escaped file with the run's numbers, figures and provenance."""
+
+import dataclasses
+import re
+from pathlib import Path
+
+from perseus.report import render_html, write_report
+from perseus.report.fmt import WEIGHTS_SENTENCE
+from tests.unit.test_report_factory import sample_results
+
+
+def test_report_is_self_contained_with_numbers_and_provenance(tmp_path: Path) -> None:
+    path = write_report(sample_results(), tmp_path / "run-7")
+    assert path == tmp_path / "run-7" / "report.html"
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "Multi-tenant serving saves 6.3%" in page
+    for number in ("25.3", "164.8", "+6.3%", "+4.9%", "2.50×", "1.066"):
+        assert number in page
+    assert page.count('src="data:image/png;base64,') == 6
+    # Nothing is fetched: no scripts, no external stylesheets, images or fonts.
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)
+    assert "url(" not in page
+    for fact in ("AMD EPYC 7B13", "2.51.0", "0123456789abcdef", "perseus run experiments/frontier.yaml"):
+        assert fact in page
+    assert WEIGHTS_SENTENCE in page
+    assert "2025-11-24T10:00:00+00:00" in page
+    assert "41 trials (1 failed)" in page
+    assert not re.search(r"\bnan\b", re.sub(r"data:image/png;base64,[^\"]+", "", page), re.IGNORECASE)
+
+
+def test_every_string_is_escaped() -> None:
+    results = sample_results(
+        name="<b>x</b>",
+        warnings=['<img src=x onerror="alert(1)">'],
+        provenance={**sample_results().provenance, "git_sha": "<script>alert(1)</script>"},
+    )
+    assert results.fig1 is not None
+    shared = dataclasses.replace(results.fig1.shared, rates_rps={"<b>x</b>": 23.4})
+    page = render_html(
+        dataclasses.replace(
+            results, fig1=dataclasses.replace(results.fig1, models=["<b>x</b>"], shared=shared)
+        )
+    )
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "<script>" not in page
+
+
+def test_negative_saving_is_the_headline() -> None:
+    results = sample_results(fig2=None)
+    assert results.fig1 is not None
+    page = render_html(dataclasses.replace(results, fig1=dataclasses.replace(results.fig1, saving=-0.072)))
+    assert 'class="headline bad">Multi-tenant serving costs 7.2% more at the shared peak.' in page
+    assert "sharing COSTS MORE by 7.2%" in page
+
+
+def test_empty_results_still_make_a_page(tmp_path: Path) -> None:
+    results = sample_results(
+        fig1=None, fig2=None, qos=[], interference=None, knobs=None, peaks=[], status="failed", reason="boom"
+    )
+    page = write_report(results, tmp_path).read_text(encoding="utf-8")
+    assert "No results to show" in page and "run failed: boom" in page and "Provenance" in page

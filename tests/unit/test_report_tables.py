@@ -1,0 +1,113 @@
+"""The terminal report: every section renders, any section may be missing, NaN never prints as a number."""
+
+import dataclasses
+import math
+import re
+
+import pytest
+from rich.console import Console
+
+from perseus.cost.results import ExperimentResults, Fig1, Slowdown
+from perseus.report import render_results
+from perseus.report.fmt import headline, num, pct, saving_words
+from tests.unit.test_report_factory import A, B, sample_results
+
+
+def _render(results: ExperimentResults) -> str:
+    console = Console(width=160, record=True, force_terminal=False)
+    render_results(results, console)
+    return console.export_text()
+
+
+def test_all_sections_render_with_their_numbers() -> None:
+    text = _render(sample_results())
+    for title in (
+        "Fig 1",
+        "Cost per 1M",
+        "Peak throughput",
+        "Fig 2",
+        "QoS satisfaction",
+        "Interference",
+        "Knobs",
+    ):
+        assert title in text
+    assert "25.3" in text and "164.8" in text  # each model's λ
+    assert "+6.3%" in text and "sharing saves 6.3%" in text
+    assert "★ best" in text
+    assert "2.50×" in text  # mobilenet_v2 beside resnet50
+    assert "41 trials (1 failed)" in text
+    assert "AMD EPYC 7B13 × 2 CPUs" in text and "tritonserver 2.51.0" in text and "random" in text
+    assert "FAILED: server fault" in text
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        {"fig1": None},
+        {"fig2": None},
+        {"qos": []},
+        {"interference": None},
+        {"knobs": None},
+        {"peaks": []},
+        {"fig1": None, "fig2": None, "qos": [], "interference": None, "knobs": None, "peaks": []},
+    ],
+    ids=["fig1", "fig2", "qos", "interference", "knobs", "peaks", "everything"],
+)
+def test_any_section_may_be_missing(missing: dict[str, object]) -> None:
+    text = _render(sample_results(**missing))
+    assert "trials" in text
+    if "fig2" in missing and "fig1" not in missing:
+        assert "Fig 2" not in text and "at the shared peak" in text  # the headline falls back to Fig 1
+    if len(missing) == 6:
+        assert "No results to show" in text
+
+
+def test_nan_is_shown_as_a_dash() -> None:
+    results = sample_results()
+    assert results.fig1 is not None and results.interference is not None
+    shared = dataclasses.replace(results.fig1.shared, p95_ms={A: math.nan, B: math.nan})
+    fig1 = Fig1(results.fig1.models, results.fig1.dedicated, shared, math.nan, results.fig1.costs)
+    broken = Slowdown(A, [B], False, math.nan, 0.0, math.nan)  # p95 alone 0 → ratio NaN
+    text = _render(
+        dataclasses.replace(
+            results,
+            fig1=fig1,
+            fig2=None,
+            interference=dataclasses.replace(results.interference, pairs=[broken]),
+        )
+    )
+    assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
+    assert "no saving could be computed" in text
+    assert re.search(r"resnet50\s+│\s+25\.3\s+│\s+612\.0\s+│\s+23\.4\s+│\s+-\s+│", text)
+
+
+def test_negative_saving_says_sharing_costs_more() -> None:
+    results = sample_results(fig2=None)
+    assert results.fig1 is not None
+    fig1 = dataclasses.replace(results.fig1, saving=-0.072)
+    text = _render(dataclasses.replace(results, fig1=fig1))
+    assert "-7.2%" in text and "sharing COSTS MORE by 7.2%" in text
+    line = headline(dataclasses.replace(results, fig1=fig1))
+    assert line is not None and line.text.startswith("Multi-tenant serving costs 7.2% more")
+
+
+def test_run_that_did_not_finish_says_so() -> None:
+    text = _render(
+        sample_results(status="interrupted", reason="stopped before the end; finished trials are kept")
+    )
+    assert "run interrupted: stopped before the end" in text
+
+
+def test_markup_in_names_is_not_interpreted() -> None:
+    results = sample_results(name="[red]x[/red]", warnings=["[bold]y"])
+    text = _render(results)
+    assert "[red]x[/red]" in text and "[bold]y" in text
+
+
+def test_number_helpers() -> None:
+    assert num(math.nan) == num(None) == num(math.inf) == "-"
+    assert pct(0.0723, signed=True) == "+7.2%" and pct(-0.0723, signed=True) == "-7.2%"
+    assert pct(math.nan) == "-"
+    assert saving_words(0.05) == "sharing saves 5.0%"
+    assert saving_words(math.nan) == "no saving could be computed"

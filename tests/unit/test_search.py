@@ -1,0 +1,61 @@
+"""Peak search against fake probes with a known feasibility threshold: bisection and the paper's ramp."""
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perseus.config.experiment import SearchSettings
+from perseus.core.errors import SlaNotMetError
+from perseus.orchestrate.search import Step, bisect, find_peak, ramp
+
+
+def threshold_probe(limit: float, calls: list[float]) -> Callable[[float], Step]:
+    def probe(rate: float) -> Step:
+        calls.append(rate)
+        ok = rate <= limit
+        return Step(rate, ok, min(rate, limit), "ok" if ok else f"p95 over at {rate}")
+
+    return probe
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limit=st.floats(0.5, 5000),
+    start=st.floats(0.1, 10000),
+    tolerance=st.sampled_from([0.01, 0.03, 0.1]),
+)
+def test_bisect_brackets_the_threshold_within_tolerance(limit: float, start: float, tolerance: float) -> None:
+    calls: list[float] = []
+    probe = threshold_probe(limit, calls)
+    if start / 4**6 > limit:  # so far above that shrinking runs out of probes
+        return
+    found = bisect(probe, start, SearchSettings(tolerance=tolerance, max_probes=60), "m")
+    assert found.peak_rps <= limit  # λ is always a rate measured feasible
+    assert found.peak_rps >= limit / (1 + tolerance) - 1e-9
+    assert found.peak_rps == max(s.rate_rps for s in found.steps if s.feasible)
+    assert len(calls) == len(found.steps) <= 60
+
+
+def test_bisect_unreachable_sla_is_one_clear_error() -> None:
+    with pytest.raises(SlaNotMetError, match=r"m: not feasible even at 0\.977 req/s \(p95 over"):
+        bisect(threshold_probe(0.0, []), 1000.0, SearchSettings(max_probes=6), "m")
+
+
+def test_ramp_stops_after_patience_and_keeps_the_best() -> None:
+    calls: list[float] = []
+    found = ramp(threshold_probe(37.0, calls), 10.0, SearchSettings(method="ramp", patience=3), "m")
+    assert found.peak_rps == 30.0  # 10, 20, 30 feasible; 40, 50, 60 not → stop
+    assert calls == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+
+
+def test_find_peak_uses_settings() -> None:
+    calls: list[float] = []
+    found = find_peak(
+        threshold_probe(100.0, calls), 1.0, SearchSettings(method="ramp", step_rps=25.0, patience=1), "m"
+    )
+    assert found.peak_rps == 100.0 and calls == [25.0, 50.0, 75.0, 100.0, 125.0]
+    calls.clear()
+    find_peak(threshold_probe(100.0, calls), 1.0, SearchSettings(start_rps=80.0, tolerance=0.1), "m")
+    assert calls[0] == 80.0
