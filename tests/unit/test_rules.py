@@ -113,3 +113,20 @@ def test_parse_sla(text: str, percentile: float, ms: float) -> None:
 def test_bad_sla(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_sla(text)
+
+
+def test_small_windows_judge_stability_on_the_mean() -> None:
+    """With fewer than min_window_requests per window, p95 is one of a window's few slowest samples."""
+    records = []
+    for second, slow_ms in ((0, 9), (1, 14), (2, 9)):  # 3 slow of 40 per window: they are its p95
+        start = second * 1000
+        for i in range(40):
+            sent = (start + 25 * i) * MS
+            records.append(RequestRecord("m", sent, sent, sent + (slow_ms if i >= 37 else 5) * MS, True))
+    small = TrialRules(warmup_s=0, min_duration_s=3, max_duration_s=3, window_s=1.0, min_window_requests=100)
+    assert verdict(_trial(records), small) == ("valid", [])  # means 5.3, 5.7, 5.3 ms agree
+    large = TrialRules(warmup_s=0, min_duration_s=3, max_duration_s=3, window_s=1.0, min_window_requests=40)
+    status, reasons = verdict(_trial(records), large)
+    assert status == "invalid" and any(
+        r.startswith("unstable") and "p95 ms 9.0, 14.0, 9.0" in r for r in reasons
+    )

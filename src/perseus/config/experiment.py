@@ -37,6 +37,11 @@ class TrialSettings(_Strict):
     max_duration_s: float = Field(default=15.0, gt=0)
     tolerance: float = Field(default=0.10, gt=0, lt=1, description="stability: windows agree within ±this")
     retries: int = Field(default=1, ge=0, le=3, description="re-run a probe judged unstable this many times")
+    late_threshold_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="a send this late is late (>1% late invalidates a probe); default: 1% of the SLA, ≥ 2 ms",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Self:

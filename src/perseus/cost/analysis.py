@@ -44,7 +44,7 @@ def probe_of(trial: TrialRow) -> Probe:
         _tenant_values(trial, "qos_satisfaction"),
         trial.status,
         ok,
-        None if ok else detail,
+        None if ok and trial.status == "valid" else detail,
     )
 
 
@@ -253,6 +253,14 @@ def experiment_results(store: Store, run_id: int) -> ExperimentResults:
     exp = Experiment.model_validate(run.spec)
     trials = store.trials(run_id)
     warnings = [f"trial {t.name} FAILED: {t.reason}" for t in trials if t.status == "failed"]
+    unstable = sum(
+        1 for t in trials if t.status == "invalid" and feasible(t, list(t.spec.get("offered", {})))[0]
+    )
+    if unstable:
+        warnings.append(
+            f"{unstable} probe(s) met the SLA but their windows did not agree within the stability tolerance;"
+            " they count as feasible (see each probe's reason)"
+        )
     dedicated = _dedicated(trials, exp) if exp.kind != "knobs" else {}
     results: dict[str, Any] = {"peaks": list(dedicated.values())}
     if exp.kind == "dedicated-vs-multitenant":

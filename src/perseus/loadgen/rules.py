@@ -66,6 +66,7 @@ class WindowStat:
     completed: int
     throughput_rps: float
     p95_ms: float
+    mean_ms: float = float("nan")
 
 
 def window_stats(
@@ -85,6 +86,7 @@ def window_stats(
             len(b),
             len(b) / window_s,
             float(np.percentile(b, 95, method="inverted_cdf")) / 1e6 if b else float("nan"),
+            float(np.mean(b)) / 1e6 if b else float("nan"),
         )
         for b in buckets
     ]
@@ -97,19 +99,41 @@ def _agree(values: list[float], tolerance: float) -> bool:
     return mean > 0 and all(abs(v - mean) <= tolerance * mean for v in values)
 
 
-def is_stable(stats: list[WindowStat], rules: TrialRules) -> bool:
+def latency_measure(stats: list[WindowStat], rules: TrialRules) -> str:
+    """What stability compares latency on: p95 when every judged window holds min_window_requests
+    completions; below that a window's p95 is one of its few slowest samples and cannot agree within
+    ±10% by chance, so the mean is compared instead (perf_analyzer's default measure)."""
+    last = stats[-rules.stable_windows :]
+    return "p95" if all(w.completed >= rules.min_window_requests for w in last) else "mean"
+
+
+def _latencies(stats: list[WindowStat], rules: TrialRules) -> list[float]:
+    last = stats[-rules.stable_windows :]
+    return [w.p95_ms if latency_measure(stats, rules) == "p95" else w.mean_ms for w in last]
+
+
+def is_stable(stats: list[WindowStat], rules: TrialRules, open_loop: bool = False) -> bool:
+    """The last K windows agree on latency, and (closed loop) on throughput. In an open loop a window's
+    count is set by the arrival process, not the server — Poisson counts of a few dozen cannot agree
+    within ±10% — so whether the server keeps up is judged by the overload check instead."""
     last = stats[-rules.stable_windows :]
     return (
         len(last) == rules.stable_windows
-        and _agree([w.throughput_rps for w in last], rules.tolerance)
-        and _agree([w.p95_ms for w in last], rules.tolerance)
+        and (open_loop or _agree([w.throughput_rps for w in last], rules.tolerance))
+        and _agree(_latencies(stats, rules), rules.tolerance)
     )
 
 
-def should_stop(elapsed_measured_s: float, stats: list[WindowStat], rules: TrialRules) -> bool:
+def should_stop(
+    elapsed_measured_s: float, stats: list[WindowStat], rules: TrialRules, open_loop: bool = False
+) -> bool:
     if elapsed_measured_s >= rules.max_duration_s:
         return True
-    return rules.until_stable and elapsed_measured_s >= rules.min_duration_s and is_stable(stats, rules)
+    return (
+        rules.until_stable
+        and elapsed_measured_s >= rules.min_duration_s
+        and is_stable(stats, rules, open_loop)
+    )
 
 
 def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
@@ -139,14 +163,15 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
             reasons.append(
                 f"overloaded: served {served:.1f} req/s of {sent:.1f} sent ({trial.offered_rps:.1f} offered)"
             )
-    if len(stats) >= rules.stable_windows and not is_stable(stats, rules):
+    if len(stats) >= rules.stable_windows and not is_stable(stats, rules, trial.offered_rps is not None):
         last = stats[-rules.stable_windows :]
         reasons.append(
-            "unstable: the last {} windows differ by more than ±{:.0%} (req/s {}; p95 ms {})".format(
+            "unstable: the last {} windows differ by more than ±{:.0%} (req/s {}; {} ms {})".format(
                 rules.stable_windows,
                 rules.tolerance,
                 ", ".join(f"{w.throughput_rps:.1f}" for w in last),
-                ", ".join(f"{w.p95_ms:.1f}" for w in last),
+                latency_measure(stats, rules),
+                ", ".join(f"{v:.1f}" for v in _latencies(stats, rules)),
             )
         )
     elif len(stats) < rules.stable_windows:

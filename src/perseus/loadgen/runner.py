@@ -123,8 +123,8 @@ async def connect(spec: LoadSpec, worker: int) -> InferClient:
 class Controller:
     """Applies the trial rules while load runs: sizes the windows after warm-up, decides when to stop."""
 
-    def __init__(self, rules: TrialRules, start_ns: int) -> None:
-        self.rules, self.start_ns = rules, start_ns
+    def __init__(self, rules: TrialRules, start_ns: int, open_loop: bool = False) -> None:
+        self.rules, self.start_ns, self.open_loop = rules, start_ns, open_loop
         self.window_start_ns = start_ns + round(rules.warmup_s * 1e9)
         self.window_s = rules.window_s
         self._sized = rules.min_window_requests <= 0
@@ -143,7 +143,7 @@ class Controller:
             self.window_s = self.rules.effective_window_s(done / warmup_s if done else 0.0)
             self._sized = True
         stats = window_stats(records, self.window_start_ns, self.window_s, now_ns)
-        if not should_stop(measured_s, stats, self.rules):
+        if not should_stop(measured_s, stats, self.rules, self.open_loop):
             return None
         # End on a whole number of windows so every window has equal weight.
         # Whole windows of the same integer width window_stats uses, so both count the same windows.
@@ -170,7 +170,7 @@ async def _in_process(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -
     client = await connect(spec, 0)
     try:
         cpu_start = time.process_time_ns()
-        control = Controller(rules, time.monotonic_ns() + 1_000_000)
+        control = Controller(rules, time.monotonic_ns() + 1_000_000, spec.mode == "open")
         records: list[RequestRecord] = []
         stop_flag = [False]
         sender = asyncio.create_task(
