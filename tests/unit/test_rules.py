@@ -130,3 +130,17 @@ def test_small_windows_judge_stability_on_the_mean() -> None:
     assert status == "invalid" and any(
         r.startswith("unstable") and "p95 ms 9.0, 14.0, 9.0" in r for r in reasons
     )
+
+
+def test_open_loop_latency_growing_every_window_is_overload() -> None:
+    # 40 req/s arrive; each window's requests wait 20 ms longer than the last one's: a growing queue.
+    records = []
+    for second in range(3):
+        for i in range(40):
+            sent = (second * 1000 + 25 * i) * MS
+            records.append(RequestRecord("m", sent, sent, sent + (10 + 20 * second) * MS, True))
+    rules = TrialRules(warmup_s=0, min_duration_s=3, max_duration_s=3, window_s=1.0, min_window_requests=100)
+    status, reasons = verdict(_trial(records, offered=40.0), rules)
+    assert status == "invalid" and any(r.startswith("overloaded: latency grows") for r in reasons), reasons
+    closed = verdict(_trial(records), rules)[1]  # a closed loop has no arrival schedule to fall behind
+    assert not any(r.startswith("overloaded") for r in closed)

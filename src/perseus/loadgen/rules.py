@@ -1,5 +1,6 @@
 """Trial rules: warm-up, duration, measurement windows, stability, and the VALID / INVALID verdict."""
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -163,6 +164,19 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
             reasons.append(
                 f"overloaded: served {served:.1f} req/s of {sent:.1f} sent ({trial.offered_rps:.1f} offered)"
             )
+    growing = [w.mean_ms for w in stats[-rules.stable_windows :]]
+    if (
+        trial.offered_rps
+        and len(growing) == rules.stable_windows > 1
+        and all(b > a for a, b in itertools.pairwise(growing))
+        and growing[-1] > (1 + rules.tolerance) * growing[0]
+    ):
+        # A queue that grows window after window is overload even while completions keep pace so far.
+        reasons.append(
+            "overloaded: latency grows window after window (mean ms "
+            + ", ".join(f"{v:.1f}" for v in growing)
+            + ")"
+        )
     if len(stats) >= rules.stable_windows and not is_stable(stats, rules, trial.offered_rps is not None):
         last = stats[-rules.stable_windows :]
         reasons.append(
