@@ -13,7 +13,6 @@ from perseus.core.errors import ConfigError
 from perseus.cost.analysis import experiment_results
 from perseus.cost.results import ExperimentResults
 from perseus.orchestrate.experiments import run_experiment
-from perseus.report import render_results, write_report
 
 
 def demo_json(results: ExperimentResults) -> dict[str, Any]:
@@ -62,6 +61,9 @@ def demo(
     (open-loop Poisson, bisection), both sharing one server (paper Fig 1), the first held at fractions of
     its peak while the second is pushed to its own (Fig 2); $ per 1M inferences and the saving
     1 − 1/(r_A/λ_A + r_B/λ_B)."""
+    # Imported here: the report layer loads matplotlib (~0.3 s), which no other command needs.
+    from perseus.report import render_results, write_report
+
     pair = split_models(models)
     if len(pair) != 2:
         raise ConfigError(f"--models needs exactly two models, got {len(pair)}")

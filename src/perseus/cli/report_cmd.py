@@ -9,7 +9,6 @@ from perseus.cli.common import DbOption, console, open_store, reports_dir
 from perseus.core.errors import ConfigError
 from perseus.cost.analysis import experiment_results
 from perseus.orchestrate.experiments import RUN_KIND
-from perseus.report import export_run, render_results, write_report
 
 
 def report(
@@ -23,6 +22,9 @@ def report(
     db: DbOption = None,
 ) -> None:
     """Report a stored experiment run: what it found, with provenance (host, versions, git sha)."""
+    # Imported here: the report layer loads matplotlib (~0.3 s), which no other command needs.
+    from perseus.report import export_run, render_results, write_report
+
     if export not in (None, "csv", "parquet"):
         raise ConfigError(f"--export must be csv or parquet, got {export!r}")
     folder = out or reports_dir(run_id)

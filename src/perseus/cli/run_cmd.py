@@ -10,7 +10,6 @@ from perseus.cli.progress import RichReporter
 from perseus.config.experiment import load_experiment
 from perseus.cost.analysis import experiment_results
 from perseus.orchestrate.experiments import run_experiment
-from perseus.report import render_results, write_report
 
 
 def run(
@@ -26,6 +25,9 @@ def run(
     """Run an experiment: peak, dedicated-vs-multitenant (paper Fig 1), frontier (Fig 2), qos-sweep,
     interference or knobs. Finished trials are stored as they end; re-running the same file resumes it
     (Ctrl-C keeps what is done)."""
+    # Imported here: the report layer loads matplotlib (~0.3 s), which no other command needs.
+    from perseus.report import render_results, write_report
+
     experiment = load_experiment(file)
     with open_store(db) as store:
         with RichReporter(console) as reporter:
