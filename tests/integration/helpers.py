@@ -34,6 +34,14 @@ def our_server_processes(home: Path) -> list[psutil.Process]:
     return found
 
 
+def dead(pid: int) -> bool:
+    """Gone, or a zombie: dead, and waiting only for whoever adopted it (PID 1) to reap it."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def wait_gone(home: Path, timeout: float = 20) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
     left = our_server_processes(home)

@@ -15,7 +15,7 @@ from perseus.loadgen import LoadSpec, TrialRules
 from perseus.orchestrate.session import ServerSession
 from perseus.serving import RunningServer
 from perseus.store import Store
-from tests.integration.helpers import wait_gone
+from tests.integration.helpers import dead, wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def test_stub_killed_mid_trial(tmp_path: Path, perseus_home: Path) -> None:
         assert failed.status == "failed"
         assert failed.reason is not None and f"stub process {victim} of synthetic-sleep died" in failed.reason
         # The broken server is gone, with every stub it had.
-        assert not any(psutil.pid_exists(pid) for pid in [first.pid, *first_children])
+        assert all(dead(pid) for pid in [first.pid, *first_children])
         again = session.trial(store, run_id, "after", _spec, rules, interval_s=0.5)
         second = session.server()
         assert session.started == 2 and second.pid != first.pid

@@ -27,7 +27,7 @@ from perseus.serving.export_repo import Placement, export_repository
 from perseus.serving.install import locate_triton
 from perseus.serving.ports import pick_ports
 from perseus.serving.server import resolve_tenants
-from tests.integration.helpers import assert_one_line_error, cli, our_server_processes, shm_regions
+from tests.integration.helpers import assert_one_line_error, cli, dead, our_server_processes, shm_regions
 
 pytestmark = pytest.mark.integration
 
@@ -123,8 +123,8 @@ def test_exported_python_repository_serves_on_real_triton(tmp_path: Path, perseu
         with urllib.request.urlopen(url, timeout=5) as resp:
             served_config = json.load(resp)
         assert served_config["parameters"]["onnx_path"]["string_value"] == "model.onnx"
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert not any(stub.is_running() and stub.status() != psutil.STATUS_ZOMBIE for stub in stubs)
+    assert dead(pid)
+    assert all(dead(stub.pid) for stub in stubs)
     assert our_server_processes(perseus_home) == []
     assert shm_regions() <= before
 

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil
@@ -42,29 +42,49 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _alive(procs: Sequence[psutil.Process]) -> list[psutil.Process]:
-    return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    return [p for p in procs if _running(p)]
 
 
-def stop(proc: subprocess.Popen[bytes], known_children: Sequence[psutil.Process], grace_s: float) -> None:
-    """SIGTERM the server, wait for its clean exit, then SIGKILL its group and any child left."""
+def stop(
+    proc: subprocess.Popen[bytes],
+    known_children: Sequence[psutil.Process],
+    grace_s: float,
+    drained: Callable[[], bool] = lambda: False,
+) -> None:
+    """SIGTERM the server and wait for its clean exit, or only until drained() says nothing is left
+    to answer; then SIGKILL its group and any child left."""
     children = list({p.pid: p for p in [*known_children, *descendants(proc.pid)]}.values())
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + grace_s
+        while proc.poll() is None and time.monotonic() < deadline and not drained():
+            time.sleep(0.02)
+        if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    deadline = time.monotonic() + grace_s
-    while _alive(children) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_dead(children, grace_s)
     for child in _alive(children):
         with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
-    psutil.wait_procs(children, timeout=grace_s)
+    _wait_dead(children, grace_s)
+
+
+def _wait_dead(procs: Sequence[psutil.Process], timeout_s: float) -> None:
+    """Until each is gone or a zombie. Not psutil.wait_procs: the stubs are the server's children, and
+    once it died their zombies wait for whoever is PID 1 to reap them, which can take seconds."""
+    deadline = time.monotonic() + timeout_s
+    while _alive(procs) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def shm_regions(procs: Sequence[psutil.Process]) -> list[str]:

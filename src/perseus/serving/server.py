@@ -106,6 +106,23 @@ def _wait_ready(
     raise ServerError(f"tritonserver did not become ready within {timeout_s:g} s (log: {log})")
 
 
+# Logged by tritonserver 2.51 on SIGTERM once no inference is in flight and none will be accepted.
+# What follows is the python backend finalizing each stub (~1.2 s an instance, one after another),
+# which answers nothing: from here the process group is killed rather than waited for.
+_DRAINED = b"All models are stopped, unloading models"
+
+
+def _drained(log_path: Path) -> Callable[[], bool]:
+    start = log_path.stat().st_size if log_path.exists() else 0
+
+    def drained() -> bool:
+        with log_path.open("rb") as log:
+            log.seek(start)
+            return _DRAINED in log.read()
+
+    return drained
+
+
 @contextmanager
 def embedded_server(
     config: ServerConfig, run_dir: Path, on_status: Callable[[str], None] | None = None
@@ -159,5 +176,5 @@ def embedded_server(
     finally:
         children = [*server.stubs, *procs.descendants(proc.pid)]
         regions = sorted({*server.shm, *procs.shm_regions(children)})
-        procs.stop(proc, children, _STOP_GRACE_S)
+        procs.stop(proc, children, _STOP_GRACE_S, _drained(log_path))
         procs.remove_shm(regions)
