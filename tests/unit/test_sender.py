@@ -9,6 +9,7 @@ import uvloop
 from perseus.loadgen.records import RequestRecord
 from perseus.loadgen.schedule import TenantRate, open_loop
 from perseus.loadgen.sender import send_open
+from perseus.loadgen.timer import Timer
 
 
 class _InstantClient:
@@ -34,3 +35,19 @@ def test_open_loop_sends_are_never_early(run: object) -> None:
     early = [r for r in records if r.send_ns < r.intended_ns]
     worst = min((r.lateness_ns for r in early), default=0)
     assert not early, f"{len(early)} of {len(records)} sent early, worst by {-worst} ns"
+
+
+def test_timer_wakes_at_the_instant_not_before() -> None:
+    async def go() -> list[int]:
+        lateness = []
+        async with Timer() as timer:
+            assert timer.precise  # timerfd on Linux
+            for step in range(1, 60):
+                when = time.monotonic_ns() + step * 37_000
+                await timer.until(when)
+                lateness.append(time.monotonic_ns() - when)
+            await timer.until(time.monotonic_ns() - 1)  # past: returns at once
+        return lateness
+
+    lateness = uvloop.run(go())
+    assert min(lateness) >= 0

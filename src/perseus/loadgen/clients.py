@@ -8,12 +8,13 @@ Responses are checked for success but not decoded.
 import json
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import grpc
 import numpy as np
 import tritonclient.grpc.service_pb2 as pb
 from tritonclient.utils import triton_to_np_dtype
 
 from perseus.core.errors import ConfigError, EndpointError
+from perseus.loadgen.fastgrpc import FastGrpc, GrpcStatusError
+from perseus.loadgen.fastgrpc import message as grpc_message
 from perseus.loadgen.fasthttp import FastHttp, HttpStatusError, get_request, infer_request
 
 if TYPE_CHECKING:
@@ -22,6 +23,26 @@ if TYPE_CHECKING:
 Protocol_ = Literal["grpc", "http", "inprocess"]
 CONNECT_TIMEOUT_S = 5.0
 _SERVICE = "/inference.GRPCInferenceService/"
+_METHODS = ("ServerLive", "ModelMetadata", "ModelInfer")
+_STATUS_NAMES = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+]
 
 
 class RequestFailed(Exception):
@@ -39,8 +60,7 @@ class InferClient(Protocol):
 
 
 def one_line(exc: BaseException) -> str:
-    text = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
-    return " ".join(str(text or type(exc).__name__).split())[:300]
+    return " ".join((str(exc) or type(exc).__name__).split())[:300]
 
 
 def random_array(shape: list[int], datatype: str, rng: np.random.Generator) -> Any:
@@ -73,21 +93,28 @@ def random_inputs(
 
 
 class GrpcClient:
+    """KServe-v2 over gRPC, on our lean HTTP/2 client (same wire protocol as tritonclient's)."""
+
     def __init__(self, url: str, timeout_s: float, seed: int) -> None:
         self.url, self.timeout_s, self.seed = url, timeout_s, seed
-        self._channel = grpc.aio.insecure_channel(url)
-        self._infer = self._channel.unary_unary(_SERVICE + "ModelInfer")  # bytes in, bytes out
+        try:
+            self._pool = FastGrpc(url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self._paths = {name: self._pool.headers(_SERVICE + name) for name in _METHODS}
         self._requests: dict[tuple[str, int], bytes] = {}
 
-    async def check(self) -> None:
-        live = self._channel.unary_unary(
-            _SERVICE + "ServerLive",
-            request_serializer=pb.ServerLiveRequest.SerializeToString,
-            response_deserializer=pb.ServerLiveResponse.FromString,
+    async def _unary(self, method: str, request: Any, timeout_s: float) -> bytes:
+        return await self._pool.call(
+            self._paths[method], grpc_message(request.SerializeToString()), timeout_s, keep_body=True
         )
+
+    async def check(self) -> None:
         try:
-            answer = await live(pb.ServerLiveRequest(), timeout=CONNECT_TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
+            answer = pb.ServerLiveResponse.FromString(
+                await self._unary("ServerLive", pb.ServerLiveRequest(), CONNECT_TIMEOUT_S)
+            )
+        except (OSError, TimeoutError, GrpcStatusError) as exc:
             raise EndpointError(
                 f"cannot reach a KServe-v2 gRPC server at {self.url}: {one_line(exc)}"
             ) from None
@@ -95,14 +122,11 @@ class GrpcClient:
             raise EndpointError(f"the server at {self.url} answers but is not live")
 
     async def prepare(self, tenant: str, batch: int) -> None:
-        metadata = self._channel.unary_unary(
-            _SERVICE + "ModelMetadata",
-            request_serializer=pb.ModelMetadataRequest.SerializeToString,
-            response_deserializer=pb.ModelMetadataResponse.FromString,
-        )
         try:
-            meta = await metadata(pb.ModelMetadataRequest(name=tenant), timeout=CONNECT_TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
+            meta = pb.ModelMetadataResponse.FromString(
+                await self._unary("ModelMetadata", pb.ModelMetadataRequest(name=tenant), CONNECT_TIMEOUT_S)
+            )
+        except (OSError, TimeoutError, GrpcStatusError) as exc:
             raise EndpointError(f"model {tenant!r} is not available at {self.url}: {one_line(exc)}") from None
         described = {
             "inputs": [{"name": i.name, "datatype": i.datatype, "shape": list(i.shape)} for i in meta.inputs]
@@ -113,16 +137,23 @@ class GrpcClient:
             tensor.name, tensor.datatype = name, datatype
             tensor.shape.extend(shape)
             request.raw_input_contents.append(raw)
-        self._requests[(tenant, batch)] = request.SerializeToString()
+        self._requests[(tenant, batch)] = grpc_message(request.SerializeToString())
 
     async def infer(self, tenant: str, batch: int) -> None:
         try:
-            await self._infer(self._requests[(tenant, batch)], timeout=self.timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            raise RequestFailed(exc.code().name, one_line(exc)) from None
+            await self._pool.call(self._paths["ModelInfer"], self._requests[(tenant, batch)], self.timeout_s)
+        except GrpcStatusError as exc:
+            raise RequestFailed(
+                _STATUS_NAMES[exc.code] if exc.code < len(_STATUS_NAMES) else f"grpc-status {exc.code}",
+                one_line(exc),
+            ) from None
+        except TimeoutError as exc:
+            raise RequestFailed("DEADLINE_EXCEEDED", one_line(exc)) from None
+        except OSError as exc:
+            raise RequestFailed("UNAVAILABLE", one_line(exc)) from None
 
     async def close(self) -> None:
-        await self._channel.close()
+        self._pool.close()
 
 
 class HttpClient:

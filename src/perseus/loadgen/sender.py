@@ -1,8 +1,9 @@
 """The issuer: turns a schedule into requests on one asyncio loop and records what happened.
 
-Open loop: each arrival is sent at its intended time whether or not earlier ones have returned
-(up to an optional in-flight cap; a send held back by the cap is late, and its latency still counts
-from the intended time). Closed loop: each virtual user sends its next request when the last returns.
+Open loop: each arrival is sent at its intended time (never before it, see timer.py) whether or not
+earlier ones have returned (up to an optional in-flight cap; a send held back by the cap is late, and
+its latency still counts from the intended time). Closed loop: each virtual user sends its next
+request when the last returns.
 """
 
 import asyncio
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from perseus.loadgen.clients import InferClient, RequestFailed
 from perseus.loadgen.records import RequestRecord
 from perseus.loadgen.schedule import Arrival
+from perseus.loadgen.timer import Timer
 
 Sink = Callable[[RequestRecord], None]
 Stopped = Callable[[], bool]
@@ -27,19 +29,6 @@ async def _one(client: InferClient, tenant: str, batch: int, intended_ns: int, s
         sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), False, type(exc).__name__))
     else:
         sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), True))
-
-
-async def _until(when_ns: int) -> None:
-    """Return at when_ns or just after, never before.
-
-    uvloop's timers have millisecond resolution and round, so a sleep wakes up to ~1 ms early about a
-    quarter of the time; the remainder is waited out by yielding to the loop (answers keep flowing).
-    """
-    delay_ns = when_ns - time.monotonic_ns()
-    if delay_ns > 0:
-        await asyncio.sleep(delay_ns / 1e9)
-        while time.monotonic_ns() < when_ns:
-            await asyncio.sleep(0)
 
 
 async def send_open(
@@ -60,16 +49,17 @@ async def send_open(
         if slots is not None:
             slots.release()
 
-    for arrival in arrivals:
-        intended_ns = start_ns + arrival.t_ns
-        if intended_ns >= stop_ns or stopped():
-            break
-        await _until(intended_ns)
-        if slots is not None:
-            await slots.acquire()
-        task = asyncio.create_task(_one(client, arrival.tenant, arrival.batch, intended_ns, sink))
-        in_flight.add(task)
-        task.add_done_callback(release)
+    async with Timer() as timer:
+        for arrival in arrivals:
+            intended_ns = start_ns + arrival.t_ns
+            if intended_ns >= stop_ns or stopped():
+                break
+            await timer.until(intended_ns)
+            if slots is not None:
+                await slots.acquire()
+            task = asyncio.create_task(_one(client, arrival.tenant, arrival.batch, intended_ns, sink))
+            in_flight.add(task)
+            task.add_done_callback(release)
     if in_flight:
         await asyncio.gather(*in_flight)
 
