@@ -69,7 +69,7 @@ class _Peer:
 
 
 def _connect(**settings: int) -> tuple[Connection, _Peer]:
-    conn, transport = Connection("h:1"), _Transport()
+    conn, transport = Connection(), _Transport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     peer = _Peer(conn, transport)
     peer.settings(**settings)

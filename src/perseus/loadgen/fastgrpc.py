@@ -114,8 +114,7 @@ class _Headers:
 class Connection(asyncio.Protocol):
     """One HTTP/2 connection; calls are streams on it."""
 
-    def __init__(self, authority: str) -> None:
-        self.authority = authority
+    def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.broken: BaseException | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -370,8 +369,7 @@ class FastGrpc:
         self._opening = opening = loop.create_future()
         self._connections = [c for c in self._connections if c.broken is None]
         try:
-            authority = f"{self.host}:{self.port}"
-            _, conn = await loop.create_connection(lambda: Connection(authority), self.host, self.port)
+            _, conn = await loop.create_connection(Connection, self.host, self.port)
             try:
                 await conn.ready
             except BaseException:
