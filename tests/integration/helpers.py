@@ -1,4 +1,4 @@
-"""Helpers for tests against the real tritonserver: run the CLI, find our leftover processes."""
+"""Helpers for tests against the real tritonserver: run the CLI, find our leftover processes, a tiny ONNX."""
 
 import os
 import subprocess
@@ -7,7 +7,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import onnx
 import psutil
+from onnx import TensorProto, helper
 
 SERVER_MARKERS = ("tritonserver", "triton_python_backend_stub")
 
@@ -62,3 +65,17 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
     assert len(lines) == 1, result.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+def tiny_onnx(path: Path) -> Path:
+    """A 4 → 2 MatMul with a dynamic batch: the smallest real bring-your-own model."""
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], np.ones(8, dtype=np.float32).tolist())
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+        [weight],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path

@@ -3,28 +3,12 @@
 import socket
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
 from perseus.serving.ports import free_port
-from tests.integration.helpers import assert_one_line_error, cli, our_server_processes, wait_gone
+from tests.integration.helpers import assert_one_line_error, cli, our_server_processes, tiny_onnx, wait_gone
 
 pytestmark = pytest.mark.integration
-
-
-def _tiny_onnx(path: Path) -> Path:
-    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], np.ones(8, dtype=np.float32).tolist())
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
-        [weight],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
 
 
 def test_unknown_model(perseus_home: Path) -> None:
@@ -42,7 +26,7 @@ def test_corrupt_onnx_file_is_refused_by_models_add(tmp_path: Path) -> None:
 def test_model_file_corrupted_after_add_fails_server_start_cleanly(
     tmp_path: Path, perseus_home: Path
 ) -> None:
-    result = cli(["models", "add", "tiny", str(_tiny_onnx(tmp_path / "tiny.onnx"))])
+    result = cli(["models", "add", "tiny", str(tiny_onnx(tmp_path / "tiny.onnx"))])
     assert result.returncode == 0, result.stderr
     (perseus_home / "models" / "tiny" / "model.onnx").write_bytes(b"garbage")
     result = cli(["serve", "--models", "tiny", "--run-dir", str(perseus_home / "corrupt-run")])

@@ -5,11 +5,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import onnx
 import psutil
 import pytest
-from onnx import TensorProto, helper
 
 from perseus.config import ServerConfig, TenantConfig
 from perseus.core.errors import EndpointError, ServerError
@@ -18,6 +15,7 @@ from perseus.loadgen.clients import RequestFailed, open_client
 from perseus.models import add_model
 from perseus.serving.inprocess import InprocessServer, inprocess_server
 from perseus.serving.pinning import cpus_allowed, thread_ids
+from tests.integration.helpers import tiny_onnx
 
 pytestmark = pytest.mark.integration
 
@@ -138,21 +136,8 @@ def test_exception_inside_block_leaves_no_worker(tmp_path: Path) -> None:
     assert list((tmp_path / "inproc").glob("*.sock")) == []
 
 
-def _tiny_onnx(path: Path) -> Path:
-    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], np.ones(8, dtype=np.float32).tolist())
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
-        [weight],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 def test_a_corrupt_model_fails_start_with_one_line_and_no_worker(tmp_path: Path) -> None:
-    info = add_model("tiny-inproc", _tiny_onnx(tmp_path / "tiny.onnx"))
+    info = add_model("tiny-inproc", tiny_onnx(tmp_path / "tiny.onnx"))
     assert info.path is not None
     Path(info.path).write_bytes(b"garbage")
     config = ServerConfig(

@@ -31,6 +31,10 @@ class TrialRules:
     late_threshold_ms: float = 2.0  # a send this much after its intended time is late
     max_late_fraction: float = 0.01
     overload_tolerance: float = 0.05  # open loop: serving < (1 − this) × offered rate is overload
+    # Open loop: a queue is growing when mean latency rises window after window by more than this share
+    # of the time passing (arrivals ~2% over capacity add 0.02 s of wait per second). A relative rise
+    # alone is not enough: three noisy windows at 50 ms rise by 10% one time in six by chance.
+    queue_growth: float = 0.02
 
     def __post_init__(self) -> None:
         if self.warmup_s < 0 or self.window_s <= 0 or self.stable_windows < 1:
@@ -170,6 +174,7 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
         and len(growing) == rules.stable_windows > 1
         and all(b > a for a, b in itertools.pairwise(growing))
         and growing[-1] > (1 + rules.tolerance) * growing[0]
+        and growing[-1] - growing[0] > rules.queue_growth * (len(growing) - 1) * trial.measure_window_s * 1e3
     ):
         # A queue that grows window after window is overload even while completions keep pace so far.
         reasons.append(
