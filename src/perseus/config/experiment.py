@@ -40,7 +40,7 @@ class TrialSettings(_Strict):
     late_threshold_ms: float | None = Field(
         default=None,
         gt=0,
-        description="a send this late is late (>1% late invalidates a probe); default: 1% of the SLA, ≥ 2 ms",
+        description="a send this late is late (>1% late invalidates a probe); default: 5% of the SLA, ≥ 2 ms",
     )
 
     @model_validator(mode="after")

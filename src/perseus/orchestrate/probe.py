@@ -19,8 +19,10 @@ ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
 
 def rules_of(experiment: Experiment) -> TrialRules:
     """The trial rules of every probe. Lateness is judged against the SLA: on a small host the server's
-    threads delay the generator's wake-ups by a few ms, which matters for a 20 ms SLA, not a 750 ms one
-    (latency counts from the intended send either way)."""
+    threads delay the generator's wake-ups by a few ms (2-5 ms for 1-5% of sends when a CNN keeps both
+    cores busy, even at 20 req/s), which matters for a 20 ms SLA, not a 100 ms one. Latency counts from
+    the intended send either way, so a late send can only make the server look slower, by at most 5% of
+    the SLA here; beyond that the probe is refused."""
     t = experiment.trial
     tightest_ms = min(experiment.sla_of(key).threshold_ns for key in experiment.model_keys()) / 1e6
     return TrialRules(
@@ -28,7 +30,7 @@ def rules_of(experiment: Experiment) -> TrialRules:
         min_duration_s=t.min_duration_s,
         max_duration_s=t.max_duration_s,
         tolerance=t.tolerance,
-        late_threshold_ms=t.late_threshold_ms or max(2.0, 0.01 * tightest_ms),
+        late_threshold_ms=t.late_threshold_ms or max(2.0, 0.05 * tightest_ms),
     )
 
 
