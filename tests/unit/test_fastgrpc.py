@@ -190,3 +190,24 @@ def test_frames_split_anywhere_and_padding() -> None:
         assert await future == b"xyz"
 
     _run(body)
+
+
+def test_a_server_that_never_speaks_http2_times_out_every_caller_without_cancelling_them() -> None:
+    async def body() -> list[BaseException | bytes]:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, then silence
+        port = server.sockets[0].getsockname()[1]
+        pool = fastgrpc.FastGrpc(f"127.0.0.1:{port}")
+        headers = pool.headers("/x")
+        try:
+            return await asyncio.gather(
+                pool.call(headers, message(b""), 0.2),
+                pool.call(headers, message(b""), 1.0),  # waits on the first caller's attempt
+                return_exceptions=True,
+            )
+        finally:
+            pool.close()
+            server.close()
+
+    first, second = _run(body)
+    assert isinstance(first, TimeoutError)
+    assert isinstance(second, ConnectionError | TimeoutError), repr(second)  # not CancelledError

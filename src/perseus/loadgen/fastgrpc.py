@@ -379,7 +379,9 @@ class FastGrpc:
             opening.set_result(conn)
             return conn
         except BaseException as exc:
-            opening.set_exception(exc)
+            # The waiters must not see this attempt's cancellation (a timeout of its first caller) as
+            # their own: they get a connection error instead.
+            opening.set_exception(exc if isinstance(exc, Exception) else ConnectionError("connect abandoned"))
             opening.exception()  # retrieved: the waiters see it through shield
             raise
         finally:
