@@ -57,7 +57,9 @@ def test_peak_search_finds_the_known_capacity(tmp_path: Path, perseus_home: Path
     capacity = estimate.summary["synthetic-sleep"]["throughput_rps"]  # c / S, S measured
     probes = [(p.offered_rps, p.feasible, p.reason) for p in peak.probes]
     assert 2 / 0.050 * 0.9 < capacity <= 2 / 0.050 * 1.01
-    assert peak.total_rps == pytest.approx(capacity, rel=0.05), probes
+    # The closed loop idles each instance for the client's round trip, so it reads a little under the
+    # true capacity; c / 50 ms is above it (the sleep alone). λ lies between, within the 5%.
+    assert capacity * 0.95 <= peak.total_rps <= 2 / 0.050 * 1.01, probes
     assert all(p.feasible for p in peak.probes if p.offered_rps["synthetic-sleep"] <= peak.total_rps)
     store.close()
     assert wait_gone(perseus_home, timeout=5) == []
