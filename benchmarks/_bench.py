@@ -1,6 +1,7 @@
 """Shared helpers of the benchmark scripts: an embedded server, perf_analyzer, printing ratios."""
 
 import argparse
+import contextlib
 import csv
 import io
 import os
@@ -18,11 +19,18 @@ from perseus.serving.install import locate_triton
 
 
 @contextmanager
-def server(*tenants: TenantConfig) -> Iterator[RunningServer]:
-    with (
-        tempfile.TemporaryDirectory(prefix="perseus-bench-") as run_dir,
-        embedded_server(ServerConfig(tenants=tenants), Path(run_dir)) as running,
-    ):
+def server(*tenants: TenantConfig, cpu: int | None = None) -> Iterator[RunningServer]:
+    """An embedded server for one benchmark; with `cpu`, tritonserver and its stubs inherit that one CPU
+    (the affinity is set only while it starts, so the load tools keep theirs)."""
+    before = os.sched_getaffinity(0)
+    with contextlib.ExitStack() as stack:
+        run_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="perseus-bench-"))
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+        try:
+            running = stack.enter_context(embedded_server(ServerConfig(tenants=tenants), Path(run_dir)))
+        finally:
+            os.sched_setaffinity(0, before)
         yield running
 
 
@@ -52,8 +60,10 @@ def run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 600
     return done.stdout
 
 
-def ratio_line(label: str, ours: float, theirs: float, goal: float) -> str:
-    ratio = ours / theirs if theirs else float("nan")
+def ratio_line(label: str, ours: float, theirs: float, goal: float, ratio: float | None = None) -> str:
+    """One comparison; the verdict is on `ratio` when given (e.g. a median of paired ratios), else ours ÷ theirs."""
+    if ratio is None:
+        ratio = ours / theirs if theirs else float("nan")
     verdict = "ok" if abs(ratio - 1) <= goal else "OUTSIDE GOAL"
     return f"{label:<34} ours {ours:10.2f}   theirs {theirs:10.2f}   ratio {ratio:6.3f}   (goal ±{goal:.0%}: {verdict})"
 
@@ -97,7 +107,14 @@ def add_client_cpu_option(parser: argparse.ArgumentParser) -> None:
         "--client-cpu",
         type=int,
         default=None,
-        help="pin both load generators to this CPU (the server keeps all CPUs)",
+        help="pin both load generators to this CPU (the server keeps all CPUs unless --server-cpu)",
+    )
+    parser.add_argument(
+        "--server-cpu",
+        type=int,
+        default=None,
+        help="start tritonserver (and its model stubs) on this CPU only; with --client-cpu on another, "
+        "neither tool's own CPU use takes time from the server",
     )
 
 

@@ -1,31 +1,99 @@
 """Cross-check `perseus bench` against perf_analyzer 2.51 on the same server, model and concurrency.
 
-For each concurrency, perf_analyzer and our closed loop run back to back (gRPC, batch 1) on one embedded
-tritonserver; printed: throughput and p50 side by side with their ratio. Goal: throughput within 3%,
-p50 within 5%. Each tool runs --rounds times, alternating; medians are compared.
+For each protocol and concurrency, perf_analyzer and our closed loop run back to back (batch 1) on one
+embedded tritonserver, --rounds times, alternating. Printed: throughput and p50, medians of each tool,
+and the median of the per-round ratios (a round's two runs are adjacent in time, so a slow drift of this
+noisy host hits both alike; that ratio is what the goal is judged on). Goal: throughput within 3%, p50
+within 5%.
 
-    .venv/bin/python benchmarks/crosscheck_perf_analyzer.py [--model synthetic-cpu] [--instances 4]
+Triton's own statistics are the referee: for every run the server's mean time per request (queue and
+compute, from /metrics) is read, so what is left of each tool's mean latency is its client and the
+network. Little's law closes the loop: concurrency ÷ throughput must equal each tool's mean latency.
+
+    .venv/bin/python benchmarks/crosscheck_perf_analyzer.py [--model synthetic-sleep:service_ms=5]
+        [--instances 4] [--rounds 5] [--server-cpu 0 --client-cpu 1]
 """
 
 import argparse
 import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from _bench import add_client_cpu_option, pa_closed_loop, perf_analyzer, pin_clients, ratio_line, server
 from perseus.config import TenantConfig
 from perseus.loadgen import LoadSpec, TrialRules, run_load, summarize
+from perseus.telemetry.breakdown import breakdown
+from perseus.telemetry.triton_metrics import scrape
+
+# perf_analyzer's CSV splits its mean latency into these parts (µs); their sum is its mean latency.
+PA_PARTS = (
+    "Client Send",
+    "Network+Server Send/Recv",
+    "Server Queue",
+    "Server Compute Input",
+    "Server Compute Infer",
+    "Server Compute Output",
+    "Client Recv",
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    throughput_rps: float
+    p50_ms: float
+    mean_ms: float
+    server_ms: float = float("nan")  # Triton's mean time per request during the run
 
 
 def pa_measure(
     binary: str, env: dict[str, str], url: str, model: str, concurrency: int, protocol: str
-) -> tuple[float, float]:
+) -> Run:
     row = pa_closed_loop(binary, env, url, model, concurrency, protocol, ("-s", "10"))
-    return float(row["Inferences/Second"]), float(row["p50 latency"]) / 1000
+    mean_us = sum(float(row[part]) for part in PA_PARTS)
+    return Run(float(row["Inferences/Second"]), float(row["p50 latency"]) / 1000, mean_us / 1000)
 
 
-def ours(url: str, model: str, concurrency: int, protocol: str) -> tuple[float, float]:
+def ours(url: str, model: str, concurrency: int, protocol: str) -> Run:
     spec = LoadSpec(url=url, tenants=(model,), concurrency=concurrency, protocol=protocol)  # type: ignore[arg-type]
     summary = summarize(run_load(spec, TrialRules.fixed(9.0, 2.0)))[model]
-    return summary.throughput_rps, summary.p50_ms
+    return Run(summary.throughput_rps, summary.p50_ms, summary.mean_ms)
+
+
+def refereed(metrics_url: str, model: str, measure: Callable[[], Run]) -> Run:
+    before = scrape(metrics_url)
+    run = measure()
+    server_us = breakdown(before, scrape(metrics_url))[model].request_us
+    return Run(run.throughput_rps, run.p50_ms, run.mean_ms, (server_us or float("nan")) / 1000)
+
+
+def report(label: str, concurrency: int, mine: list[Run], theirs: list[Run]) -> None:
+    for name, pick, goal in (("throughput req/s", "throughput_rps", 0.03), ("p50 ms", "p50_ms", 0.05)):
+        values = [(getattr(m, pick), getattr(t, pick)) for m, t in zip(mine, theirs, strict=True)]
+        paired = statistics.median(m / t for m, t in values)
+        print(
+            ratio_line(
+                f"{label} {name}",
+                statistics.median(m for m, _ in values),
+                statistics.median(t for _, t in values),
+                goal,
+                ratio=paired,
+            ),
+            "  rounds:",
+            " ".join(f"{m:.1f}/{t:.1f}" for m, t in values),
+        )
+
+    def med(runs: list[Run], pick: Callable[[Run], float]) -> float:
+        return statistics.median(map(pick, runs))
+
+    print(
+        f"{'':<8}mean ms ours / PA: latency {med(mine, lambda r: r.mean_ms):.2f} / {med(theirs, lambda r: r.mean_ms):.2f}"
+        f" = in the server {med(mine, lambda r: r.server_ms):.2f} / {med(theirs, lambda r: r.server_ms):.2f}"
+        f" + client and network {med(mine, lambda r: r.mean_ms - r.server_ms):.2f}"
+        f" / {med(theirs, lambda r: r.mean_ms - r.server_ms):.2f};"
+        f" c ÷ throughput {med(mine, lambda r: 1000 * concurrency / r.throughput_rps):.2f}"
+        f" / {med(theirs, lambda r: 1000 * concurrency / r.throughput_rps):.2f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -33,33 +101,36 @@ def main() -> None:
     parser.add_argument("--model", default="synthetic-sleep:service_ms=5")
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--concurrency", default="1,2,4")
-    parser.add_argument("--protocol", default="grpc", help="grpc, http, or grpc,http")
+    parser.add_argument("--protocol", default="grpc,http", help="grpc, http, or grpc,http")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating runs of each tool; medians compared"
+        "--rounds", type=int, default=5, help="alternating runs of each tool; medians compared"
     )
     add_client_cpu_option(parser)
     args = parser.parse_args()
     binary, env = perf_analyzer()
-    with server(TenantConfig(model=args.model, instances=args.instances)) as running:
-        name = running.tenants[0].name
+    with server(TenantConfig(model=args.model, instances=args.instances), cpu=args.server_cpu) as running:
+        name, metrics_url = running.tenants[0].name, running.endpoints.metrics_url
         pin_clients(args.client_cpu)
-        print(f"model {args.model} × {args.instances} instances, batch 1; perf_analyzer 2.51 vs perseus")
+        print(
+            f"model {args.model} × {args.instances} instances, batch 1, {args.rounds} rounds; "
+            f"server on cpu {args.server_cpu if args.server_cpu is not None else 'any'}, "
+            f"load tools on cpu {args.client_cpu if args.client_cpu is not None else 'any'}; "
+            "perf_analyzer 2.51 vs perseus"
+        )
         for protocol in args.protocol.split(","):
             url = running.endpoints.grpc_url if protocol == "grpc" else running.endpoints.http_url
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 theirs, mine = [], []
                 for _ in range(args.rounds):  # alternate, so slow drifts of a noisy host hit both alike
-                    theirs.append(pa_measure(binary, env, url, name, concurrency, protocol))
-                    mine.append(ours(url, name, concurrency, protocol))
-                for index, label, goal in ((0, "throughput req/s", 0.03), (1, "p50 ms", 0.05)):
-                    our_median = statistics.median(m[index] for m in mine)
-                    pa_median = statistics.median(t[index] for t in theirs)
-                    print(
-                        ratio_line(f"{protocol} c={concurrency} {label}", our_median, pa_median, goal),
-                        "  rounds:",
-                        " ".join(f"{m[index]:.1f}/{t[index]:.1f}" for m, t in zip(mine, theirs, strict=True)),
-                        flush=True,
+                    theirs.append(
+                        refereed(
+                            metrics_url,
+                            name,
+                            lambda: pa_measure(binary, env, url, name, concurrency, protocol),  # noqa: B023
+                        )
                     )
+                    mine.append(refereed(metrics_url, name, lambda: ours(url, name, concurrency, protocol)))  # noqa: B023
+                report(f"{protocol} c={concurrency}", concurrency, mine, theirs)
 
 
 if __name__ == "__main__":

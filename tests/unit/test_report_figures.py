@@ -5,9 +5,11 @@ import math
 import struct
 from pathlib import Path
 
-from perseus.cost.results import Interference, Slowdown
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from perseus.cost.results import Fig2, FrontierPoint, Interference, Slowdown
 from perseus.report import write_figures
-from perseus.report.figures import CAPTIONS, knob_labels
+from perseus.report.figures import CAPTIONS, fig2_figure, knob_labels
 from tests.unit.test_report_factory import A, B, sample_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -72,3 +74,27 @@ def test_knob_labels_show_only_what_varies() -> None:
     labels, common = knob_labels(knobs)
     assert labels[0] == "instances 1, batching off" and labels[3] == "instances 2, batching on"
     assert common == "pinning shared"
+
+
+def test_frontier_labels_of_close_points_do_not_overlap() -> None:
+    """Run 13's frontier had (20.6, 25.6) at -6.2% and the shared peak (21.7, 21.7) at -4.9%: their
+    labels printed over each other."""
+    peaks = {A: 27.5, B: 133.7}
+    rates = [(27.5, 0.0), (6.9, 119.1), (13.8, 68.9), (20.6, 25.6), (21.7, 21.7), (0.0, 133.7)]
+    points = [
+        FrontierPoint({A: a, B: b}, 0.0 if 0.0 in (a, b) else a / 27.5 + b / 133.7 - 1, source)
+        for (a, b), source in zip(
+            rates, ["dedicated", *["measured"] * 3, "shared peak", "dedicated"], strict=True
+        )
+    ]
+    fig = fig2_figure(sample_results(), Fig2((A, B), peaks, points, 0.12))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw_without_rendering()
+    labels = [t for t in fig.axes[0].texts if t.get_text().endswith("%")]
+    assert len(labels) == 4
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(one.overlaps(other) for i, one in enumerate(boxes) for other in boxes[i + 1 :])
+    ax = fig.axes[0]
+    for label, box in zip(labels, boxes, strict=True):  # nor does a label cover another point
+        others = [ax.transData.transform(p) for p in rates if p != label.xy]
+        assert not any(box.contains(x, y) for x, y in others), label.get_text()

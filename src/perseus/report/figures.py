@@ -9,7 +9,9 @@ from typing import Any
 
 import matplotlib
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from perseus.cost.results import ExperimentResults, Fig1, Fig2, Interference, Knobs, QosCurve, Slowdown
 from perseus.report import fmt
@@ -126,24 +128,69 @@ def fig2_figure(results: ExperimentResults, fig2: Fig2) -> Figure:
         ax.annotate(f"λ {a} = {fmt.rate(lam_a)}", (lam_a, 0), xytext=(4, 8), textcoords="offset points")
         ax.annotate(f"λ {b} = {fmt.rate(lam_b)}", (0, lam_b), xytext=(8, 4), textcoords="offset points")
     ax.plot(xs, ys, "-", color=SHARED, lw=2, label="shared server: measured frontier")
+    labels = []
     for point, x, y in zip(points, xs, ys, strict=True):
         marker, color = ("s", DEDICATED) if point.source == "dedicated" else ("o", SHARED)
         ax.plot([x], [y], marker, color=color, ms=8, zorder=3, clip_on=False)
         if point.source != "dedicated":
-            ax.annotate(
-                fmt.pct(point.saving, signed=True),
-                (x, y),
-                xytext=(7, 5),
-                textcoords="offset points",
-                fontweight="bold",
-                color=_saving_color(point.saving),
+            labels.append(
+                ax.annotate(
+                    fmt.pct(point.saving, signed=True),
+                    (x, y),
+                    xytext=LABEL_PLACES[0][0],
+                    textcoords="offset points",
+                    fontweight="bold",
+                    color=_saving_color(point.saving),
+                )
             )
     ax.set_xlim(0, x_max if math.isfinite(x_max) and x_max > 0 else None)
     ax.set_ylim(0, y_max if math.isfinite(y_max) and y_max > 0 else None)
     ax.set_xlabel(f"r {a} (req/s)")
     ax.set_ylabel(f"r {b} (req/s)")
     ax.legend(loc="upper right", frameon=False)
+    place_apart(fig, ax, labels, list(zip(xs, ys, strict=True)))
     return fig
+
+
+# Where a point's label may go: offset in points from the point and the side the text hangs from,
+# most preferred first.
+LABEL_PLACES = (
+    ((7, 5), "left"),
+    ((-7, 5), "right"),
+    ((7, -15), "left"),
+    ((-7, -15), "right"),
+    ((7, 17), "left"),
+)
+MARKER_PT = 6  # half the width kept clear around each plotted point
+
+
+def place_apart(fig: Figure, ax: Axes, labels: list[Any], points: list[tuple[float, float]]) -> None:
+    """Move each label to the first place where it covers neither a plotted point nor a label placed
+    before it (points close together on a frontier would otherwise print their savings over each other).
+    Boxes are compared on the laid-out figure, where they will print."""
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
+    fig.draw_without_rendering()
+    pad = MARKER_PT * fig.dpi / 72
+
+    def marker(point: tuple[float, float]) -> Bbox:
+        x, y = ax.transData.transform(point)
+        return Bbox.from_extents(x - pad, y - pad, x + pad, y + pad)
+
+    placed: list[Bbox] = []
+    for label in labels:
+        # Every other point's marker and every label placed so far; its own point is beside it by design.
+        taken = placed + [marker(p) for p in points if p != label.xy and all(map(math.isfinite, p))]
+        for offset, side in LABEL_PLACES:
+            label.set_position(offset)
+            label.set_horizontalalignment(side)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                break
+        else:
+            label.set_position(LABEL_PLACES[0][0])
+            label.set_horizontalalignment(LABEL_PLACES[0][1])
+            box = label.get_window_extent(renderer)
+        placed.append(box)
 
 
 def qos_figure(results: ExperimentResults, curves: list[QosCurve]) -> Figure:
