@@ -15,6 +15,7 @@ network. Little's law closes the loop: concurrency ÷ throughput must equal each
 """
 
 import argparse
+import dataclasses
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def refereed(metrics_url: str, model: str, measure: Callable[[], Run]) -> Run:
     before = scrape(metrics_url)
     run = measure()
     server_us = breakdown(before, scrape(metrics_url))[model].request_us
-    return Run(run.throughput_rps, run.p50_ms, run.mean_ms, (server_us or float("nan")) / 1000)
+    return dataclasses.replace(run, server_ms=(server_us or float("nan")) / 1000)
 
 
 def report(label: str, concurrency: int, mine: list[Run], theirs: list[Run]) -> None:

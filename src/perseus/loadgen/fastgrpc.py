@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 import hpack
 
+from perseus.loadgen.address import host_port
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _WINDOW_UPDATE, _CONTINUATION = (
     0,
@@ -343,10 +345,7 @@ class FastGrpc:
     """Unary calls to one host:port over as few HTTP/2 connections as the server's stream limit allows."""
 
     def __init__(self, url: str) -> None:
-        host, _, port = url.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"expected host:port, got {url!r}")
-        self.host, self.port = host, int(port)
+        self.host, self.port = host_port(url)
         self._connections: list[Connection] = []
         self._opening: asyncio.Future[Connection] | None = None
 

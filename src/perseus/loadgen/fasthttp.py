@@ -6,6 +6,8 @@ import asyncio
 import json
 from typing import Any
 
+from perseus.loadgen.address import host_port
+
 _HEADER_END = b"\r\n\r\n"
 
 
@@ -81,10 +83,8 @@ class FastHttp:
     """A pool of keep-alive connections to one host:port (grows to as many as requests in flight)."""
 
     def __init__(self, url: str, max_connections: int) -> None:
-        host, _, port = url.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"expected host:port, got {url!r}")
-        self.host, self.port, self.max_connections = host, int(port), max_connections
+        self.host, self.port = host_port(url)
+        self.max_connections = max_connections
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(max_connections)
 
