@@ -61,7 +61,7 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
         trials = store.trials(run.id)
         assert len(trials) >= 6
         records = store.trial_records(trials[-1].id)
-        assert len(records.records) >= trials[-1].summary["*"]["requests"] > 0
+        assert len(records.records) >= trials[-1].summary.value("*", "requests") > 0
     assert our_server_processes(perseus_home) == []
     again = cli(args)  # idempotent: the finished demo is reported again, not re-measured
     assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1]) == summary

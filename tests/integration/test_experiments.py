@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from perseus.config.experiment import Experiment
+from perseus.config.experiment import ExperimentBase
 from perseus.core.errors import SlaNotMetError
 from perseus.core.progress import NullReporter
-from perseus.cost.analysis import experiment_results
-from perseus.cost.results import ExperimentResults
-from perseus.orchestrate.experiments import run_experiment
+from perseus.experiments.registry import parse_experiment
+from perseus.experiments.results import ExperimentResults, experiment_results
+from perseus.orchestrate.runner import run_experiment
 from perseus.store import Store
 from tests.integration.helpers import assert_one_line_error, cli, wait_gone
 
@@ -27,11 +27,11 @@ QUICK: dict[str, Any] = {
 }
 
 
-def _exp(**fields: Any) -> Experiment:
-    return Experiment.model_validate({**QUICK, **fields})
+def _exp(**fields: Any) -> ExperimentBase:
+    return parse_experiment({**QUICK, **fields}, "test")
 
 
-def _run(tmp_path: Path, exp: Experiment) -> tuple[Store, int, ExperimentResults]:
+def _run(tmp_path: Path, exp: ExperimentBase) -> tuple[Store, int, ExperimentResults]:
     store = Store(tmp_path / "results.db")
     run_id = run_experiment(exp, store, NullReporter())
     return store, run_id, experiment_results(store, run_id)
@@ -52,9 +52,9 @@ def test_peak_search_finds_the_known_capacity(tmp_path: Path, perseus_home: Path
         trial={"warmup_s": 0.5, "min_duration_s": 3, "max_duration_s": 5, "retries": 1},
     )
     store, run_id, results = _run(tmp_path, exp)
-    (peak,) = results.peaks
-    (estimate,) = [t for t in store.trials(run_id) if t.spec.get("label") == "estimate"]
-    capacity = estimate.summary["synthetic-sleep"]["throughput_rps"]  # c / S, S measured
+    (peak,) = results.findings.peaks.values()
+    (estimate,) = [t for t in store.trials(run_id) if t.key is not None and t.key.purpose == "estimate"]
+    capacity = estimate.summary.value("synthetic-sleep", "throughput_rps")  # c / S, S measured
     probes = [(p.offered_rps, p.feasible, p.reason) for p in peak.probes]
     assert 2 / 0.050 * 0.9 < capacity <= 2 / 0.050 * 1.01
     # Within 5% of the theoretical capacity c/S (the issue's bound), and not under the measured closed
@@ -94,9 +94,10 @@ def test_fig1_resumes_after_interrupt(tmp_path: Path) -> None:
     assert {n: after[n] for n in kept} == kept  # not re-run: same rows
     assert len(after) > len(kept)
     results = experiment_results(store, run_id)
-    assert results.fig1 is not None
-    dedicated = {m: p.total_rps for m, p in results.fig1.dedicated.items()}
-    shared = results.fig1.shared.rates_rps
+    fig1 = results.findings.fig1
+    assert fig1 is not None
+    dedicated = {m: p.total_rps for m, p in fig1.dedicated.items()}
+    shared = fig1.shared.rates_rps
     assert set(shared) == {"synthetic-sleep", "synthetic-sleep-2"} or set(shared) == set(dedicated) | set(
         shared
     )
@@ -109,7 +110,7 @@ PAIR: dict[str, Any] = {"models": [FAST, {"model": "synthetic-cpu:dim=64:layers=
 
 def test_qos_sweep(tmp_path: Path) -> None:
     _, _, results = _run(tmp_path, _exp(name="q", kind="qos-sweep", qos={"fractions": [0.5, 1.2]}, **PAIR))
-    curves = {(c.tenant, c.placement): c for c in results.qos}
+    curves = {(c.tenant, c.placement): c for c in results.findings.curves}
     assert set(curves) == {
         (m, p) for m in ("synthetic-sleep", "synthetic-cpu") for p in ("alone", "co-located")
     }
@@ -121,8 +122,8 @@ def test_qos_sweep(tmp_path: Path) -> None:
 def test_interference(tmp_path: Path) -> None:
     settings = {"copies": 2, "pinning": [False, True], "peaks": False}
     _, _, results = _run(tmp_path, _exp(name="i", kind="interference", interference=settings, **PAIR))
-    interference = results.interference
-    assert interference is not None and len(interference.pairs) == 2 and len(interference.copies) == 2
+    interference = results.findings
+    assert len(interference.pairs) == 2 and len(interference.copies) == 2
     assert {s.victim for s in interference.pairs} == {"synthetic-sleep", "synthetic-cpu"}
     assert [s.pinned for s in interference.copies] == [False, True]
     assert all(s.p95_alone_ms > 0 and s.p95_together_ms > 0 for s in interference.pairs + interference.copies)
@@ -131,8 +132,8 @@ def test_interference(tmp_path: Path) -> None:
 def test_knobs(tmp_path: Path) -> None:
     grid = {"instances": [1], "pinning": ["shared", "split"]}
     _, _, results = _run(tmp_path, _exp(name="k", kind="knobs", knobs=grid, **PAIR))
-    knobs = results.knobs
-    assert knobs is not None and [r.setting["pinning"] for r in knobs.rows] == ["shared", "split"]
+    knobs = results.findings
+    assert [r.setting["pinning"] for r in knobs.rows] == ["shared", "split"]
     assert knobs.rows[0].dedicated_rps == knobs.rows[1].dedicated_rps  # measured once, used by both
     if knobs.best is not None:
         assert knobs.best.saving == max(r.saving for r in knobs.rows if r.saving is not None)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from perseus.config.experiment import load_experiment
 from perseus.core.errors import ConfigError
+from perseus.experiments.registry import load_experiment
 
 GOOD = """
 name: fig1
@@ -40,7 +40,12 @@ def test_good_file(tmp_path: Path) -> None:
             "search.patence: Extra inputs",
         ),
         (("p95=750ms", "p95=750 parsecs"), "sla: cannot read duration"),
-        (("kind: dedicated-vs-multitenant", "kind: fastest"), "kind: Input should be"),
+        (("kind: dedicated-vs-multitenant", "kind: fastest"), "kind: must be one of peak, dedicated-vs-"),
+        (
+            ("search: {method", "frontier: {fractions: [0.5]}\nsearch: {method"),
+            "frontier: not a section of kind",
+        ),
+        (("search: {method", "knobs: {instances: [1]}\nsearch: {method"), "knobs: not a section of kind"),
         (
             ("share: {resnet50: 1, mobilenet_v2: 3}", "share: {resnet50: 1, vgg: 3}"),
             "vgg is not one of the models",
@@ -77,3 +82,13 @@ def test_shipped_experiments_load() -> None:
     }
     for path in shipped:
         load_experiment(path)
+
+
+def test_a_section_of_another_kind_is_named(tmp_path: Path) -> None:
+    """A `frontier:` section in a knobs file used to be ignored silently; now it is one line."""
+    text = "name: k\nkind: knobs\nmodels: [a, b]\nknobs: {instances: [1, 2]}\nfrontier: {fractions: [0.5]}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(_file(tmp_path, text))
+    assert str(caught.value) == f"{tmp_path / 'exp.yaml'}: frontier: not a section of kind knobs"
+    with pytest.raises(ConfigError, match="share: not a section of kind peak"):
+        load_experiment(_file(tmp_path, "name: p\nkind: peak\nmodels: [a]\nshare: {a: 1}\n"))

@@ -12,7 +12,7 @@ import pytest
 from perseus.core.errors import ConfigError
 from perseus.loadgen import RequestRecord, TrialRecords, summarize
 from perseus.report import export_run
-from perseus.store import Store
+from perseus.store import Placement, Store, TrialKey, TrialSummary
 
 MS = 1_000_000
 
@@ -41,10 +41,12 @@ def _store(path: Path) -> tuple[Store, int, dict[str, int]]:
     expected = {"trials": 0, "requests": 0, "telemetry": 0}
     for name, tenants, n in (("shared", ["resnet50", "mobilenet_v2"], 30), ("dedicated", ["resnet50"], 12)):
         trial = _records(tenants, n)
-        summary = {t: asdict(s) for t, s in summarize(trial, offered_rps={t: 5.0 for t in tenants}).items()}
-        summary["loadgen"] = {"sent": len(trial.records)}
-        spec = {"phase": name, "label": "peak", "placement": name, "models": {t: t for t in tenants}}
-        trial_id = store.save_trial(run_id, name, spec, trial, summary, "valid")
+        per_tenant = {
+            t: asdict(s) for t, s in summarize(trial, offered_rps={t: 5.0 for t in tenants}).items()
+        }
+        summary = TrialSummary(per_tenant, loadgen={"sent": len(trial.records)})
+        key = TrialKey(Placement(name, [(t, t) for t in tenants]), "peak", {"tenant": tenants[0]})
+        trial_id = store.save_trial(run_id, name, {"key": key.to_json()}, trial, summary, "valid")
         samples = [(k * MS, "process", t, "cpu_s", 0.1 * k) for k in range(4) for t in tenants]
         samples.append((5 * MS, "host", None, "cpu_percent", math.nan))
         store.save_telemetry(trial_id, samples)
@@ -54,15 +56,15 @@ def _store(path: Path) -> tuple[Store, int, dict[str, int]]:
     store.save_trial(
         run_id,
         "broken",
-        {"placement": "shared", "models": ["a", "b"]},
+        {"key": TrialKey(Placement("shared", [("a", "a"), ("b", "b")]), "peak").to_json()},
         TrialRecords(0, 0, 1),
-        {},
+        TrialSummary(),
         "failed",
         "server died",
     )
     expected["trials"] += 1
     other = store.create_run("experiment", {}, {})
-    store.save_trial(other, "t", {}, _records(["z"], 5), {}, "valid")
+    store.save_trial(other, "t", {}, _records(["z"], 5), TrialSummary(), "valid")
     return store, run_id, expected
 
 
@@ -86,12 +88,13 @@ def test_csv_rows_match_the_store(tmp_path: Path) -> None:
     row = shared[0]
     assert row["placement"] == "shared" and row["model"] == "resnet50" and row["offered_rps"] == "5.0"
     assert float(row["p95_ms"]) > 40 and int(row["errors"]) > 0
-    assert row["models"] == "mobilenet_v2=mobilenet_v2;resnet50=resnet50"  # the store sorts keys
+    assert row["models"] == "mobilenet_v2=mobilenet_v2;resnet50=resnet50"  # a placement sorts its tenants
+    assert (row["phase"], row["label"]) == ("shared mobilenet_v2+resnet50", "peak (tenant=resnet50)")
     [broken] = [r for r in tables["trials"] if r["name"] == "broken"]
     assert (broken["status"], broken["reason"], broken["models"], broken["tenant"]) == (
         "failed",
         "server died",
-        "a;b",
+        "a=a;b=b",
         "",
     )
     assert {r["error"] for r in tables["requests"] if r["ok"] == "False"} == {"timeout"}

@@ -1,5 +1,5 @@
-"""Hand-built ExperimentResults with the numbers this 2-core CPU gives (resnet50 λ ≈ 25 req/s, mobilenet_v2
-λ ≈ 165 req/s), shared by the report tests; the tests here check the factory itself is consistent."""
+"""Hand-built ExperimentResults, one per kind, with the numbers this 2-core CPU gives (resnet50 λ ≈ 25 req/s,
+mobilenet_v2 λ ≈ 165 req/s), shared by the report tests; the tests here check the factory is consistent."""
 
 import dataclasses
 import math
@@ -7,21 +7,15 @@ from typing import Any
 
 from perseus.config.prices import load_catalog
 from perseus.cost.pricing import cost_line
-from perseus.cost.results import (
-    ExperimentResults,
-    Fig1,
-    Fig2,
-    FrontierPoint,
-    Interference,
-    KnobRow,
-    Knobs,
-    Peak,
-    Probe,
-    QosCurve,
-    QosPoint,
-    Slowdown,
-)
 from perseus.cost.saving import sharing_saving
+from perseus.experiments import frontier, interference, knobs, qos
+from perseus.experiments.analysis import Peak, Probe
+from perseus.experiments.fig1 import Fig1
+from perseus.experiments.frontier import Fig2, FrontierPoint
+from perseus.experiments.interference import Slowdown
+from perseus.experiments.knobs import KnobRow
+from perseus.experiments.qos import QosCurve, QosPoint
+from perseus.experiments.results import ExperimentResults
 
 A, B = "resnet50", "mobilenet_v2"
 PEAKS = {A: 25.3, B: 164.8}
@@ -81,7 +75,7 @@ def fig2() -> Fig2:
     return Fig2((A, B), dict(PEAKS), points, max(p.saving for p in points))
 
 
-def qos() -> list[QosCurve]:
+def qos_curves() -> list[QosCurve]:
     fractions = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1)
     satisfaction = {
         (A, "alone"): (1.0, 1.0, 0.998, 0.994, 0.985, 0.62),
@@ -99,7 +93,7 @@ def qos() -> list[QosCurve]:
     return curves
 
 
-def interference() -> Interference:
+def interference_findings() -> interference.Findings:
     pairs = [
         Slowdown(A, [B], False, 12.6, 181.0, 262.0, PEAKS[A], 19.8),
         Slowdown(B, [A], False, 82.4, 31.0, 77.5, PEAKS[B], 104.0),
@@ -108,10 +102,10 @@ def interference() -> Interference:
         Slowdown(A, [f"3 × {A}"], False, 3.2, 180.0, 331.0),
         Slowdown(A, [f"3 × {A}"], True, 3.2, 180.0, 252.0),
     ]
-    return Interference(pairs, copies)
+    return interference.Findings(dedicated(), pairs, copies)
 
 
-def knobs() -> Knobs:
+def knobs_findings() -> knobs.Findings:
     rows = []
     for instances, batching, peaks, shared in [
         (1, False, PEAKS, SHARED),
@@ -123,7 +117,7 @@ def knobs() -> Knobs:
         setting = {"instances": instances, "dynamic_batching": batching, "pinning": "shared"}
         rows.append(KnobRow(setting, dict(peaks), dict(shared), saving, bool(shared)))
     best = max((r for r in rows if r.saving is not None), key=lambda r: r.saving or -math.inf)
-    return Knobs(rows, best)
+    return knobs.Findings(rows, best)
 
 
 def provenance() -> dict[str, Any]:
@@ -154,23 +148,22 @@ def provenance() -> dict[str, Any]:
     }
 
 
-def sample_results(**overrides: Any) -> ExperimentResults:
-    """Every section present; pass e.g. fig2=None to drop one."""
+def frontier_findings(**overrides: Any) -> frontier.Findings:
+    return dataclasses.replace(frontier.Findings(dedicated(), fig1(), fig2()), **overrides)
+
+
+def sample_results(findings: Any = None, kind: str = "frontier", **overrides: Any) -> ExperimentResults:
+    """A frontier run (Fig 1 and Fig 2) unless other findings (and their kind) are given."""
     base = ExperimentResults(
         run_id=7,
         name="resnet50 + mobilenet_v2 on 2 cores",
-        kind="frontier",
+        kind=kind,
         status="done",
         reason=None,
         sla={A: SLA, B: SLA},
         provenance=provenance(),
-        spec={"name": "resnet50 + mobilenet_v2 on 2 cores", "kind": "frontier", "models": [A, B]},
-        peaks=list(dedicated().values()),
-        fig1=fig1(),
-        fig2=fig2(),
-        qos=qos(),
-        interference=interference(),
-        knobs=knobs(),
+        spec={"name": "resnet50 + mobilenet_v2 on 2 cores", "kind": kind, "models": [A, B]},
+        findings=frontier_findings() if findings is None else findings,
         trials=41,
         failed_trials=1,
         warnings=["trial shared/frontier f=0.75#3 FAILED: server fault during the trial: stub exited"],
@@ -178,9 +171,19 @@ def sample_results(**overrides: Any) -> ExperimentResults:
     return dataclasses.replace(base, **overrides)
 
 
+def every_kind() -> list[ExperimentResults]:
+    """One run of each kind that draws something of its own."""
+    return [
+        sample_results(),
+        sample_results(qos.Findings(dedicated(), qos_curves()), "qos-sweep"),
+        sample_results(interference_findings(), "interference"),
+        sample_results(knobs_findings(), "knobs"),
+    ]
+
+
 def test_factory_numbers_are_consistent() -> None:
-    results = sample_results()
-    assert results.fig1 is not None and results.fig2 is not None
-    assert 0.05 < results.fig1.saving < 0.08  # equal share at 23.4 req/s each
-    assert results.fig2.max_saving >= results.fig1.saving
-    assert [c.machine for c in results.fig1.costs][:3] == ["gcp-n2-standard-2"] * 3
+    found = sample_results().findings
+    assert found.fig1 is not None and found.fig2 is not None
+    assert 0.05 < found.fig1.saving < 0.08  # equal share at 23.4 req/s each
+    assert found.fig2.max_saving >= found.fig1.saving
+    assert [c.machine for c in found.fig1.costs][:3] == ["gcp-n2-standard-2"] * 3

@@ -7,10 +7,23 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from perseus.cost.results import Fig2, FrontierPoint, Interference, Slowdown
-from perseus.report import write_figures
-from perseus.report.figures import CAPTIONS, fig2_figure, knob_labels
-from tests.unit.test_report_factory import A, B, sample_results
+from perseus.experiments import interference, knobs, qos
+from perseus.experiments.frontier import Fig2, FrontierPoint
+from perseus.experiments.interference import Slowdown
+from perseus.experiments.results import ExperimentResults
+from perseus.report import kinds
+from perseus.report.figure import WrittenFigure, write_figures
+from perseus.report.kinds.frontier import fig2_figure
+from perseus.report.kinds.knobs import knob_labels
+from tests.unit.test_report_factory import (
+    A,
+    B,
+    every_kind,
+    frontier_findings,
+    interference_findings,
+    knobs_findings,
+    sample_results,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -22,8 +35,13 @@ def _size(path: Path) -> tuple[int, int]:
     return width, height
 
 
+def _write(results: ExperimentResults, folder: Path) -> list[WrittenFigure]:
+    return write_figures(kinds.figures(results), folder)
+
+
 def test_every_section_gets_a_png(tmp_path: Path) -> None:
-    paths = write_figures(sample_results(), tmp_path)
+    written = [f for results in every_kind() for f in _write(results, tmp_path)]
+    paths = [f.path for f in written]
     assert [p.name for p in paths] == [
         "fig1.png",
         "fig2-frontier.png",
@@ -36,42 +54,38 @@ def test_every_section_gets_a_png(tmp_path: Path) -> None:
         width, height = _size(path)
         assert width == 1000 and 300 < height < 800, (path.name, width, height)
         assert path.stat().st_size > 15_000  # drawn, not blank
-        assert path.name in CAPTIONS
+    assert all(f.caption for f in written)
     assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
 
 
 def test_missing_sections_draw_nothing(tmp_path: Path) -> None:
-    results = sample_results(fig1=None, fig2=None, qos=[], interference=None, knobs=None)
-    assert write_figures(results, tmp_path) == []
-    only_copies = sample_results(
-        fig1=None,
-        fig2=None,
-        qos=[],
-        knobs=None,
-        interference=Interference([], sample_results().interference.copies),  # type: ignore[union-attr]
-    )
-    assert [p.name for p in write_figures(only_copies, tmp_path)] == ["copies.png"]
+    assert _write(sample_results(frontier_findings(fig1=None, fig2=None)), tmp_path) == []
+    assert _write(sample_results(qos.Findings({}, []), "qos-sweep"), tmp_path) == []
+    assert _write(sample_results(knobs.Findings([], None), "knobs"), tmp_path) == []
+    only_copies = interference.Findings({}, [], interference_findings().copies)
+    assert [f.path.name for f in _write(sample_results(only_copies, "interference"), tmp_path)] == [
+        "copies.png"
+    ]
 
 
 def test_nan_values_do_not_break_figures(tmp_path: Path) -> None:
-    results = sample_results()
-    assert results.fig2 is not None and results.knobs is not None
+    found = frontier_findings().fig2
+    assert found is not None
     fig2 = dataclasses.replace(
-        results.fig2,
-        points=[dataclasses.replace(p, saving=math.nan) for p in results.fig2.points],
-        max_saving=math.nan,
+        found, points=[dataclasses.replace(p, saving=math.nan) for p in found.points], max_saving=math.nan
     )
-    interference = Interference(
-        [Slowdown(A, [B], False, 10.0, 0.0, 50.0)], [Slowdown(A, ["3 × resnet50"], True, 3.0, math.nan, 9.0)]
+    broken = interference.Findings(
+        {},
+        [Slowdown(A, [B], False, 10.0, 0.0, 50.0)],
+        [Slowdown(A, ["3 × resnet50"], True, 3.0, math.nan, 9.0)],
     )
-    paths = write_figures(dataclasses.replace(results, fig2=fig2, interference=interference), tmp_path)
-    assert len(paths) == 6 and all(_size(p)[0] == 1000 for p in paths)
+    written = _write(sample_results(frontier_findings(fig2=fig2)), tmp_path)
+    written += _write(sample_results(broken, "interference"), tmp_path)
+    assert len(written) == 4 and all(_size(f.path)[0] == 1000 for f in written)
 
 
 def test_knob_labels_show_only_what_varies() -> None:
-    knobs = sample_results().knobs
-    assert knobs is not None
-    labels, common = knob_labels(knobs)
+    labels, common = knob_labels(knobs_findings())
     assert labels[0] == "instances 1, batching off" and labels[3] == "instances 2, batching on"
     assert common == "pinning shared"
 

@@ -4,9 +4,10 @@ import dataclasses
 import re
 from pathlib import Path
 
+from perseus.experiments import frontier
 from perseus.report import render_html, write_report
 from perseus.report.fmt import WEIGHTS_SENTENCE
-from tests.unit.test_report_factory import sample_results
+from tests.unit.test_report_factory import every_kind, frontier_findings, sample_results
 
 
 def test_report_is_self_contained_with_numbers_and_provenance(tmp_path: Path) -> None:
@@ -14,10 +15,16 @@ def test_report_is_self_contained_with_numbers_and_provenance(tmp_path: Path) ->
     assert path == tmp_path / "run-7" / "report.html"
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    assert "Multi-tenant serving saves 6.3%" in page
+    assert "Multi-tenant serving saves" in page
+    pages = [
+        write_report(r, tmp_path / f"kind-{i}").read_text(encoding="utf-8")
+        for i, r in enumerate(every_kind())
+    ]
     for number in ("25.3", "164.8", "+6.3%", "+4.9%", "2.50×", "1.066"):
-        assert number in page
-    assert page.count('src="data:image/png;base64,') == 6
+        assert any(number in p for p in pages), number
+    assert [p.count('src="data:image/png;base64,') for p in pages] == [2, 1, 2, 1]
+    # Each figure follows the table it illustrates.
+    assert page.index('id="fig1"') < page.index("data:image/png") < page.index('id="costs"')
     # Nothing is fetched: no scripts, no external stylesheets, images or fonts.
     assert "<script" not in page and "<link" not in page
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)
@@ -36,29 +43,26 @@ def test_every_string_is_escaped() -> None:
         warnings=['<img src=x onerror="alert(1)">'],
         provenance={**sample_results().provenance, "git_sha": "<script>alert(1)</script>"},
     )
-    assert results.fig1 is not None
-    shared = dataclasses.replace(results.fig1.shared, rates_rps={"<b>x</b>": 23.4})
-    page = render_html(
-        dataclasses.replace(
-            results, fig1=dataclasses.replace(results.fig1, models=["<b>x</b>"], shared=shared)
-        )
-    )
+    found = results.findings.fig1
+    assert found is not None
+    shared = dataclasses.replace(found.shared, rates_rps={"<b>x</b>": 23.4})
+    fig1 = dataclasses.replace(found, models=["<b>x</b>"], shared=shared)
+    page = render_html(dataclasses.replace(results, findings=frontier_findings(fig1=fig1)))
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
     assert "<img src=x" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
     assert "<script>" not in page
 
 
 def test_negative_saving_is_the_headline() -> None:
-    results = sample_results(fig2=None)
-    assert results.fig1 is not None
-    page = render_html(dataclasses.replace(results, fig1=dataclasses.replace(results.fig1, saving=-0.072)))
+    found = frontier_findings().fig1
+    assert found is not None
+    fig1 = dataclasses.replace(found, saving=-0.072)
+    page = render_html(sample_results(frontier_findings(fig2=None, fig1=fig1)))
     assert 'class="headline bad">Multi-tenant serving costs 7.2% more at the shared peak.' in page
     assert "sharing COSTS MORE by 7.2%" in page
 
 
 def test_empty_results_still_make_a_page(tmp_path: Path) -> None:
-    results = sample_results(
-        fig1=None, fig2=None, qos=[], interference=None, knobs=None, peaks=[], status="failed", reason="boom"
-    )
+    results = sample_results(frontier.Findings({}, None, None), status="failed", reason="boom")
     page = write_report(results, tmp_path).read_text(encoding="utf-8")
     assert "No results to show" in page and "run failed: boom" in page and "Provenance" in page

@@ -7,10 +7,22 @@ import re
 import pytest
 from rich.console import Console
 
-from perseus.cost.results import ExperimentResults, Fig1, Slowdown
+from perseus.experiments import frontier, interference, knobs, peak, qos
+from perseus.experiments.fig1 import Fig1
+from perseus.experiments.interference import Slowdown
+from perseus.experiments.results import ExperimentResults
 from perseus.report import render_results
-from perseus.report.fmt import headline, num, pct, saving_words
-from tests.unit.test_report_factory import A, B, sample_results
+from perseus.report.fmt import num, pct, saving_words
+from perseus.report.kinds import headline
+from tests.unit.test_report_factory import (
+    A,
+    B,
+    dedicated,
+    every_kind,
+    frontier_findings,
+    interference_findings,
+    sample_results,
+)
 
 
 def _render(results: ExperimentResults) -> str:
@@ -20,7 +32,7 @@ def _render(results: ExperimentResults) -> str:
 
 
 def test_all_sections_render_with_their_numbers() -> None:
-    text = _render(sample_results())
+    text = "".join(_render(results) for results in every_kind())
     for title in (
         "Fig 1",
         "Cost per 1M",
@@ -42,40 +54,36 @@ def test_all_sections_render_with_their_numbers() -> None:
 
 
 @pytest.mark.parametrize(
-    "missing",
+    ("kind", "findings"),
     [
-        {"fig1": None},
-        {"fig2": None},
-        {"qos": []},
-        {"interference": None},
-        {"knobs": None},
-        {"peaks": []},
-        {"fig1": None, "fig2": None, "qos": [], "interference": None, "knobs": None, "peaks": []},
+        ("frontier", frontier_findings(fig2=None)),
+        ("frontier", frontier_findings(fig1=None)),
+        ("peak", peak.Findings({})),
+        ("qos-sweep", qos.Findings(dedicated(), [])),
+        ("interference", interference.Findings({}, [], [])),
+        ("knobs", knobs.Findings([], None)),
+        ("frontier", frontier.Findings({}, None, None)),
     ],
-    ids=["fig1", "fig2", "qos", "interference", "knobs", "peaks", "everything"],
+    ids=["fig2", "fig1", "peaks", "qos", "interference", "knobs", "everything"],
 )
-def test_any_section_may_be_missing(missing: dict[str, object]) -> None:
-    text = _render(sample_results(**missing))
+def test_any_section_may_be_missing(kind: str, findings: object) -> None:
+    text = _render(sample_results(findings, kind))
     assert "trials" in text
-    if "fig2" in missing and "fig1" not in missing:
+    if isinstance(findings, frontier.Findings) and findings.fig2 is None and findings.fig1 is not None:
         assert "Fig 2" not in text and "at the shared peak" in text  # the headline falls back to Fig 1
-    if len(missing) == 6:
+    if kind in ("peak", "interference", "knobs") or findings == frontier.Findings({}, None, None):
         assert "No results to show" in text
 
 
 def test_nan_is_shown_as_a_dash() -> None:
-    results = sample_results()
-    assert results.fig1 is not None and results.interference is not None
-    shared = dataclasses.replace(results.fig1.shared, p95_ms={A: math.nan, B: math.nan})
-    fig1 = Fig1(results.fig1.models, results.fig1.dedicated, shared, math.nan, results.fig1.costs)
+    found = frontier_findings().fig1
+    assert found is not None
+    shared = dataclasses.replace(found.shared, p95_ms={A: math.nan, B: math.nan})
+    fig1 = Fig1(found.models, found.dedicated, shared, math.nan, found.costs)
     broken = Slowdown(A, [B], False, math.nan, 0.0, math.nan)  # p95 alone 0 → ratio NaN
-    text = _render(
-        dataclasses.replace(
-            results,
-            fig1=fig1,
-            fig2=None,
-            interference=dataclasses.replace(results.interference, pairs=[broken]),
-        )
+    text = _render(sample_results(frontier_findings(fig1=fig1, fig2=None)))
+    text += _render(
+        sample_results(dataclasses.replace(interference_findings(), pairs=[broken]), "interference")
     )
     assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
     assert "no saving could be computed" in text
@@ -83,12 +91,12 @@ def test_nan_is_shown_as_a_dash() -> None:
 
 
 def test_negative_saving_says_sharing_costs_more() -> None:
-    results = sample_results(fig2=None)
-    assert results.fig1 is not None
-    fig1 = dataclasses.replace(results.fig1, saving=-0.072)
-    text = _render(dataclasses.replace(results, fig1=fig1))
+    found = frontier_findings().fig1
+    assert found is not None
+    results = sample_results(frontier_findings(fig2=None, fig1=dataclasses.replace(found, saving=-0.072)))
+    text = _render(results)
     assert "-7.2%" in text and "sharing COSTS MORE by 7.2%" in text
-    line = headline(dataclasses.replace(results, fig1=fig1))
+    line = headline(results)
     assert line is not None and line.text.startswith("Multi-tenant serving costs 7.2% more")
 
 

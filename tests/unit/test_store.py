@@ -6,7 +6,7 @@ import pytest
 
 from perseus.core.errors import ConfigError
 from perseus.loadgen import RequestRecord, TrialRecords
-from perseus.store import Store
+from perseus.store import Store, TrialSummary
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -15,7 +15,9 @@ def test_round_trip(tmp_path: Path) -> None:
         trial = TrialRecords(
             1, 2, 3, [RequestRecord("m", 2, 2, 5, True), RequestRecord("m", 3, 3, 4, False, "boom")]
         )
-        trial_id = store.save_trial(run_id, "t1", {"c": 1}, trial, {"*": {"requests": 1}}, "valid")
+        trial_id = store.save_trial(
+            run_id, "t1", {"c": 1}, trial, TrialSummary({"*": {"requests": 1}}), "valid"
+        )
         store.finish_run(run_id, "done")
     with Store(tmp_path / "r.db") as store:
         run = store.run(run_id)
@@ -27,7 +29,7 @@ def test_round_trip(tmp_path: Path) -> None:
         )
         assert run.finished_at is not None
         [row] = store.trials(run_id)
-        assert (row.name, row.status, row.summary) == ("t1", "valid", {"*": {"requests": 1}})
+        assert (row.name, row.status, row.summary.tenants) == ("t1", "valid", {"*": {"requests": 1}})
         back = store.trial_records(trial_id)
         assert back.records == sorted(trial.records, key=lambda r: r.intended_ns)
         assert (back.start_ns, back.window_start_ns, back.window_end_ns) == (1, 2, 3)
@@ -38,9 +40,9 @@ def test_trial_names_unique_within_run(tmp_path: Path) -> None:
 
     with Store(tmp_path / "r.db") as store:
         run_id = store.create_run("demo", {}, {})
-        store.save_trial(run_id, "t", {}, TrialRecords(0, 0, 1), {}, "valid")
+        store.save_trial(run_id, "t", {}, TrialRecords(0, 0, 1), TrialSummary(), "valid")
         with pytest.raises(sqlite3.IntegrityError):
-            store.save_trial(run_id, "t", {}, TrialRecords(0, 0, 1), {}, "valid")
+            store.save_trial(run_id, "t", {}, TrialRecords(0, 0, 1), TrialSummary(), "valid")
 
 
 def test_missing_run_and_bad_file(tmp_path: Path) -> None:
@@ -92,7 +94,7 @@ def test_recording_ends_the_run_and_keeps_its_trials(
     with Store(tmp_path / "r.db") as store:
         try:
             with store.recording("bench", {}, {}) as run_id:
-                store.save_trial(run_id, "t", {}, TrialRecords(0, 0, 1), {}, "valid")
+                store.save_trial(run_id, "t", {}, TrialRecords(0, 0, 1), TrialSummary(), "valid")
                 if raised is not None:
                     raise raised
         except (ConfigError, KeyboardInterrupt):

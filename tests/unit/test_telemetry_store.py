@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from perseus.loadgen import TrialRecords
-from perseus.store import Store
+from perseus.store import Store, TrialSummary
 from perseus.store.schema import SCHEMA_VERSION
 from perseus.telemetry import Sample
 
 
 def _trial(store: Store, name: str = "t") -> int:
     run_id = store.create_run("bench", {}, {})
-    return store.save_trial(run_id, name, {}, TrialRecords(0, 0, 1), {}, "valid")
+    return store.save_trial(run_id, name, {}, TrialRecords(0, 0, 1), TrialSummary(), "valid")
 
 
 def test_telemetry_round_trip_in_time_order(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_version_2_store_is_migrated(tmp_path: Path) -> None:
     version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     db.close()
-    assert int(version) == SCHEMA_VERSION == 3
+    assert int(version) == SCHEMA_VERSION == 4
     assert "telemetry_by_trial" in indexes
     with Store(path) as store:  # opening again changes nothing
         assert store.telemetry(1) == [Sample(7, "host", None, "cpu_percent", 50.0)]

@@ -7,16 +7,17 @@ import typer
 
 from perseus.cli.common import DbOption, console, open_store, reports_dir, split_models
 from perseus.cli.progress import RichReporter
-from perseus.config.experiment import Experiment
-from perseus.config.loading import build
 from perseus.core.errors import ConfigError
-from perseus.cost.analysis import experiment_results
-from perseus.cost.results import ExperimentResults
-from perseus.orchestrate.experiments import run_experiment
+from perseus.experiments import frontier
+from perseus.experiments.registry import parse_experiment
+from perseus.experiments.results import ExperimentResults, experiment_results
+from perseus.orchestrate.runner import run_experiment
 
 
 def demo_json(results: ExperimentResults) -> dict[str, Any]:
-    fig1, fig2 = results.fig1, results.fig2
+    findings = results.findings
+    assert isinstance(findings, frontier.Findings)
+    fig1, fig2 = findings.fig1, findings.fig2
     data: dict[str, Any] = {"run_id": results.run_id, "status": results.status, "warnings": results.warnings}
     if fig1 is not None:
         data.update(
@@ -71,23 +72,24 @@ def demo(
         held = [float(f) for f in fractions.split(",") if f.strip()]
     except ValueError:
         raise ConfigError(f"--fractions must be numbers like 0.25,0.5, got {fractions!r}") from None
-    experiment = build(
-        Experiment,
-        "demo",
-        name="demo",
-        kind="frontier",
-        description="perseus demo: Fig 1 and Fig 2 on this machine",
-        models=pair,
-        sla=f"p95={sla_p95_ms:g}ms",
-        frontier={"fractions": held},
-        search={"tolerance": tolerance, "max_probes": max_probes},
-        trial={
-            "warmup_s": warmup_s,
-            "min_duration_s": min(4.0, trial_s),
-            "max_duration_s": trial_s,
-            "tolerance": stability,
+    experiment = parse_experiment(
+        {
+            "name": "demo",
+            "kind": frontier.NAME,
+            "description": "perseus demo: Fig 1 and Fig 2 on this machine",
+            "models": pair,
+            "sla": f"p95={sla_p95_ms:g}ms",
+            "frontier": {"fractions": held},
+            "search": {"tolerance": tolerance, "max_probes": max_probes},
+            "trial": {
+                "warmup_s": warmup_s,
+                "min_duration_s": min(4.0, trial_s),
+                "max_duration_s": trial_s,
+                "tolerance": stability,
+            },
+            "price": {"machines": machine or ["gcp-n2-standard-2"]},
         },
-        price={"machines": machine or ["gcp-n2-standard-2"]},
+        "demo",
     )
     with open_store(db) as store:
         with RichReporter(console, quiet=json_out) as reporter:

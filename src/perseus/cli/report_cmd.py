@@ -7,8 +7,7 @@ import typer
 
 from perseus.cli.common import DbOption, console, open_store, reports_dir
 from perseus.core.errors import ConfigError
-from perseus.cost.analysis import experiment_results
-from perseus.orchestrate.experiments import RUN_KIND
+from perseus.experiments.results import RUN_KIND, experiment_results
 
 
 def report(

@@ -7,9 +7,9 @@ import typer
 
 from perseus.cli.common import DbOption, console, open_store, reports_dir
 from perseus.cli.progress import RichReporter
-from perseus.config.experiment import load_experiment
-from perseus.cost.analysis import experiment_results
-from perseus.orchestrate.experiments import run_experiment
+from perseus.experiments.registry import load_experiment
+from perseus.experiments.results import experiment_results
+from perseus.orchestrate.runner import run_experiment
 
 
 def run(

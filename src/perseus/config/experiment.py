@@ -1,35 +1,24 @@
-"""An experiment file (`perseus run FILE.yaml`): the question, its models, SLAs, load and search settings.
-
-It should read like the question: kind says which protocol (PERSEUS Fig 1 / Fig 2, VELTAIR QoS and
-interference, the knob grid), models say who is served with which knobs, sla says what "good" means.
+"""What every experiment file (`perseus run FILE.yaml`) has: its models, SLAs, load, trial, search and
+price settings. Each kind adds its own sections (perseus.experiments.<kind>); the registry there reads a
+file into the kind it names, and rejects a section that belongs to another kind.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from perseus.config.loading import load_yaml
 from perseus.config.serving import TenantConfig, tenant_names
 from perseus.core.errors import ConfigError
 from perseus.core.sla import SlaTarget, parse_sla
 
-Kind = Literal["peak", "dedicated-vs-multitenant", "frontier", "qos-sweep", "interference", "knobs"]
-KINDS: tuple[Kind, ...] = (
-    "peak",
-    "dedicated-vs-multitenant",
-    "frontier",
-    "qos-sweep",
-    "interference",
-    "knobs",
-)
 
-
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TrialSettings(_Strict):
+class TrialSettings(Strict):
     """Each probe is one trial: warm-up discarded, then until 3 windows agree (or max_duration_s)."""
 
     warmup_s: float = Field(default=2.0, ge=0)
@@ -50,7 +39,7 @@ class TrialSettings(_Strict):
         return self
 
 
-class LoadSettings(_Strict):
+class LoadSettings(Strict):
     arrival: Literal["poisson", "constant"] = Field(
         default="poisson", description="open-loop arrivals; the paper sent at a constant rate"
     )
@@ -58,7 +47,7 @@ class LoadSettings(_Strict):
     batch: int = Field(default=1, ge=1)
 
 
-class SearchSettings(_Strict):
+class SearchSettings(Strict):
     """How λ (the peak rate under the SLA) is found."""
 
     method: Literal["bisect", "ramp"] = Field(
@@ -73,71 +62,22 @@ class SearchSettings(_Strict):
     max_probes: int = Field(default=14, ge=2, le=100)
 
 
-class FrontierSettings(_Strict):
-    fractions: tuple[float, ...] = Field(
-        default=(0.25, 0.5, 0.75), min_length=1, description="A is held at these fractions of λ_A"
-    )
-
-    @field_validator("fractions")
-    @classmethod
-    def _between(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(not 0 < f < 1 for f in value):
-            raise ValueError("fractions must lie strictly between 0 and 1")
-        return tuple(sorted(value))
-
-
-class QosSettings(_Strict):
-    fractions: tuple[float, ...] = Field(
-        default=(0.25, 0.5, 0.75, 0.9, 1.0, 1.1),
-        min_length=1,
-        description="offered load as fractions of each tenant's λ alone",
-    )
-
-
-class InterferenceSettings(_Strict):
-    load_fraction: float = Field(default=0.5, gt=0, lt=1, description="each tenant offered this share of λ")
-    copies: int = Field(
-        default=4, ge=0, le=16, description="N copies of the first model (VELTAIR: 4); 0 = skip"
-    )
-    pinning: tuple[bool, ...] = Field(
-        default=(False, True), min_length=1, description="copies unpinned, pinned"
-    )
-    peaks: bool = Field(default=True, description="also search each victim's λ with the aggressor running")
-
-
-class KnobGrid(_Strict):
-    """Settings tried for the knobs experiment; every combination is one setting."""
-
-    instances: tuple[int, ...] = (1,)
-    dynamic_batching: tuple[bool, ...] = (False,)
-    intra_op_threads: tuple[int, ...] = (0,)
-    pinning: tuple[Literal["shared", "split"], ...] = Field(
-        default=("shared",),
-        description="shared: all tenants on all cores; split: cores divided among tenants",
-    )
-
-
-class PriceSettings(_Strict):
+class PriceSettings(Strict):
     catalog: Path | None = Field(default=None, description="price catalog YAML; default: the shipped one")
     machines: tuple[str, ...] = Field(default=("gcp-n2-standard-2",), min_length=1)
 
 
-class Experiment(_Strict):
+class ExperimentBase(Strict):
+    """What every kind shares; each kind (perseus.experiments) adds its own `kind` literal and sections."""
+
     name: str = Field(min_length=1, max_length=120)
-    kind: Kind
+    kind: str
     description: str = ""
     models: tuple[TenantConfig, ...] = Field(min_length=1)
     sla: str | dict[str, str] = Field(default="p95=750ms", description="one target, or one per model")
-    share: dict[str, float] | None = Field(
-        default=None, description="shared placement: request-rate weights per model (default equal)"
-    )
     load: LoadSettings = LoadSettings()
     search: SearchSettings = SearchSettings()
     trial: TrialSettings = TrialSettings()
-    frontier: FrontierSettings = FrontierSettings()
-    qos: QosSettings = QosSettings()
-    interference: InterferenceSettings = InterferenceSettings()
-    knobs: KnobGrid = KnobGrid()
     price: PriceSettings = PriceSettings()
     telemetry_interval_s: float = Field(default=1.0, gt=0)
 
@@ -159,22 +99,22 @@ class Experiment(_Strict):
                 raise ValueError(str(exc)) from None
         return value
 
+    MODELS: ClassVar[int | None] = None  # a kind that compares exactly this many models says so
+
     @model_validator(mode="after")
-    def _fits_kind(self) -> Self:
-        bases = [t.model.split(":", 1)[0] for t in self.models]
-        if self.kind in ("dedicated-vs-multitenant", "frontier") and len(self.models) != 2:
-            raise ValueError(f"{self.kind} compares exactly two models, got {len(self.models)}")
-        if self.kind == "interference" and len(self.models) < 1:
-            raise ValueError("interference needs at least one model")
-        for named in (self.sla if isinstance(self.sla, dict) else {}, self.share or {}):
-            unknown = sorted(set(named) - set(bases))
-            if unknown:
-                raise ValueError(f"{', '.join(unknown)} is not one of the models {bases}")
-        if isinstance(self.sla, dict) and set(self.sla) != set(bases):
-            raise ValueError(f"sla per model must name every model: {bases}")
-        if self.share is not None and any(w <= 0 for w in self.share.values()):
-            raise ValueError("share weights must be > 0")
+    def _named_models(self) -> Self:
+        if self.MODELS is not None and len(self.models) != self.MODELS:
+            count = {2: "two", 3: "three"}.get(self.MODELS, str(self.MODELS))
+            raise ValueError(f"{self.kind} compares exactly {count} models, got {len(self.models)}")
+        bases = self.bases()
+        if isinstance(self.sla, dict):
+            _known(self.sla, bases)
+            if set(self.sla) != set(bases):
+                raise ValueError(f"sla per model must name every model: {bases}")
         return self
+
+    def bases(self) -> list[str]:
+        return [t.model.split(":", 1)[0] for t in self.models]
 
     def model_keys(self) -> list[str]:
         """How the models are named in results: as tenants of one server (a repeated model gets -2, -3)."""
@@ -192,5 +132,27 @@ class Experiment(_Strict):
         return parse_sla(self.sla if isinstance(self.sla, str) else self.sla[base])
 
 
-def load_experiment(path: Path) -> Experiment:
-    return load_yaml(path, Experiment)
+def _known(named: Mapping[str, object], bases: list[str]) -> None:
+    unknown = sorted(set(named) - set(bases))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} is not one of the models {bases}")
+
+
+class SharedExperiment(ExperimentBase):
+    """A kind that also runs the models sharing one server at request-rate weights."""
+
+    share: dict[str, float] | None = Field(
+        default=None, description="shared placement: request-rate weights per model (default equal)"
+    )
+
+    @model_validator(mode="after")
+    def _share(self) -> Self:
+        _known(dict(self.share or {}), self.bases())
+        if self.share is not None and any(w <= 0 for w in self.share.values()):
+            raise ValueError("share weights must be > 0")
+        return self
+
+    def weights(self) -> dict[str, float]:
+        """Request-rate weight of each model key (default equal)."""
+        share = self.share or {}
+        return {k: share.get(self.base_of(k), 1.0) for k in self.model_keys()}

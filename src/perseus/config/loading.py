@@ -11,11 +11,12 @@ from perseus.core.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def validation_line(exc: ValidationError, where: str) -> str:
-    """A pydantic error as one line naming the field (`where: tenants.0.cpus: ...`)."""
+def validation_line(exc: ValidationError, where: str, skip: int = 0) -> str:
+    """A pydantic error as one line naming the field (`where: tenants.0.cpus: ...`); `skip` drops leading
+    parts of the field's path (a tagged union's tag)."""
     first = exc.errors()[0]
     message = str(first["msg"]).removeprefix("Value error, ")
-    field = ".".join(str(p) for p in first["loc"])
+    field = ".".join(str(p) for p in first["loc"][skip:])
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return (f"{where}: {field}: {message}" if field else f"{where}: {message}") + tail

@@ -1,10 +1,21 @@
 """Priced machines × measured throughput: $ per 1M inferences and the CostLines a report shows."""
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from perseus.config.prices import Machine
-from perseus.cost.results import CostLine
 from perseus.cost.saving import cost_per_million_usd
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """$ per 1M inferences of one placement on one priced machine."""
+
+    placement: str  # "resnet50 dedicated", "shared"
+    machine: str
+    price_usd_per_h: float
+    throughput_rps: float
+    usd_per_1m: float
 
 
 def machine_cost_per_million_usd(machine: Machine, throughput_rps: float) -> float:

@@ -1,49 +1,5 @@
-"""Raw per-request records of one trial; every summary is a pure function of these."""
+"""Raw per-request records of one trial (defined in core.records, where the store reads them too)."""
 
-from dataclasses import dataclass, field
+from perseus.core.records import RequestRecord, TrialRecords
 
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    tenant: str
-    intended_ns: int  # when the schedule meant to send it (monotonic clock); = send_ns in a closed loop
-    send_ns: int  # when it was handed to the client
-    done_ns: int  # when the response (or error) arrived
-    ok: bool
-    error: str | None = None  # error kind (e.g. UNAVAILABLE, timeout) when not ok
-
-    @property
-    def latency_ns(self) -> int:
-        """Coordinated-omission-correct latency: from the intended send time."""
-        return self.done_ns - self.intended_ns
-
-    @property
-    def service_ns(self) -> int:
-        """Latency from the actual send, as tools without a schedule report it."""
-        return self.done_ns - self.send_ns
-
-    @property
-    def lateness_ns(self) -> int:
-        return self.send_ns - self.intended_ns
-
-
-@dataclass
-class TrialRecords:
-    """Everything one load run produced; the measured window excludes warm-up and drain."""
-
-    start_ns: int
-    window_start_ns: int
-    window_end_ns: int
-    records: list[RequestRecord] = field(default_factory=list)
-    loadgen_cpu_ns: int = 0  # CPU time the load generator itself used while sending
-    offered_rps: float | None = None  # open loop: the scheduled rate over all tenants
-    workers: int = 1
-    measure_window_s: float = 1.0  # length of the stability windows the trial was judged on
-
-    @property
-    def window_s(self) -> float:
-        return (self.window_end_ns - self.window_start_ns) / 1e9
-
-    def measured(self) -> list[RequestRecord]:
-        """Requests meant to be sent inside the measured window."""
-        return [r for r in self.records if self.window_start_ns <= r.intended_ns < self.window_end_ns]
+__all__ = ["RequestRecord", "TrialRecords"]

@@ -1,23 +1,25 @@
-"""Probes: one open-loop trial at given per-tenant rates on a server session, named by what it offered so a
-re-run finds it stored and does not measure it again (experiments resume where they stopped)."""
+"""A placement's server as the kinds see it (experiments.lab.Server): open-loop probes stored under their
+typed keys, so a re-run finds them stored and does not measure them again (experiments resume where they
+stopped), unstable probes retried, and λ searches over them."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from perseus.config.experiment import Experiment
+from perseus.config.experiment import ExperimentBase
 from perseus.core.progress import Reporter
-from perseus.core.sla import SlaTarget
+from perseus.experiments.lab import RatesAt
 from perseus.loadgen import LoadSpec, TenantRate, TrialRules
-from perseus.orchestrate.search import Step
-from perseus.orchestrate.session import ServerSession
+from perseus.orchestrate.search import Step, find_peak
+from perseus.orchestrate.session import Session
 from perseus.serving import RunningServer
-from perseus.store import Store, TrialRow
+from perseus.store import Placement, Store, TrialKey, TrialRow
+from perseus.store.judge import feasible, only_unstable
+from perseus.store.keys import Scalar
 
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
 
 
-def rules_of(experiment: Experiment) -> TrialRules:
+def rules_of(experiment: ExperimentBase) -> TrialRules:
     """The trial rules of every probe. Lateness is judged against the SLA: on a small host the server's
     threads delay the generator's wake-ups by a few ms (2-5 ms for 1-5% of sends when a CNN keeps both
     cores busy, even at 20 req/s), which matters for a 20 ms SLA, not a 100 ms one. Latency counts from
@@ -34,40 +36,8 @@ def rules_of(experiment: Experiment) -> TrialRules:
     )
 
 
-BLOCKING = ("too few requests", "too many errors", "generator fell behind", "overloaded", "too short")
-
-
-def feasible(trial: TrialRow, tenants: list[str]) -> tuple[bool, str]:
-    """Every tenant met its SLA over the whole measured window, with no overload, errors or late sends.
-
-    A probe whose windows did not agree within the stability tolerance still counts (it is flagged):
-    at a few dozen requests per window the windows of a steady queue differ by more than ±10% by chance,
-    and the SLA is judged on all the window's requests together.
-    """
-    if trial.status == "failed":
-        return False, f"failed: {trial.reason}"
-    blocking = [part for part in (trial.reason or "").split("; ") if part.startswith(BLOCKING)]
-    if blocking:
-        return False, "; ".join(blocking)
-    missed = [t for t in tenants if not trial.summary.get(t, {}).get("sla_met")]
-    if missed:
-        return False, "; ".join(
-            f"{t} {trial.summary[t]['sla']} missed (p95 {trial.summary[t]['p95_ms']:.1f} ms)"
-            if t in trial.summary
-            else f"{t} served nothing"
-            for t in missed
-        )
-    return True, "ok" if trial.status == "valid" else f"ok (flagged: {trial.reason})"
-
-
-def _only_unstable(trial: TrialRow) -> bool:
-    return trial.status == "invalid" and all(
-        part.strip().startswith("unstable") for part in (trial.reason or "").split(";")
-    )
-
-
 def open_loop(
-    experiment: Experiment, rates: Mapping[str, float], seed: int
+    experiment: ExperimentBase, rates: Mapping[str, float], seed: int
 ) -> Callable[[RunningServer], LoadSpec]:
     load = experiment.load
 
@@ -89,90 +59,89 @@ def open_loop(
 
 
 @dataclass
-class Prober:
-    """Open-loop probes against one server session (a placement: its tenants and knobs)."""
+class ProbingServer:
+    """Probes against one server session: a placement, its tenants and knobs."""
 
     store: Store
     run_id: int
-    session: ServerSession
-    experiment: Experiment
+    session: Session
+    experiment: ExperimentBase
     reporter: Reporter
-    phase: str  # names this placement in trial names, e.g. "dedicated/resnet50"
-    extra: dict[str, Any]
+    placement: Placement
 
-    def tenants(self) -> list[str]:
-        return [t.name for t in self.session.server().tenants]
-
-    def slas(self) -> dict[str, SlaTarget]:
-        server = self.session.server()
-        return {t.name: self.experiment.sla_of(t.model.base) for t in server.tenants}
-
-    def _stored(self, name: str) -> TrialRow | None:
-        return self.store.trial_named(self.run_id, name)
-
-    def trial(self, rates: Mapping[str, float], label: str) -> TrialRow:
-        """One probe at these rates (req/s per tenant); stored ones are reused, unstable ones retried."""
-        offered = ",".join(f"{t}={rates[t]:.4f}" for t in sorted(rates))
-        base = f"{self.phase}|{label}|{offered}"
-        row = self._measure(base, rates, label, 0)
-        for attempt in range(1, self.experiment.trial.retries + 1):
-            if not _only_unstable(row):
-                break
-            row = self._measure(f"{base}|retry{attempt}", rates, label, attempt)
+    def _measure(
+        self,
+        key: TrialKey,
+        make_spec: Callable[[RunningServer], LoadSpec],
+        rules: TrialRules,
+        judged: bool = True,
+    ) -> TrialRow:
+        """The trial stored under `key`, measuring it first unless a previous run already did; `judged`
+        trials are held to every tenant's SLA."""
+        name = key.name()
+        row = self.store.trial_named(self.run_id, name)
+        if row is None:
+            server = self.session.server()
+            slas = {t.name: self.experiment.sla_of(t.model.base) for t in server.tenants}
+            self.session.trial(
+                self.store,
+                self.run_id,
+                name,
+                make_spec,
+                rules,
+                slas if judged else None,
+                {"key": key.to_json()},
+                self.experiment.telemetry_interval_s,
+            )
+            row = self.store.trial_named(self.run_id, name)
+            assert row is not None
         return row
 
-    def _measure(self, name: str, rates: Mapping[str, float], label: str, seed: int) -> TrialRow:
-        row = self._stored(name)
-        if row is not None:
-            return row
-        self.reporter.status(
-            f"{self.phase}: {label} at " + ", ".join(f"{t} {r:.2f}" for t, r in rates.items())
-        )
-        self.session.trial(
-            self.store,
-            self.run_id,
-            name,
-            open_loop(self.experiment, rates, seed),
-            rules_of(self.experiment),
-            self.slas(),
-            {**self.extra, "phase": self.phase, "label": label, "offered": dict(rates)},
-            self.experiment.telemetry_interval_s,
-        )
-        stored = self._stored(name)
-        assert stored is not None
-        return stored
+    def trial(self, rates: Mapping[str, float], purpose: str, **params: Scalar) -> TrialRow:
+        """One probe at these rates (req/s per tenant); stored ones are reused, unstable ones retried."""
+        key = TrialKey(self.placement, purpose, params, rates)
+        row: TrialRow | None = None
+        for attempt in range(self.experiment.trial.retries + 1):
+            if row is not None and not only_unstable(row):
+                break
+            if self.store.trial_named(self.run_id, key.with_attempt(attempt).name()) is None:
+                shown = ", ".join(f"{t} {r:.2f}" for t, r in rates.items())
+                self.reporter.status(f"{self.placement.label()}: {purpose} at {shown}")
+            rules = rules_of(self.experiment)
+            row = self._measure(key.with_attempt(attempt), open_loop(self.experiment, rates, attempt), rules)
+        assert row is not None
+        return row
 
-    def step(self, rates: Mapping[str, float], label: str, judged: list[str]) -> Step:
-        row = self.trial(rates, label)
-        ok, detail = feasible(row, [t for t in self.tenants() if rates.get(t, 0) > 0])
-        served = sum(float(row.summary.get(t, {}).get("throughput_rps", 0.0)) for t in judged)
-        return Step(sum(rates[t] for t in judged), ok, served, detail)
+    def search(
+        self, rates_at: RatesAt, judged: Sequence[str], start: float, purpose: str, **params: Scalar
+    ) -> float:
+        def probe(rate: float) -> Step:
+            rates = rates_at(rate)
+            row = self.trial(rates, purpose, **params)
+            ok, detail = feasible(row, [t for t, r in rates.items() if r > 0])
+            served = sum(float(row.summary.value(t, "throughput_rps", 0.0)) for t in judged)
+            return Step(sum(rates[t] for t in judged), ok, served, detail)
+
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        what = f"{self.placement.label()}: {purpose}" + (f" ({shown})" if shown else "")
+        return find_peak(probe, start, self.experiment.search, what).peak_rps
 
     def estimate(self) -> dict[str, float]:
         """Closed-loop throughput of each tenant alone at concurrency = its instances: a starting point."""
         found: dict[str, float] = {}
-        for tenant in self.session.server().tenants:
-            name = f"{self.phase}|estimate|{tenant.name}"
-            row = self._stored(name)
-            if row is None:
-                self.reporter.status(f"{self.phase}: estimating {tenant.name}'s capacity (closed loop)")
-
-                def spec(
-                    server: RunningServer, who: str = tenant.name, c: int = tenant.config.instances
-                ) -> LoadSpec:
-                    return LoadSpec(url=server.endpoints.grpc_url, tenants=(who,), concurrency=c)
-
-                self.session.trial(
-                    self.store,
-                    self.run_id,
-                    name,
-                    spec,
-                    TrialRules.fixed(min(ESTIMATE_S, self.experiment.trial.max_duration_s), 1.0),
-                    None,
-                    {**self.extra, "phase": self.phase, "label": "estimate"},
-                    self.experiment.telemetry_interval_s,
-                )
-                row = self._stored(name)
-                assert row is not None
-            found[tenant.name] = float(row.summary.get(tenant.name, {}).get("throughput_rps", 0.0)) or 1.0
+        for name in self.placement.names:
+            key = TrialKey(self.placement, "estimate", {"tenant": name})
+            if self.store.trial_named(self.run_id, key.name()) is None:
+                self.reporter.status(f"{self.placement.label()}: estimating {name}'s capacity (closed loop)")
+            rules = TrialRules.fixed(min(ESTIMATE_S, self.experiment.trial.max_duration_s), 1.0)
+            row = self._measure(key, _closed_loop(name), rules, judged=False)
+            found[name] = float(row.summary.value(name, "throughput_rps", 0.0)) or 1.0
         return found
+
+
+def _closed_loop(tenant: str) -> Callable[[RunningServer], LoadSpec]:
+    def spec(server: RunningServer) -> LoadSpec:
+        (served,) = [t for t in server.tenants if t.name == tenant]
+        return LoadSpec(url=server.endpoints.grpc_url, tenants=(tenant,), concurrency=served.config.instances)
+
+    return spec

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from perseus.config import ServerConfig
 from perseus.core.progress import Reporter
@@ -22,6 +22,24 @@ def processes_of(server: RunningServer) -> Callable[[], dict[str, list[int]]]:
     """Each tenant's stubs, plus the server process itself under its own name: its gRPC/HTTP front end
     and scheduler use CPU for every tenant (as much as the stubs for small models), not for one."""
     return lambda: {**server.tenant_pids(), SERVER_PROCESS: [server.pid]}
+
+
+class Session(Protocol):
+    """What a prober needs of a server session (ServerSession here; a model of one in unit tests)."""
+
+    def server(self) -> RunningServer: ...
+
+    def trial(
+        self,
+        store: Store,
+        run_id: int,
+        name: str,
+        make_spec: Callable[[RunningServer], LoadSpec],
+        rules: TrialRules,
+        sla: Sla = None,
+        extra: dict[str, Any] | None = None,
+        interval_s: float = 1.0,
+    ) -> TrialOutcome: ...
 
 
 class ServerSession:

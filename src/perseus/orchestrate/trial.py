@@ -8,7 +8,7 @@ from typing import Any
 
 from perseus.core.progress import Reporter
 from perseus.loadgen import LatencySummary, LoadSpec, SlaTarget, TrialRules, run_load, summarize, verdict
-from perseus.store import Store
+from perseus.store import Store, TrialSummary
 from perseus.telemetry import Sampler, breakdown
 
 FAILED = "failed"
@@ -92,9 +92,8 @@ def run_trial(
         status, reasons = FAILED, [f"server fault during the trial: {fault}", *reasons]
     sent = len(records.records)
     cpu_us = records.loadgen_cpu_ns / 1e3 / sent if sent else 0.0
-    summary: dict[str, Any] = {tenant: asdict(s) for tenant, s in summaries.items()}
     wall_s = (records.window_end_ns - records.start_ns) / 1e9
-    summary["loadgen"] = {
+    loadgen = {
         # Per request it looks large at low rates (idle wake-ups); the share of a core says what it took.
         "cpu_core_fraction": records.loadgen_cpu_ns / 1e9 / wall_s if wall_s > 0 else 0.0,
         "cpu_us_per_request": cpu_us,
@@ -112,7 +111,8 @@ def run_trial(
             }
         usage = _usage(sampler, (sampler.samples[-1].t_ns - sampler.samples[0].t_ns) / 1e9)
         notices = list(sampler.notices)
-        summary.update(server=server, usage=usage, notices=notices)
+    per_tenant = {tenant: asdict(s) for tenant, s in summaries.items()}
+    summary = TrialSummary(per_tenant, loadgen, server, usage, notices)
     stored = {**spec_record(spec, rules, sla), **(extra or {})}
     trial_id = store.save_trial(run_id, name, stored, records, summary, status, "; ".join(reasons) or None)
     if sampler is not None:
@@ -123,7 +123,7 @@ def run_trial(
         reasons,
         summaries,
         cpu_us,
-        summary["loadgen"]["cpu_core_fraction"],
+        loadgen["cpu_core_fraction"],
         server,
         usage,
         notices,

@@ -2,7 +2,6 @@
 data exports (CSV / Parquet)."""
 
 from perseus.report.export import export_run
-from perseus.report.figures import write_figures
 from perseus.report.html import render_html, write_report
 from perseus.report.tables import render_results
 
@@ -10,6 +9,5 @@ __all__ = [
     "export_run",
     "render_html",
     "render_results",
-    "write_figures",
     "write_report",
 ]

@@ -65,58 +65,38 @@ TELEMETRY_COLUMNS: dict[str, ColumnType] = {
 Row = dict[str, Any]
 
 
-def _models(models: object) -> str | None:
-    """A trial's models as one cell: `tenant=model;…` (a mapping) or `a;b` (a list)."""
-    if isinstance(models, dict):
-        return ";".join(f"{t}={m}" for t, m in models.items())
-    if isinstance(models, list | tuple):
-        return ";".join(str(m) for m in models)
-    return None if models is None else str(models)
-
-
-def _model_of(models: object, tenant: str) -> str | None:
-    """The model a tenant serves: from a tenant → model mapping, or itself when listed as a model."""
-    if isinstance(models, dict):
-        model = models.get(tenant)
-        return None if model is None else str(model)
-    if isinstance(models, list | tuple) and tenant in models:
-        return tenant
-    return None
-
-
-def _tenant_summaries(trial: TrialRow) -> dict[str, dict[str, Any]]:
-    """The per-tenant latency summaries of a trial (the summary also holds loadgen, server, usage…)."""
+def _key_cells(trial: TrialRow) -> Row:
+    """What an experiment trial was (from its typed key): its placement, purpose and models."""
+    key = trial.key
+    if key is None:
+        return {"phase": None, "label": None, "placement": None, "models": None}
+    params = ", ".join(f"{k}={v}" for k, v in sorted(key.params.items()))
     return {
-        t: s
-        for t, s in trial.summary.items()
-        if isinstance(s, dict) and "throughput_rps" in s and "p95_ms" in s
+        "phase": key.placement.label(),
+        "label": key.purpose + (f" ({params})" if params else ""),
+        "placement": key.placement.role,
+        "models": ";".join(f"{t}={m}" for t, m in key.placement.tenants),
     }
 
 
 def trial_rows(run_id: int, trial: TrialRow) -> list[Row]:
-    spec = trial.spec
-    models = spec.get("models")
-    offered = spec.get("offered") if isinstance(spec.get("offered"), dict) else {}
+    key = trial.key
     base: Row = {
         "run_id": run_id,
         "trial_id": trial.id,
         "name": trial.name,
         "status": trial.status,
         "reason": trial.reason,
-        "phase": spec.get("phase"),
-        "label": spec.get("label"),
-        "placement": spec.get("placement"),
-        "models": _models(models),
+        **_key_cells(trial),
     }
-    summaries = _tenant_summaries(trial)
-    if not summaries:  # a failed trial may have no summary; it still gets its row
+    if not trial.summary.tenants:  # a failed trial may have no summary; it still gets its row
         return [base]
     rows = []
-    for tenant, s in summaries.items():
-        row = dict(base, tenant=tenant, model=_model_of(models, tenant))
+    for tenant, s in trial.summary.tenants.items():
+        row = dict(base, tenant=tenant, model=key.placement.model_of(tenant) if key else None)
         row.update({k: s.get(k) for k in TRIAL_COLUMNS if k in s})
-        if row.get("offered_rps") is None and isinstance(offered, dict) and tenant in offered:
-            row["offered_rps"] = offered[tenant]
+        if row.get("offered_rps") is None and key is not None and tenant in key.offered:
+            row["offered_rps"] = key.offered[tenant]
         rows.append(row)
     return rows
 

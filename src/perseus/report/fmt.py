@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from perseus.cost.results import ExperimentResults
+from perseus.experiments.results import ExperimentResults
 
 MISSING = "-"
 WEIGHTS_SENTENCE = (
@@ -62,29 +62,7 @@ class Headline:
     saving: float | None  # the saving it states, if it is about money
 
 
-def headline(results: ExperimentResults) -> Headline | None:
-    """One sentence for the top of a report: the money answer if the run has one."""
-    if results.fig2 is not None and finite(results.fig2.max_saving):
-        return _verdict(results.fig2.max_saving, "at the best measured frontier point")
-    if results.fig1 is not None and finite(results.fig1.saving):
-        return _verdict(results.fig1.saving, "at the shared peak")
-    best = results.knobs.best if results.knobs is not None else None
-    if best is not None and best.saving is not None and finite(best.saving):
-        return _verdict(best.saving, f"with the best setting ({setting_text(best.setting)})")
-    if results.interference is not None:
-        ratios = [
-            s.p95_ratio
-            for s in results.interference.pairs + results.interference.copies
-            if math.isfinite(s.p95_ratio)
-        ]
-        if ratios:
-            return Headline(
-                f"Co-location raises p95 latency up to {max(ratios):.2f}× over running alone", None
-            )
-    return None
-
-
-def _verdict(saving: float, where: str) -> Headline:
+def saving_headline(saving: float, where: str) -> Headline:
     if saving < 0:
         return Headline(f"Multi-tenant serving costs {abs(saving):.1%} more {where}", saving)
     return Headline(f"Multi-tenant serving saves {saving:.1%} {where}", saving)

@@ -7,23 +7,13 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from perseus.cost.results import ExperimentResults
-from perseus.report import fmt
-from perseus.report.figures import CAPTIONS, write_figures
+from perseus.experiments.results import ExperimentResults
+from perseus.report import fmt, kinds
+from perseus.report.figure import WrittenFigure, write_figures
 from perseus.report.files import replacing
-from perseus.report.sections import Cell, TableData, probes_table, tables, warnings
+from perseus.report.table import Cell, TableData, probes_table
 
 REPORT_NAME = "report.html"
-
-# Which figure illustrates which table; a figure without a table goes at the end.
-_FIGURE_AFTER = {
-    "fig1": "fig1.png",
-    "fig2": "fig2-frontier.png",
-    "qos": "qos.png",
-    "interference": "interference.png",
-    "slowdowns": "copies.png",
-    "knobs": "knobs.png",
-}
 
 _CSS = """
 body { font: 15px/1.45 -apple-system, "Segoe UI", "Liberation Sans", Arial, sans-serif; color: #1d1d1f;
@@ -89,9 +79,9 @@ def table_html(data: TableData) -> str:
     )
 
 
-def figure_html(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    caption = CAPTIONS.get(path.name, path.stem)
+def figure_html(figure: WrittenFigure) -> str:
+    data = base64.b64encode(figure.path.read_bytes()).decode("ascii")
+    caption = figure.caption
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
         f"<figcaption>{_e(caption)}</figcaption></figure>"
@@ -99,7 +89,7 @@ def figure_html(path: Path) -> str:
 
 
 def _headline(results: ExperimentResults) -> str:
-    line = fmt.headline(results)
+    line = kinds.headline(results)
     if line is None:
         return ""
     tone = "neutral" if line.saving is None else "bad" if line.saving < 0 else "good"
@@ -107,10 +97,7 @@ def _headline(results: ExperimentResults) -> str:
 
 
 def _probes(results: ExperimentResults) -> str:
-    peaks = list(results.peaks)
-    if results.fig1 is not None and results.fig1.shared not in peaks:
-        peaks.append(results.fig1.shared)
-    parts = [table_html(probes_table(p)) for p in peaks if p.probes]
+    parts = [table_html(probes_table(p)) for p in kinds.searches(results)]
     if not parts:
         return ""
     return f"<details><summary>How each λ was found: every probe</summary>{''.join(parts)}</details>"
@@ -127,19 +114,20 @@ def _provenance(results: ExperimentResults) -> str:
     )
 
 
-def render_html(results: ExperimentResults, figures: Sequence[Path] = ()) -> str:
-    """The whole page as one string; `figures` are PNG files to embed."""
-    by_name = {p.name: p for p in figures}
+def render_html(results: ExperimentResults, figures: Sequence[WrittenFigure] = ()) -> str:
+    """The whole page as one string; `figures` are PNG files to embed, each after the table it
+    illustrates (at the end when that table is absent)."""
+    left = list(figures)
     parts: list[str] = []
-    for data in tables(results):
+    for data in kinds.tables(results):
         parts.append(table_html(data))
-        figure = by_name.pop(_FIGURE_AFTER.get(data.key, ""), None)
-        if figure is not None:
+        for figure in [f for f in left if f.after == data.key]:
             parts.append(figure_html(figure))
-    parts += [figure_html(p) for p in by_name.values()]
+            left.remove(figure)
+    parts += [figure_html(f) for f in left]
     if not parts:
         parts.append('<p class="warn">No results to show: the run stored no finished section.</p>')
-    lines = warnings(results)
+    lines = kinds.warnings(results)
     warning_html = (
         '<section class="warnings"><strong>Warnings</strong><ul>'
         + "".join(f"<li>{_e(w)}</li>" for w in lines)
@@ -164,7 +152,7 @@ def render_html(results: ExperimentResults, figures: Sequence[Path] = ()) -> str
 def write_report(results: ExperimentResults, out_dir: Path) -> Path:
     """Figures and report.html (figures embedded, so the HTML alone is the report) into out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = write_figures(results, out_dir)
+    figures = write_figures(kinds.figures(results), out_dir)
     path = out_dir / REPORT_NAME
     with replacing(path) as tmp:
         tmp.write_text(render_html(results, figures), encoding="utf-8")

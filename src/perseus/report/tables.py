@@ -4,9 +4,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from perseus.cost.results import ExperimentResults
-from perseus.report import fmt
-from perseus.report.sections import Cell, TableData, Tone, tables, warnings
+from perseus.experiments.results import ExperimentResults
+from perseus.report import fmt, kinds
+from perseus.report.table import Cell, TableData, Tone
 
 _STYLE: dict[Tone, str] = {"good": "green", "bad": "bold red", "warn": "yellow", "dim": "dim"}
 
@@ -33,17 +33,17 @@ def render_results(results: ExperimentResults, console: Console) -> None:
         f"[bold]{escape(results.name)}[/bold] — {escape(results.kind)}, run {results.run_id} "
         f"({escape(results.status)}); {escape(fmt.sla_text(results))}"
     )
-    line = fmt.headline(results)
+    line = kinds.headline(results)
     if line is not None:
         style = "bold red" if line.saving is not None and line.saving < 0 else "bold"
         console.print(f"[{style}]{escape(line.text)}.[/]")
-    found = tables(results)
+    found = kinds.tables(results)
     if not found:
         console.print("[yellow]No results to show: the run stored no finished section.[/yellow]")
     for data in found:
         console.print(rich_table(data))
         for note in data.notes:
             console.print(_markup(note))
-    for warning in warnings(results):
+    for warning in kinds.warnings(results):
         console.print(f"[yellow]⚠ {escape(warning)}[/yellow]")
     console.print(f"[dim]{escape(fmt.trials_text(results))}; {escape(fmt.provenance_line(results))}.[/dim]")

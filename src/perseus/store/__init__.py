@@ -1,5 +1,8 @@
-"""SQLite results store: runs (spec + provenance), trials, raw per-request records, telemetry samples."""
+"""SQLite results store: runs (spec + provenance), trials (typed key, summary), raw per-request records,
+telemetry samples."""
 
 from perseus.store.db import RunRow, Store, TrialRow
+from perseus.store.keys import Placement, TrialKey
+from perseus.store.summary import TrialSummary
 
-__all__ = ["RunRow", "Store", "TrialRow"]
+__all__ = ["Placement", "RunRow", "Store", "TrialKey", "TrialRow", "TrialSummary"]

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from perseus.core.errors import ConfigError, PerseusError
-from perseus.loadgen.records import RequestRecord, TrialRecords
+from perseus.core.records import RequestRecord, Sample, TrialRecords
+from perseus.store.keys import TrialKey
 from perseus.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
-from perseus.telemetry import Sample
+from perseus.store.summary import TrialSummary
 
 TelemetryRow = tuple[int, str, str | None, str, float]  # t_ns, source, tenant, metric, value (a Sample)
 
@@ -42,7 +43,13 @@ class TrialRow:
     spec: dict[str, Any]
     status: str
     reason: str | None
-    summary: dict[str, Any]
+    summary: TrialSummary
+
+    @property
+    def key(self) -> TrialKey | None:
+        """The typed key of an experiment trial (None for a bench trial)."""
+        data = self.spec.get("key")
+        return TrialKey.from_json(data) if data is not None else None
 
 
 class Store:
@@ -74,7 +81,10 @@ class Store:
         with self._db:
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS.get(step, []):
-                    self._db.execute(statement)
+                    if callable(statement):
+                        statement(self._db)
+                    else:
+                        self._db.execute(statement)
                 self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(step),))
 
     def close(self) -> None:
@@ -129,6 +139,12 @@ class Store:
             raise
         self.finish_run(run_id, "done")
 
+    def amend_run_spec(self, run_id: int, **fields: Any) -> None:
+        """Add what became known only once the run started (e.g. the URL a started server got)."""
+        spec = {**self.run(run_id).spec, **fields}
+        with self._tx() as db:
+            db.execute("UPDATE runs SET spec_json=? WHERE id=?", (json.dumps(spec, sort_keys=True), run_id))
+
     def finish_run(self, run_id: int, status: str, reason: str | None = None) -> None:
         with self._tx() as db:
             db.execute(
@@ -142,7 +158,7 @@ class Store:
         name: str,
         spec: dict[str, Any],
         trial: TrialRecords,
-        summary: dict[str, Any],
+        summary: TrialSummary,
         status: str,
         reason: str | None = None,
     ) -> int:
@@ -160,7 +176,7 @@ class Store:
                     trial.start_ns,
                     trial.window_start_ns,
                     trial.window_end_ns,
-                    json.dumps(summary, sort_keys=True),
+                    json.dumps(summary.to_json(), sort_keys=True),
                     _now(),
                 ),
             )
@@ -193,7 +209,9 @@ class Store:
 
     @staticmethod
     def _trial_row(r: tuple[Any, ...]) -> TrialRow:
-        return TrialRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6]))
+        return TrialRow(
+            r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], TrialSummary.from_json(json.loads(r[6]))
+        )
 
     def trials(self, run_id: int) -> list[TrialRow]:
         rows = self._db.execute(f"{self._TRIAL_COLUMNS} WHERE run_id=? ORDER BY id", (run_id,)).fetchall()

@@ -1,6 +1,11 @@
 """Table definitions of the results store; bump SCHEMA_VERSION on any change."""
 
-SCHEMA_VERSION = 3
+import sqlite3
+from collections.abc import Callable
+
+from perseus.store.legacy import upgrade_to_4
+
+SCHEMA_VERSION = 4
 
 # Telemetry samples of a trial (perseus.telemetry.Sample); also created by the migration to version 3.
 TELEMETRY_TABLE = """CREATE TABLE IF NOT EXISTS telemetry (
@@ -29,13 +34,13 @@ CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL REFERENCES runs(id),
     name TEXT NOT NULL,              -- unique within a run; a finished trial is never re-run
-    spec_json TEXT NOT NULL,
+    spec_json TEXT NOT NULL,         -- load settings, and an experiment trial's typed key (store.keys)
     status TEXT NOT NULL,            -- valid, invalid, failed
     reason TEXT,
     start_ns INTEGER NOT NULL,       -- monotonic clock of the load generator
     window_start_ns INTEGER NOT NULL,
     window_end_ns INTEGER NOT NULL,
-    summary_json TEXT NOT NULL,      -- derived from the request rows, kept for quick reading
+    summary_json TEXT NOT NULL,      -- store.summary.TrialSummary, derived from the request rows
     finished_at TEXT NOT NULL,
     UNIQUE (run_id, name)
 );
@@ -53,11 +58,12 @@ CREATE INDEX IF NOT EXISTS requests_by_trial ON requests (trial_id);
 {TELEMETRY_INDEX};
 """
 
-# Each step takes a store from version N-1 to N.
-MIGRATIONS = {
+# Each step takes a store from version N-1 to N: SQL statements, or a function over the connection.
+MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     2: [
         "ALTER TABLE requests ADD COLUMN intended_ns INTEGER",
         "UPDATE requests SET intended_ns = send_ns WHERE intended_ns IS NULL",
     ],
     3: [TELEMETRY_TABLE, TELEMETRY_INDEX],
+    4: [upgrade_to_4],  # typed trial keys and summaries (store.legacy)
 }

@@ -1,5 +1,6 @@
 """Telemetry: per-tenant CPU and memory, host CPU, Triton /metrics and GPU samples over time."""
 
+from perseus.core.records import Sample
 from perseus.telemetry.breakdown import ModelBreakdown, breakdown
 from perseus.telemetry.gpu import GpuReading, NvmlGpus, available
 from perseus.telemetry.processes import (
@@ -11,7 +12,7 @@ from perseus.telemetry.processes import (
     TenantUsage,
     read_tenants,
 )
-from perseus.telemetry.sampler import DEFAULT_INTERVAL_S, Sample, Sampler
+from perseus.telemetry.sampler import DEFAULT_INTERVAL_S, Sampler
 from perseus.telemetry.triton_metrics import GpuGauges, ModelCounters, TritonMetrics, parse, scrape
 
 __all__ = [

@@ -5,8 +5,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import NamedTuple, Protocol, Self
+from typing import Protocol, Self
 
+from perseus.core.records import Sample
 from perseus.telemetry.gpu import GpuReading, NvmlGpus
 from perseus.telemetry.processes import (
     CpuLedger,
@@ -21,20 +22,6 @@ from perseus.telemetry.triton_metrics import TritonMetrics, counters_as_dict, sc
 DEFAULT_INTERVAL_S = 1.0  # the paper's Prometheus scrape interval
 SCRAPE_TIMEOUT_S = 2.0
 _NOTICE_CHARS = 300
-
-
-class Sample(NamedTuple):
-    """One measurement. t_ns is time.monotonic_ns, the clock of the load generator's request records.
-
-    source: "process" (tenant's stub processes), "host", "triton" (/metrics; tenant = model, None for
-    server gauges) or "gpu:<index>".
-    """
-
-    t_ns: int
-    source: str
-    tenant: str | None
-    metric: str
-    value: float
 
 
 class GpuSource(Protocol):

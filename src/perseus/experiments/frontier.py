@@ -1,0 +1,139 @@
+"""Kind `frontier` (PERSEUS Fig 2): after Fig 1, the first model held at fractions of its λ while the
+second is pushed to its own beside it; the saving 1 − 1/(r_A/λ_A + r_B/λ_B) at each feasible pair."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from perseus.config.experiment import ExperimentBase, SharedExperiment, Strict
+from perseus.core.errors import SlaNotMetError
+from perseus.cost.saving import sharing_saving
+from perseus.experiments import fig1
+from perseus.experiments.analysis import Peak, dedicated_found, peak, shared_found
+from perseus.experiments.lab import Lab, RatesAt
+from perseus.experiments.placements import dedicated_peaks, shared, shared_on
+from perseus.store import TrialRow
+
+NAME = "frontier"
+REPORT = "perseus.report.kinds.frontier"
+FRONTIER = "frontier"
+
+
+class FrontierSettings(Strict):
+    fractions: tuple[float, ...] = Field(
+        default=(0.25, 0.5, 0.75), min_length=1, description="A is held at these fractions of λ_A"
+    )
+
+    @field_validator("fractions")
+    @classmethod
+    def _between(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("fractions must lie strictly between 0 and 1")
+        return tuple(sorted(value))
+
+
+class Settings(SharedExperiment):
+    kind: Literal["frontier"]
+    frontier: FrontierSettings = FrontierSettings()
+
+    MODELS = 2
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    rates_rps: dict[str, float]  # (r_A, r_B)
+    saving: float
+    source: str  # "dedicated" (an axis end), "measured" (A held at a fraction of λ_A) or "shared peak"
+
+
+@dataclass(frozen=True)
+class Fig2:
+    """Paper Fig 2: feasible (r_A, r_B) pairs with A held at fractions of λ_A, and the saving at each."""
+
+    models: tuple[str, str]
+    peaks: dict[str, float]
+    points: list[FrontierPoint]
+    max_saving: float
+
+
+@dataclass(frozen=True)
+class Findings:
+    peaks: dict[str, Peak]
+    fig1: fig1.Fig1 | None
+    fig2: Fig2 | None
+
+
+def _settings(experiment: ExperimentBase) -> Settings:
+    assert isinstance(experiment, Settings)
+    return experiment
+
+
+def plan(experiment: ExperimentBase) -> list[str]:
+    exp = _settings(experiment)
+    a = exp.model_keys()[0]
+    return fig1.plan(exp) + [f"frontier: {a} at {f:.0%} of λ" for f in exp.frontier.fractions]
+
+
+def run(experiment: ExperimentBase, lab: Lab) -> None:
+    """Fig 1's phases, then the frontier on the same shared server (Fig 1's shared peak at equal share
+    is one more frontier point)."""
+    exp = _settings(experiment)
+    peaks = dedicated_peaks(exp, lab)
+    key_a, key_b = exp.model_keys()
+    where = shared(exp)
+    lab.phase(where.label())
+    with lab.serve(where, exp.models) as server:
+        shared_on(exp, server, peaks)
+        name_a, name_b = where.tenant_of(key_a), where.tenant_of(key_b)
+        assert name_a is not None and name_b is not None
+        for fraction in exp.frontier.fractions:
+            lab.phase(f"frontier: {key_a} at {fraction:.0%} of λ")
+            start = (1 - fraction) * peaks[key_b]  # on the dedicated line: where sharing breaks even
+            try:
+                server.search(
+                    _holding(name_a, fraction * peaks[key_a], name_b),
+                    [name_b],
+                    start,
+                    FRONTIER,
+                    fraction=fraction,
+                )
+            except SlaNotMetError as exc:
+                lab.status(f"no feasible point at {fraction:.0%}: {exc}")
+
+
+def _holding(a: str, rate_a: float, b: str) -> RatesAt:
+    return lambda rate: {a: rate_a, b: rate}
+
+
+def fig2_of(
+    trials: list[TrialRow], exp: Settings, dedicated: dict[str, Peak], warnings: list[str]
+) -> Fig2 | None:
+    a, b = exp.model_keys()
+    if a not in dedicated or b not in dedicated:
+        warnings.append("Fig 2 needs both dedicated peaks")
+        return None
+    peaks = {a: dedicated[a].total_rps, b: dedicated[b].total_rps}
+    where = shared(exp)
+    name_b = where.tenant_of(b)
+    points = [FrontierPoint({a: peaks[a], b: 0.0}, 0.0, "dedicated")]
+    for fraction in exp.frontier.fractions:
+        found = peak(trials, where, FRONTIER, name_b, exp.search.method, "frontier", fraction=fraction)
+        if found is None:
+            warnings.append(f"frontier: no feasible rate of {b} with {a} at {fraction:.0%} of λ_{a}")
+            continue
+        points.append(FrontierPoint(found.rates_rps, sharing_saving(found.rates_rps, peaks), "measured"))
+    at_share = shared_found(trials, exp)
+    if at_share is not None:  # Fig 1's shared peak (equal share) is a frontier point too
+        points.append(
+            FrontierPoint(at_share.rates_rps, sharing_saving(at_share.rates_rps, peaks), "shared peak")
+        )
+    points.append(FrontierPoint({a: 0.0, b: peaks[b]}, 0.0, "dedicated"))
+    points.sort(key=lambda p: -p.rates_rps[a])
+    return Fig2((a, b), peaks, points, max(p.saving for p in points))
+
+
+def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
+    exp = _settings(experiment)
+    peaks = dedicated_found(trials, exp)
+    return Findings(peaks, fig1.fig1_of(trials, exp, peaks, warnings), fig2_of(trials, exp, peaks, warnings))

@@ -1,0 +1,121 @@
+"""Kind `knobs`: a grid of serving knobs (instances × dynamic batching × intra-op threads × core pinning);
+per setting, each model's λ alone and the models sharing one server, and the setting that saves most.
+Dedicated peaks depend only on the knobs that change them (not pinning), so settings that differ only in
+pinning share them."""
+
+import itertools
+import math
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from perseus.config.experiment import ExperimentBase, SharedExperiment, Strict
+from perseus.core.errors import SlaNotMetError
+from perseus.cost.saving import sharing_saving
+from perseus.experiments.analysis import dedicated_found, shared_found, trials_of
+from perseus.experiments.lab import Lab
+from perseus.experiments.placements import SHARED_PEAK, dedicated, dedicated_peaks, shared, shared_peak
+from perseus.store import TrialRow
+from perseus.store.keys import Scalar
+
+NAME = "knobs"
+REPORT = "perseus.report.kinds.knobs"
+DEDICATED_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
+
+
+class KnobGrid(Strict):
+    """Settings tried for the knobs experiment; every combination is one setting."""
+
+    instances: tuple[int, ...] = (1,)
+    dynamic_batching: tuple[bool, ...] = (False,)
+    intra_op_threads: tuple[int, ...] = (0,)
+    pinning: tuple[Literal["shared", "split"], ...] = Field(
+        default=("shared",),
+        description="shared: all tenants on all cores; split: cores divided among tenants",
+    )
+
+
+class Settings(SharedExperiment):
+    kind: Literal["knobs"]
+    knobs: KnobGrid = KnobGrid()
+
+
+@dataclass(frozen=True)
+class KnobRow:
+    setting: dict[str, Scalar]  # e.g. {"instances": 2, "dynamic_batching": True, "pinning": "split"}
+    dedicated_rps: dict[str, float]
+    shared_rps: dict[str, float]
+    saving: float | None  # None when no shared rate met the SLAs
+    sla_met: bool
+
+
+@dataclass(frozen=True)
+class Findings:
+    rows: list[KnobRow]
+    best: KnobRow | None  # the feasible setting with the largest saving
+
+
+def _settings(experiment: ExperimentBase) -> Settings:
+    assert isinstance(experiment, Settings)
+    return experiment
+
+
+def settings_of(exp: Settings) -> list[dict[str, Scalar]]:
+    grid = exp.knobs
+    return [
+        {"instances": i, "dynamic_batching": d, "intra_op_threads": t, "pinning": p}
+        for i, d, t, p in itertools.product(
+            grid.instances, grid.dynamic_batching, grid.intra_op_threads, grid.pinning
+        )
+    ]
+
+
+def _knobs(setting: dict[str, Scalar]) -> dict[str, Scalar]:
+    return {k: setting[k] for k in DEDICATED_KNOBS}
+
+
+def plan(experiment: ExperimentBase) -> list[str]:
+    exp = _settings(experiment)
+    return [
+        label
+        for s in settings_of(exp)
+        for label in [dedicated(exp, k, _knobs(s)).label() for k in exp.model_keys()]
+        + [shared(exp, s).label()]
+    ]
+
+
+def run(experiment: ExperimentBase, lab: Lab) -> None:
+    exp = _settings(experiment)
+    cores = sorted(os.sched_getaffinity(0))
+    n = len(exp.models)
+    for setting in settings_of(exp):
+        knobs = _knobs(setting)
+        try:
+            peaks = dedicated_peaks(exp, lab, knobs)
+            # Split pinning divides the cores among the tenants (tenant i gets every n-th core).
+            split = setting["pinning"] == "split"
+            tenants = tuple(
+                t.model_copy(update={**knobs, "cpus": (tuple(cores[i::n]) or (cores[0],)) if split else None})
+                for i, t in enumerate(exp.models)
+            )
+            shared_peak(exp, lab, peaks, tenants, setting)
+        except SlaNotMetError as exc:
+            lab.status(f"setting {setting}: {exc}")
+
+
+def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
+    exp = _settings(experiment)
+    rows: list[KnobRow] = []
+    for setting in settings_of(exp):
+        if not trials_of(trials, shared(exp, setting), SHARED_PEAK):
+            continue  # its dedicated peaks were not all found: the shared server never ran
+        peaks = {m: p.total_rps for m, p in dedicated_found(trials, exp, _knobs(setting)).items()}
+        found = shared_found(trials, exp, setting)
+        ok = found is not None and len(peaks) == len(exp.models)
+        saving = sharing_saving(found.rates_rps, peaks) if ok and found is not None else None
+        rows.append(KnobRow(setting, peaks, found.rates_rps if found else {}, saving, ok))
+    feasible_rows = [r for r in rows if r.saving is not None]
+    best = max(feasible_rows, key=lambda r: r.saving if r.saving is not None else -math.inf, default=None)
+    return Findings(rows, best)

@@ -1,0 +1,100 @@
+"""The placements kinds share, and the measuring steps on them: each model alone (dedicated, λ by bisection
+or ramp) and the models sharing one server at request-rate weights. The same helper names a placement
+when a kind runs it and when its analysis reads it back."""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from perseus.config import TenantConfig
+from perseus.config.experiment import ExperimentBase, SharedExperiment
+from perseus.config.serving import tenant_names
+from perseus.experiments.lab import Lab, Server
+from perseus.store import Placement
+from perseus.store.keys import Scalar
+
+START_FRACTION = 0.8  # of the closed-loop estimate: open-loop Poisson load needs headroom to meet a p95
+DEDICATED, SHARED = "dedicated", "shared"
+PEAK, SHARED_PEAK = "peak", "shared-peak"
+
+
+def placement(
+    role: str, tenants: Sequence[TenantConfig], keys: Sequence[str], setting: Mapping[str, Scalar] = {}
+) -> Placement:
+    """A server of these tenants, each named as the server will name it, standing for experiment `keys`."""
+    names = tenant_names([t.model for t in tenants])
+    return Placement(role, tuple(zip(names, keys, strict=True)), setting)
+
+
+def alone(exp: ExperimentBase, key: str, knobs: Mapping[str, Any] | None = None) -> TenantConfig:
+    """Model `key` as served alone: with `knobs` (a knob setting) on all cores, else as configured."""
+    tenant = exp.models[exp.model_keys().index(key)]
+    return tenant if knobs is None else tenant.model_copy(update={**knobs, "cpus": None})
+
+
+def dedicated(exp: ExperimentBase, key: str, knobs: Mapping[str, Scalar] | None = None) -> Placement:
+    return placement(DEDICATED, [alone(exp, key, knobs)], [key], knobs or {})
+
+
+def shared(exp: ExperimentBase, setting: Mapping[str, Scalar] = {}) -> Placement:
+    return placement(SHARED, exp.models, exp.model_keys(), setting)
+
+
+def peak_of(
+    server: Server, tenant: str, held: Mapping[str, float] | None = None, start: float | None = None
+) -> float:
+    """λ of `tenant` with the other tenants held at fixed rates; without a `start`, a short closed-loop
+    look at the tenant alone says where to begin."""
+    others = dict(held or {})
+    start = start or START_FRACTION * server.estimate()[tenant]
+    return server.search(lambda rate: {**others, tenant: rate}, [tenant], start, PEAK, tenant=tenant)
+
+
+AloneTrials = Callable[[Server, str, float], None]  # (server, tenant, λ): more trials on that server
+
+
+def dedicated_peaks(
+    exp: ExperimentBase,
+    lab: Lab,
+    knobs: Mapping[str, Scalar] | None = None,
+    then: AloneTrials | None = None,
+) -> dict[str, float]:
+    """Each model alone on its own server (all cores): λ by model key. `then` runs further trials of that
+    model alone on the same server (a server start and stop costs seconds)."""
+    peaks: dict[str, float] = {}
+    for key in exp.model_keys():
+        where = dedicated(exp, key, knobs)
+        lab.phase(where.label())
+        with lab.serve(where, (alone(exp, key, knobs),)) as server:
+            (name,) = where.names
+            peaks[key] = peak_of(server, name)
+            if then is not None:
+                then(server, name, peaks[key])
+    return peaks
+
+
+def shared_on(exp: SharedExperiment, server: Server, peaks: Mapping[str, float]) -> dict[str, float]:
+    """On a server holding every model: the highest total rate meeting every SLA, rates in the `share`
+    weights. Starts where sharing breaks even (Σ r/λ = 1)."""
+    where = server.placement
+    weights = exp.weights()
+    total = sum(weights.values())
+    shares = {t: weights[where.model_of(t)] / total for t in where.names}
+    start = 1 / sum(shares[t] / peaks[where.model_of(t)] for t in where.names)
+    found = server.search(
+        lambda rate: {t: rate * s for t, s in shares.items()}, where.names, start, SHARED_PEAK
+    )
+    return {t: found * s for t, s in shares.items()}
+
+
+def shared_peak(
+    exp: SharedExperiment,
+    lab: Lab,
+    peaks: Mapping[str, float],
+    tenants: tuple[TenantConfig, ...] | None = None,
+    setting: Mapping[str, Scalar] = {},
+) -> dict[str, float]:
+    """The models sharing one server (of `tenants`, default as configured): see shared_on."""
+    where = shared(exp, setting)
+    lab.phase(where.label())
+    with lab.serve(where, tenants or exp.models) as server:
+        return shared_on(exp, server, peaks)

@@ -1,0 +1,61 @@
+"""The registry: every experiment kind, one line each. A kind is a module of this package (settings,
+plan, run, analysis) and the report module it names (tables and figures); ARCHITECTURE.md shows how to
+add one. An experiment file is read into the settings of the kind it names."""
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from perseus.config.experiment import ExperimentBase
+from perseus.config.loading import read_yaml, validation_line
+from perseus.core.errors import ConfigError
+from perseus.experiments import fig1, frontier, interference, knobs, peak, qos
+from perseus.experiments.lab import Kind
+
+KINDS: tuple[Kind, ...] = (
+    peak,
+    fig1,
+    frontier,
+    qos,
+    interference,
+    knobs,
+)
+
+
+def kind_of(name: str, kinds: tuple[Kind, ...] | None = None) -> Kind:
+    found = {k.NAME: k for k in kinds or KINDS}
+    if name not in found:
+        raise ConfigError(f"kind {name!r} is not one of: {', '.join(found)}")
+    return found[name]
+
+
+@cache
+def _adapter(kinds: tuple[Kind, ...]) -> TypeAdapter[Any]:
+    union = Union[tuple(k.Settings for k in kinds)]  # type: ignore[valid-type]  # noqa: UP007
+    tagged: Any = Annotated[union, Field(discriminator="kind")]
+    return TypeAdapter(tagged)
+
+
+def parse_experiment(
+    data: dict[str, Any], where: str, kinds: tuple[Kind, ...] | None = None
+) -> ExperimentBase:
+    """An experiment of the kind `data` names; a section of another kind, or any problem, is one line."""
+    chosen = kinds or KINDS
+    name = data.get("kind")
+    if not isinstance(name, str) or name not in {k.NAME for k in chosen}:
+        raise ConfigError(f"{where}: kind: must be one of {', '.join(k.NAME for k in chosen)}, got {name!r}")
+    try:
+        experiment = _adapter(chosen).validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "extra_forbidden" and len(first["loc"]) == 2:  # (kind, section)
+            raise ConfigError(f"{where}: {first['loc'][1]}: not a section of kind {name}") from None
+        raise ConfigError(validation_line(exc, where, skip=1)) from None
+    assert isinstance(experiment, ExperimentBase)
+    return experiment
+
+
+def load_experiment(path: Path) -> ExperimentBase:
+    return parse_experiment(read_yaml(path), str(path))

@@ -1,0 +1,74 @@
+"""`perseus run`: an experiment's kind runs its plan on real servers through a ServerLab (the Lab of
+experiments.lab: one embedded Triton per placement), every trial stored as it finishes, so a re-run of the
+same experiment skips what is done."""
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perseus.config import ServerConfig, TenantConfig
+from perseus.config.experiment import ExperimentBase
+from perseus.core.paths import runs_dir
+from perseus.core.progress import Reporter
+from perseus.experiments.registry import kind_of
+from perseus.experiments.results import RUN_KIND
+from perseus.models import resolve_model
+from perseus.orchestrate.probe import ProbingServer
+from perseus.orchestrate.provenance import provenance
+from perseus.orchestrate.session import ServerSession, Session
+from perseus.store import Placement, Store
+
+
+@dataclass
+class ServerLab:
+    store: Store
+    run_id: int
+    experiment: ExperimentBase
+    reporter: Reporter
+    run_dir: Path
+    plan: list[str]
+    done: list[str] = field(default_factory=list)
+    # How a placement's server is run: the embedded Triton, or (unit tests) a model of one.
+    session: Callable[[ServerConfig, Path, Reporter], AbstractContextManager[Session]] = ServerSession
+
+    def phase(self, label: str) -> None:
+        self.reporter.trial(label, len(self.done), len(self.plan))
+        self.done.append(label)
+
+    def status(self, text: str) -> None:
+        self.reporter.status(text)
+
+    @contextmanager
+    def serve(self, placement: Placement, tenants: tuple[TenantConfig, ...]) -> Iterator[ProbingServer]:
+        folder = self.run_dir / _folder(placement)
+        with self.session(ServerConfig(tenants=tenants), folder, self.reporter) as session:
+            yield ProbingServer(self.store, self.run_id, session, self.experiment, self.reporter, placement)
+
+
+def _folder(placement: Placement) -> str:
+    """A folder name per placement (server logs, model repository): readable and filesystem-safe."""
+    text = placement.label()
+    return "".join(c if c.isalnum() or c in "-_.+=" else "_" for c in text)[:120]
+
+
+def run_experiment(experiment: ExperimentBase, store: Store, reporter: Reporter, fresh: bool = False) -> int:
+    """Run (or resume) the experiment; returns its run id. A finished run with the same spec is not
+    measured again unless `fresh`."""
+    kind = kind_of(experiment.kind)
+    spec = experiment.model_dump(mode="json")
+    previous = None if fresh else store.find_run(RUN_KIND, spec)
+    if previous is not None and previous.status == "done":
+        reporter.status(f"already measured as run {previous.id} (use --fresh to measure again)")
+        return previous.id
+    for tenant in experiment.models:  # unknown models fail here, before any trial; CNNs export up front
+        resolve_model(tenant.model, on_status=reporter.status)
+    if previous is not None:
+        kept = len(store.trials(previous.id))
+        reporter.status(f"resuming run {previous.id}: {kept} finished trials are kept and not re-run")
+    with store.recording(RUN_KIND, spec, provenance(), resume=previous.id if previous else None) as run_id:
+        lab = ServerLab(
+            store, run_id, experiment, reporter, runs_dir() / f"run-{run_id}", kind.plan(experiment)
+        )
+        kind.run(experiment, lab)
+    return run_id

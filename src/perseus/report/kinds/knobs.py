@@ -1,0 +1,126 @@
+"""Drawing kind `knobs`: the saving of sharing per knob setting, the best one highlighted."""
+
+import math
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from perseus.experiments.analysis import Peak
+from perseus.experiments.knobs import Findings
+from perseus.experiments.results import ExperimentResults
+from perseus.report import fmt
+from perseus.report.figure import BAD, DEDICATED, GOOD, FigureSpec, finite, new_figure
+from perseus.report.fmt import Headline
+from perseus.report.table import Cell, TableData, saving_cell
+
+
+def knobs_table(knobs: Findings) -> TableData:
+    keys = list(dict.fromkeys(k for row in knobs.rows for k in row.setting))
+    models = list(dict.fromkeys(m for row in knobs.rows for m in [*row.dedicated_rps, *row.shared_rps]))
+    rows = []
+    best = None
+    for index, row in enumerate(knobs.rows):
+        is_best = knobs.best is not None and row == knobs.best
+        best = index if is_best else best
+        rows.append(
+            [Cell(str(row.setting.get(k, fmt.MISSING))) for k in keys]
+            + [Cell(fmt.rate(row.dedicated_rps.get(m))) for m in models]
+            + [Cell(fmt.rate(row.shared_rps.get(m))) for m in models]
+            + [saving_cell(row.saving), Cell("yes", "good") if row.sla_met else Cell("no", "bad")]
+            + [Cell("★ best", "good") if is_best else Cell("")]
+        )
+    return TableData(
+        "knobs",
+        "Knobs — saving of sharing per setting",
+        [
+            *keys,
+            *(f"λ {m} req/s" for m in models),
+            *(f"shared {m} req/s" for m in models),
+            "saving",
+            "SLA met",
+            "",
+        ],
+        rows,
+        bold=frozenset() if best is None else frozenset({best}),
+        labels=len(keys),
+    )
+
+
+def _short(key: str, value: object) -> str:
+    names = {"dynamic_batching": "batching", "intra_op_threads": "threads", "instances": "instances"}
+    shown = ("on" if value else "off") if isinstance(value, bool) else str(value)
+    return f"{names.get(key, key)} {shown}"
+
+
+def knob_labels(knobs: Findings) -> tuple[list[str], str]:
+    """Per row, only the knobs that differ between rows; the ones all rows share go in one note."""
+    keys = list(dict.fromkeys(k for row in knobs.rows for k in row.setting))
+    varying = [k for k in keys if len({repr(r.setting.get(k)) for r in knobs.rows}) > 1]
+    fixed = [k for k in keys if k not in varying and knobs.rows]
+    labels = [", ".join(_short(k, r.setting.get(k)) for k in varying) or "defaults" for r in knobs.rows]
+    common = ", ".join(_short(k, knobs.rows[0].setting.get(k)) for k in fixed)
+    return labels, common
+
+
+def knobs_figure(results: ExperimentResults, knobs: Findings) -> Figure:
+    rows = knobs.rows
+    fig, (ax,) = new_figure("Saving of sharing per knob setting", results, height_in=2.0 + 0.45 * len(rows))
+    labels, common = knob_labels(knobs)
+    y = list(range(len(rows)))[::-1]  # first setting on top
+    savings = [100 * finite(r.saving) for r in rows]
+    colors = [GOOD if r == knobs.best else (BAD if (r.saving or 0) < 0 else DEDICATED) for r in rows]
+    ax.barh(y, savings, 0.6, color=colors)
+    span = max([1.0, *(abs(s) for s in savings if math.isfinite(s))])
+    for yi, row, value in zip(y, rows, savings, strict=True):
+        if not math.isfinite(value):
+            ax.text(0.02 * span, yi, "no shared rate met the SLAs", va="center", color="gray", fontsize=10)
+            continue
+        best = "  ★ best" if row == knobs.best else ""
+        ax.text(
+            value + (0.02 * span if value >= 0 else -0.02 * span),
+            yi,
+            f"{fmt.pct(row.saving, signed=True)}{best}",
+            va="center",
+            ha="left" if value >= 0 else "right",
+            fontweight="bold" if best else "normal",
+        )
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    lowest = min((v for v in savings if math.isfinite(v)), default=0.0)
+    ax.set_xlim(lowest - 0.3 * span if lowest < 0 else -0.1 * span, 1.9 * span)
+    ax.set_xlabel("saving of sharing (%)" + (f" — all settings: {common}" if common else ""))
+    return fig
+
+
+CAPTION = "Saving of sharing under each knob setting; the best feasible setting is highlighted."
+
+
+def _findings(findings: Any) -> Findings:
+    assert isinstance(findings, Findings)
+    return findings
+
+
+def tables(findings: Any) -> list[TableData]:
+    found = _findings(findings)
+    return [knobs_table(found)] if found.rows else []
+
+
+def figures(results: ExperimentResults) -> list[FigureSpec]:
+    found = _findings(results.findings)
+    return (
+        [FigureSpec("knobs.png", CAPTION, "knobs", lambda: knobs_figure(results, found))]
+        if found.rows
+        else []
+    )
+
+
+def headline(findings: Any) -> Headline | None:
+    best = _findings(findings).best
+    if best is None or best.saving is None or not fmt.finite(best.saving):
+        return None
+    return fmt.saving_headline(best.saving, f"with the best setting ({fmt.setting_text(best.setting)})")
+
+
+def searches(findings: Any) -> list[Peak]:
+    return []

@@ -1,0 +1,103 @@
+"""The report's tables as plain data (title, columns, rows of text cells with a tone), so the terminal and
+the HTML page show exactly the same numbers; the cells and tables every kind uses (λ, probes)."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from perseus.experiments.analysis import Peak
+from perseus.report import fmt
+
+Tone = Literal["good", "bad", "warn", "dim"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    tone: Tone | None = None
+
+
+@dataclass(frozen=True)
+class TableData:
+    key: str  # fig1, costs, fig2, ...: names the section for styling and tests
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    bold: frozenset[int] = frozenset()  # row indices to emphasise (the best point, the best setting)
+    notes: list[Cell] = field(default_factory=list)  # sentences under the table
+    labels: int = 1  # how many leading columns are names (left-aligned); the rest are numbers
+
+
+def per_tenant(values: dict[str, float], show: Callable[[float | None], str]) -> str:
+    """One tenant: just the number; several: `a 12.0 + b 12.0`."""
+    if len(values) == 1:
+        return show(next(iter(values.values())))
+    return " + ".join(f"{t} {show(v)}" for t, v in values.items())
+
+
+def tone(saving: float | None) -> Tone | None:
+    if saving is None or not math.isfinite(saving):
+        return None
+    return "bad" if saving < 0 else "good"
+
+
+def saving_cell(saving: float | None) -> Cell:
+    if saving is None or not math.isfinite(saving):
+        return Cell(fmt.MISSING, "dim")
+    return Cell(fmt.pct(saving, signed=True), "bad" if saving < 0 else "good")
+
+
+def plain(*texts: str) -> list[Cell]:
+    return [Cell(t) for t in texts]
+
+
+def ratio_cell(value: float | None) -> Cell:
+    if value is None or not math.isfinite(value):
+        return Cell(fmt.MISSING, "dim")
+    return Cell(fmt.ratio(value), "bad" if value >= 1.5 else "warn" if value >= 1.1 else None)
+
+
+def peaks_table(peaks: list[Peak]) -> TableData:
+    rows = []
+    for p in peaks:
+        feasible = sum(1 for probe in p.probes if probe.feasible)
+        rows.append(
+            plain(
+                p.label,
+                per_tenant(p.rates_rps, fmt.rate),
+                per_tenant(p.p95_ms, fmt.ms),
+                p.method,
+                f"{feasible} / {len(p.probes)}",
+            )
+        )
+    return TableData(
+        "peaks",
+        "Peak throughput λ within the SLA",
+        ["placement", "λ req/s", "p95 ms at λ", "search", "feasible / probes"],
+        rows,
+    )
+
+
+def probes_table(peak: Peak) -> TableData:
+    """How λ was found: every probe of the search, feasible or not, with why not."""
+    rows = [
+        [
+            Cell(str(p.trial_id)),
+            Cell(p.name),
+            Cell(per_tenant(p.offered_rps, fmt.rate)),
+            Cell(per_tenant(p.served_rps, fmt.rate)),
+            Cell(per_tenant(p.p95_ms, fmt.ms)),
+            Cell(p.status, None if p.status == "valid" else "warn"),
+            Cell("yes", "good") if p.feasible else Cell("no", "bad"),
+            Cell(p.reason or ""),
+        ]
+        for p in peak.probes
+    ]
+    return TableData(
+        "probes",
+        f"Probes of {peak.label}",
+        ["trial", "name", "offered req/s", "served req/s", "p95 ms", "status", "feasible", "why not"],
+        rows,
+        labels=2,
+    )

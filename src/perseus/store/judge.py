@@ -1,0 +1,43 @@
+"""What a stored trial says about its SLAs: feasible for a peak search (met every SLA with no overload,
+errors or late sends), and whether only its stability was in doubt. Read by the searches that run
+probes and by the analyses that report them, so both judge a trial the same way."""
+
+from collections.abc import Iterable
+
+from perseus.store.db import TrialRow
+
+# Reasons (from loadgen.rules) that disqualify a probe; "unstable" alone only flags it.
+BLOCKING = ("too few requests", "too many errors", "generator fell behind", "overloaded", "too short")
+
+
+def reasons(trial: TrialRow) -> list[str]:
+    return [part.strip() for part in (trial.reason or "").split(";") if part.strip()]
+
+
+def feasible(trial: TrialRow, tenants: Iterable[str]) -> tuple[bool, str]:
+    """Every tenant met its SLA over the whole measured window, with no overload, errors or late sends.
+
+    A probe whose windows did not agree within the stability tolerance still counts (it is flagged):
+    at a few dozen requests per window the windows of a steady queue differ by more than ±10% by chance,
+    and the SLA is judged on all the window's requests together.
+    """
+    if trial.status == "failed":
+        return False, f"failed: {trial.reason}"
+    blocking = [part for part in reasons(trial) if part.startswith(BLOCKING)]
+    if blocking:
+        return False, "; ".join(blocking)
+    summary = trial.summary
+    missed = [t for t in tenants if not summary.value(t, "sla_met")]
+    if missed:
+        return False, "; ".join(
+            f"{t} {summary.value(t, 'sla')} missed (p95 {summary.value(t, 'p95_ms'):.1f} ms)"
+            if t in summary.tenants
+            else f"{t} served nothing"
+            for t in missed
+        )
+    return True, "ok" if trial.status == "valid" else f"ok (flagged: {trial.reason})"
+
+
+def only_unstable(trial: TrialRow) -> bool:
+    """INVALID for instability alone: worth one more attempt."""
+    return trial.status == "invalid" and all(part.startswith("unstable") for part in reasons(trial))

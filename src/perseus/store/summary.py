@@ -1,0 +1,54 @@
+"""A stored trial's summary, typed: per-tenant latency summaries kept apart from the load generator's own
+cost, Triton's server-side breakdown, per-tenant resource usage and telemetry notices, so no tenant name
+(even one called `server` or `usage`) can collide with those blocks."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL_TENANTS = "*"  # the summary over every tenant together (loadgen.ALL)
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    tenants: dict[str, dict[str, Any]] = field(default_factory=dict)  # LatencySummary fields per tenant
+    loadgen: dict[str, Any] = field(default_factory=dict)  # CPU cost, workers, requests sent
+    server: dict[str, dict[str, Any]] = field(default_factory=dict)  # per tenant: Triton's own breakdown
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)  # per tenant: CPU and memory
+    notices: list[str] = field(default_factory=list)
+
+    def tenant(self, name: str) -> dict[str, Any]:
+        """One tenant's summary; empty when it served nothing."""
+        return self.tenants.get(name, {})
+
+    def value(self, tenant: str, key: str, default: Any = None) -> Any:
+        return self.tenants.get(tenant, {}).get(key, default)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenants": self.tenants,
+            "loadgen": self.loadgen,
+            "server": self.server,
+            "usage": self.usage,
+            "notices": self.notices,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "TrialSummary":
+        return cls(
+            dict(data.get("tenants") or {}),
+            dict(data.get("loadgen") or {}),
+            dict(data.get("server") or {}),
+            dict(data.get("usage") or {}),
+            list(data.get("notices") or []),
+        )
+
+
+BLOCKS = ("loadgen", "server", "usage", "notices")
+
+
+def from_legacy(data: Mapping[str, Any]) -> TrialSummary:
+    """The layout before schema 4: tenants at the top level beside the blocks."""
+    return TrialSummary.from_json(
+        {"tenants": {k: v for k, v in data.items() if k not in BLOCKS}, **{k: data.get(k) for k in BLOCKS}}
+    )
