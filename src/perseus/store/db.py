@@ -129,6 +129,12 @@ class Store:
             raise
         self.finish_run(run_id, "done")
 
+    def amend_run_spec(self, run_id: int, **fields: Any) -> None:
+        """Add what became known only once the run started (e.g. the URL a started server got)."""
+        spec = {**self.run(run_id).spec, **fields}
+        with self._tx() as db:
+            db.execute("UPDATE runs SET spec_json=? WHERE id=?", (json.dumps(spec, sort_keys=True), run_id))
+
     def finish_run(self, run_id: int, status: str, reason: str | None = None) -> None:
         with self._tx() as db:
             db.execute(
