@@ -17,6 +17,7 @@ from perseus.config.loading import build
 from perseus.config.serving import tenant_names
 from perseus.core.errors import ConfigError
 from perseus.core.paths import runs_dir
+from perseus.core.units import parse_model_rates
 from perseus.loadgen import ALL, LoadSpec, TenantRate, TrialRules, parse_sla, read_trace
 from perseus.orchestrate import run_trial
 from perseus.orchestrate.provenance import provenance
@@ -26,19 +27,10 @@ from perseus.orchestrate.trial import TrialOutcome, spec_record
 
 def parse_mix(text: str, arrival: Literal["constant", "poisson"], batch: int) -> tuple[TenantRate, ...]:
     """`resnet50=40,mobilenet_v2=120` → one arrival process per model at that many req/s."""
-    rates = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        name, sep, value = part.partition("=")
-        try:
-            rate = float(value)
-        except ValueError:
-            rate = -1.0
-        if not sep or not name.strip() or rate <= 0:
-            raise ConfigError(f"--mix entry {part!r} must be MODEL=REQ_PER_S with a positive rate")
-        rates.append(TenantRate(name.strip(), rate, arrival, batch))
+    rates = parse_model_rates((p.strip() for p in text.split(",") if p.strip()), "--mix")
     if not rates:
         raise ConfigError("--mix needs at least one MODEL=REQ_PER_S")
-    return tuple(rates)
+    return tuple(TenantRate(name, rate, arrival, batch) for name, rate in rates.items())
 
 
 def _named_models(mix: str | None, trace: Path | None) -> list[str]:
