@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal, cast
 
 import typer
 
-from perseus.cli import knobs
 from perseus.cli.bench_output import bench_table, server_table, verdict_lines
 from perseus.cli.common import DbOption, console, open_store, split_models
+from perseus.cli.knobs import with_knobs
 from perseus.cli.progress import RichReporter
 from perseus.config import ServerConfig
+from perseus.config.knobs import Knobs
 from perseus.config.loading import build
 from perseus.config.serving import tenant_names
 from perseus.core.errors import ConfigError
@@ -123,6 +124,7 @@ def _json(outcome: TrialOutcome, run_id: int) -> dict[str, Any]:
     return data
 
 
+@with_knobs()
 def bench(
     url: Annotated[
         str | None,
@@ -185,14 +187,7 @@ def bench(
     telemetry_interval: Annotated[
         float, typer.Option(min=0.05, help="seconds between telemetry samples (the paper scraped every 1 s)")
     ] = 1.0,
-    instances: knobs.Instances = 1,
-    max_batch_size: knobs.MaxBatch = 8,
-    dynamic_batching: knobs.DynamicBatching = False,
-    max_queue_delay_us: knobs.QueueDelay = 0,
-    preferred_batch_sizes: knobs.Preferred = None,
-    intra_op_threads: knobs.IntraOp = 0,
-    inter_op_threads: knobs.InterOp = 0,
-    pin: knobs.Pin = None,
+    knobs: Knobs = Knobs(),  # the knob flags, declared by @with_knobs
     json_out: Annotated[
         bool, typer.Option("--json", help="print one JSON object instead of a table")
     ] = False,
@@ -217,18 +212,7 @@ def bench(
             raise ConfigError(f"--url and --metrics-url are for --backend remote; {backend} starts its own")
         served = list(listed) or _named_models(mix, trace)
         names = tuple(tenant_names(served))
-        tenants = knobs.tenants_from_flags(
-            served,
-            pin,
-            instances=instances,
-            max_batch_size=max_batch_size,
-            dynamic_batching=dynamic_batching,
-            max_queue_delay_us=max_queue_delay_us,
-            preferred_batch_sizes=preferred_batch_sizes,
-            intra_op_threads=intra_op_threads,
-            inter_op_threads=inter_op_threads,
-        )
-        server_config = build(ServerConfig, "bench", tenants=tenants)
+        server_config = build(ServerConfig, "bench", tenants=knobs.tenants(served))
     spec = _spec(
         url or "(started by perseus)",
         names,
