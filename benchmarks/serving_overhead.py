@@ -19,7 +19,7 @@ from pathlib import Path
 
 from perseus.config import ServerConfig, TenantConfig
 from perseus.loadgen import LoadSpec, TrialRules, run_load, summarize
-from perseus.loadgen.clients import Protocol_
+from perseus.loadgen.client_base import Protocol_
 from perseus.serving import embedded_server
 from perseus.serving.inprocess import inprocess_server
 

@@ -1,11 +1,14 @@
 """`perseus bench --backend embedded|inprocess` (perseus starts the server) and the server-side breakdown."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from perseus.core import wire
+from perseus.store import RunRow, Store
 from tests.integration.helpers import assert_one_line_error, cli, wait_gone
 
 pytestmark = pytest.mark.integration
@@ -50,6 +53,32 @@ def test_inprocess_backend_runs_the_same_load(perseus_home: Path) -> None:
     assert data["throughput_rps"] == pytest.approx(50, abs=5)
     assert data["server"] == {}  # no Triton, so no /metrics; the worker's own usage is still measured
     assert "synthetic-sleep" in data["usage"]
+
+
+def _stored_run(home: Path, run_id: int) -> RunRow:
+    """The run as stored, after checking its trial was sent to the same URL with the same protocol."""
+    with Store(home / "results.db") as store:
+        run, [trial] = store.run(run_id), store.trials(run_id)
+    assert (trial.spec["url"], trial.spec["protocol"]) == (run.spec["url"], run.spec["protocol"])
+    return run
+
+
+@pytest.mark.parametrize(("protocol", "service"), [("grpc", "GRPCInferenceService"), ("http", "HTTPService")])
+def test_a_started_server_is_stored_with_its_address(perseus_home: Path, protocol: str, service: str) -> None:
+    model = "synthetic-sleep:service_ms=1"
+    data = _bench("--backend", "embedded", "--model", model, "--protocol", protocol)
+    run = _stored_run(perseus_home, data["run_id"])
+    url, log = run.spec["url"], perseus_home / "runs" / f"run-{data['run_id']}" / "tritonserver.log"
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", url) and run.spec["protocol"] == protocol
+    assert f"Started {service} at {url}" in log.read_text()  # the port tritonserver really listened on
+    assert run.spec["backend"] == "embedded" and run.spec["server"]["tenants"][0]["model"] == model
+
+
+def test_the_in_process_reference_is_stored_with_its_url_and_protocol(perseus_home: Path) -> None:
+    data = _bench("--backend", "inprocess", "--model", "synthetic-sleep:service_ms=1")
+    run = _stored_run(perseus_home, data["run_id"])
+    sockets = (perseus_home / "runs" / f"run-{data['run_id']}" / "inproc").resolve()
+    assert (run.spec["url"], run.spec["protocol"]) == (wire.format_url(sockets), "inprocess")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ import pytest
 from perseus.config import ServerConfig, TenantConfig
 from perseus.core.errors import EndpointError, ServerError
 from perseus.loadgen import LoadSpec, TrialRules, run_load, summarize
-from perseus.loadgen.clients import RequestFailed, open_client
+from perseus.loadgen.client_base import RequestFailed
+from perseus.loadgen.clients import open_client
 from perseus.models import add_model
 from perseus.serving.inprocess import InprocessServer, inprocess_server
 from perseus.serving.pinning import cpus_allowed, thread_ids

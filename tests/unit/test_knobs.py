@@ -3,15 +3,19 @@
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
-from perseus.cli.knobs import parse_pins, server_from_file, tenants_from_flags
+from perseus.cli.knobs import server_from_file, with_knobs
 from perseus.config import TenantConfig
+from perseus.config.knobs import Knobs, parse_pins, tenants_from_flags
 from perseus.config.serving import format_cpuset, parse_cpuset
 from perseus.core.errors import ConfigError, ModelError
 from perseus.serving import pinning
@@ -87,6 +91,53 @@ def test_tenants_from_flags() -> None:
     assert all(t.instances == 2 and t.preferred_batch_sizes == (4, 8) for t in tenants)
     with pytest.raises(ConfigError, match="--models a: instances"):
         tenants_from_flags(["a"], None, instances=0)
+
+
+def test_knobs_make_tenants() -> None:
+    knobs = Knobs(instances=2, dynamic_batching=True, preferred_batch_sizes="4", pins=("b=0",))
+    a, b = knobs.tenants(["a", "b"])
+    assert (a.instances, a.preferred_batch_sizes, a.cpus, b.cpus) == (2, (4,), None, (0,))
+    assert Knobs().tenants(["a"]) == (TenantConfig(model="a"),)
+
+
+def _run(command: Callable[..., None], *args: str) -> str:
+    app = typer.Typer()
+    app.command()(command)
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})  # help text unwrapped
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_with_knobs_declares_the_flags_and_passes_one_value() -> None:
+    seen: list[tuple[str, Knobs, int]] = []
+
+    @with_knobs()
+    def command(name: str = "x", knobs: Knobs = Knobs(), last: int = 0) -> None:
+        """Doc kept."""
+        seen.append((name, knobs, last))
+
+    _run(command, "--name", "y", "--instances", "3", "--dynamic-batching", "--pin", "a=0", "--pin", "b=1")
+    _run(command, "--last", "5")
+    assert seen == [
+        ("y", Knobs(instances=3, dynamic_batching=True, pins=("a=0", "b=1")), 0),
+        ("x", Knobs(), 5),
+    ]
+    assert command.__doc__ == "Doc kept."
+    help_text = _run(command, "--help")
+    flags = ["--name", "--instances", "--max-batch-size", "--preferred-batch-sizes", "--pin", "--last"]
+    assert [help_text.index(flag) for flag in flags] == sorted(help_text.index(flag) for flag in flags)
+    assert "Triton instances (stub processes) per model" in help_text
+
+
+def test_with_knobs_without_pin() -> None:
+    @with_knobs(pin=False)
+    def command(knobs: Knobs = Knobs()) -> None:
+        assert knobs == Knobs(max_batch_size=4)
+
+    _run(command, "--max-batch-size", "4")
+    assert "--pin" not in _run(command, "--help")
+    with pytest.raises(TypeError, match="no `knobs` parameter"):
+        with_knobs()(lambda: None)
 
 
 def test_server_from_file(tmp_path: Path) -> None:

@@ -1,136 +1,21 @@
 """`perseus bench`: closed-loop, open-loop (constant/Poisson), trace or mixed load at any KServe-v2
-endpoint; one trial, judged VALID/INVALID, stored as a run."""
+endpoint; one trial, judged VALID/INVALID, stored as a run. The flags; orchestrate.bench does the work."""
 
 import json
-from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated
 
 import typer
 
-from perseus.cli import knobs
-from perseus.cli.bench_output import bench_table, server_table, verdict_lines
+from perseus.cli.bench_output import bench_json, bench_table, server_table, verdict_lines
 from perseus.cli.common import DbOption, console, open_store, split_models
+from perseus.cli.knobs import with_knobs
 from perseus.cli.progress import RichReporter
-from perseus.config import ServerConfig
-from perseus.config.loading import build
-from perseus.config.serving import tenant_names
-from perseus.core.errors import ConfigError
-from perseus.core.paths import runs_dir
-from perseus.loadgen import ALL, LoadSpec, TenantRate, TrialRules, parse_sla, read_trace
-from perseus.orchestrate import run_trial
-from perseus.orchestrate.provenance import provenance
-from perseus.orchestrate.targets import BACKENDS, remote_target, started_target
-from perseus.orchestrate.trial import TrialOutcome, spec_record
+from perseus.config.knobs import Knobs
+from perseus.orchestrate.bench import BenchSettings, plan_bench, run_bench
 
 
-def parse_mix(text: str, arrival: Literal["constant", "poisson"], batch: int) -> tuple[TenantRate, ...]:
-    """`resnet50=40,mobilenet_v2=120` → one arrival process per model at that many req/s."""
-    rates = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        name, sep, value = part.partition("=")
-        try:
-            rate = float(value)
-        except ValueError:
-            rate = -1.0
-        if not sep or not name.strip() or rate <= 0:
-            raise ConfigError(f"--mix entry {part!r} must be MODEL=REQ_PER_S with a positive rate")
-        rates.append(TenantRate(name.strip(), rate, arrival, batch))
-    if not rates:
-        raise ConfigError("--mix needs at least one MODEL=REQ_PER_S")
-    return tuple(rates)
-
-
-def _named_models(mix: str | None, trace: Path | None) -> list[str]:
-    """The models to serve when only --mix or --trace names them."""
-    if mix is not None:
-        return [rate.tenant for rate in parse_mix(mix, "poisson", 1)]
-    if trace is not None:
-        return sorted({arrival.tenant for arrival in read_trace(trace)})
-    raise ConfigError("--model is required unless --mix or --trace names the models")
-
-
-def _spec(
-    url: str,
-    models: tuple[str, ...],
-    concurrency: int,
-    rate: float | None,
-    arrival: Literal["constant", "poisson"],
-    trace: Path | None,
-    mix: str | None,
-    **common: Any,
-) -> LoadSpec:
-    chosen = [
-        flag for flag, value in (("--rate", rate), ("--trace", trace), ("--mix", mix)) if value is not None
-    ]
-    if len(chosen) > 1:
-        raise ConfigError(f"choose one of --rate, --trace and --mix (got {' and '.join(chosen)})")
-    if trace is not None:
-        arrivals = tuple(read_trace(trace))
-        return LoadSpec(
-            url=url,
-            tenants=tuple(sorted({a.tenant for a in arrivals})),
-            mode="trace",
-            trace=arrivals,
-            **common,
-        )
-    if mix is not None:
-        rates = parse_mix(mix, arrival, common["batch"])
-        return LoadSpec(url=url, tenants=tuple(r.tenant for r in rates), mode="open", rates=rates, **common)
-    if not models:
-        raise ConfigError("--model is required unless --mix or --trace names the models")
-    if rate is not None:
-        rates = tuple(TenantRate(m, rate, arrival, common["batch"]) for m in models)
-        return LoadSpec(url=url, tenants=models, mode="open", rates=rates, **common)
-    return LoadSpec(url=url, tenants=models, mode="closed", concurrency=concurrency, **common)
-
-
-def _json(outcome: TrialOutcome, run_id: int) -> dict[str, Any]:
-    overall = outcome.summaries[ALL]
-    data: dict[str, Any] = {
-        key: getattr(overall, key)
-        for key in (
-            "throughput_rps",
-            "offered_rps",
-            "p50_ms",
-            "p90_ms",
-            "p95_ms",
-            "p99_ms",
-            "p99_9_ms",
-            "max_ms",
-            "mean_ms",
-            "sent_p50_ms",
-            "sent_p95_ms",
-            "sent_p99_ms",
-            "requests",
-            "errors",
-            "errors_by_kind",
-            "late_fraction",
-            "lateness_p99_ms",
-            "sla",
-            "sla_met",
-            "qos_satisfaction",
-        )
-    }
-    data["intended_p99_ms"] = overall.p99_ms
-    data.update(
-        valid=outcome.status == "valid",
-        invalid_reasons=outcome.reasons,
-        loadgen_cpu_us_per_request=outcome.loadgen_cpu_us_per_request,
-        loadgen_core_fraction=outcome.loadgen_core_fraction,
-        run_id=run_id,
-        server=outcome.server,
-        usage=outcome.usage,
-        telemetry_notices=outcome.notices,
-        per_model={
-            t: {k: v for k, v in asdict(s).items() if k != "histogram"}
-            for t, s in outcome.summaries.items()
-            if t != ALL
-        },
-    )
-    return data
-
-
+@with_knobs()
 def bench(
     url: Annotated[
         str | None,
@@ -193,14 +78,7 @@ def bench(
     telemetry_interval: Annotated[
         float, typer.Option(min=0.05, help="seconds between telemetry samples (the paper scraped every 1 s)")
     ] = 1.0,
-    instances: knobs.Instances = 1,
-    max_batch_size: knobs.MaxBatch = 8,
-    dynamic_batching: knobs.DynamicBatching = False,
-    max_queue_delay_us: knobs.QueueDelay = 0,
-    preferred_batch_sizes: knobs.Preferred = None,
-    intra_op_threads: knobs.IntraOp = 0,
-    inter_op_threads: knobs.InterOp = 0,
-    pin: knobs.Pin = None,
+    knobs: Knobs = Knobs(),  # the knob flags, declared by @with_knobs
     json_out: Annotated[
         bool, typer.Option("--json", help="print one JSON object instead of a table")
     ] = False,
@@ -208,80 +86,35 @@ def bench(
 ) -> None:
     """Send load and measure it. Latency counts from each request's intended send time
     (coordinated-omission-correct; p50/p95/p99), and separately from its actual send (sent_*)."""
-    if arrival not in ("poisson", "constant"):
-        raise ConfigError(f"--arrival must be poisson or constant, got {arrival!r}")
-    if protocol not in ("grpc", "http"):
-        raise ConfigError(f"--protocol must be grpc or http, got {protocol!r}")
-    if backend not in BACKENDS:
-        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    listed = tuple(split_models(model)) if model else ()
-    server_config = None
-    if backend == "remote":
-        if url is None:
-            raise ConfigError("--url is required (or start a server with --backend embedded|inprocess)")
-        names = listed
-    else:
-        if url is not None or metrics_url is not None:
-            raise ConfigError(f"--url and --metrics-url are for --backend remote; {backend} starts its own")
-        served = list(listed) or _named_models(mix, trace)
-        names = tuple(tenant_names(served))
-        tenants = knobs.tenants_from_flags(
-            served,
-            pin,
-            instances=instances,
-            max_batch_size=max_batch_size,
-            dynamic_batching=dynamic_batching,
-            max_queue_delay_us=max_queue_delay_us,
-            preferred_batch_sizes=preferred_batch_sizes,
-            intra_op_threads=intra_op_threads,
-            inter_op_threads=inter_op_threads,
+    plan = plan_bench(  # a flag mistake stops here, before the store is opened
+        BenchSettings(
+            models=tuple(split_models(model)) if model else (),
+            backend=backend,
+            url=url,
+            protocol=protocol,
+            metrics_url=metrics_url,
+            concurrency=concurrency,
+            rate=rate,
+            arrival=arrival,
+            trace=trace,
+            mix=mix,
+            workers=workers,
+            duration_s=duration,
+            until_stable=until_stable,
+            warmup_s=warmup,
+            sla=sla,
+            max_in_flight=max_in_flight,
+            batch=batch,
+            timeout_s=timeout,
+            seed=seed,
+            telemetry_interval_s=telemetry_interval,
+            knobs=knobs,
         )
-        server_config = build(ServerConfig, "bench", tenants=tenants)
-    spec = _spec(
-        url or "(started by perseus)",
-        names,
-        concurrency,
-        rate,
-        cast(Literal["constant", "poisson"], arrival),
-        trace,
-        mix,
-        protocol=protocol,
-        workers=workers,
-        max_in_flight=max_in_flight,
-        batch=batch,
-        request_timeout_s=timeout,
-        seed=seed,
     )
-    rules = (
-        TrialRules(warmup_s=warmup, min_duration_s=min(5.0, duration), max_duration_s=duration)
-        if until_stable
-        else TrialRules.fixed(duration, warmup)
-    )
-    target = parse_sla(sla) if sla else None
-    run_spec = {
-        **spec_record(spec, rules, target),
-        "backend": backend,
-        "server": server_config.model_dump(mode="json") if server_config else None,
-    }
-    with (
-        open_store(db) as store,
-        store.recording("bench", run_spec, provenance()) as run_id,
-        RichReporter(console, quiet=json_out) as reporter,
-    ):
-        if server_config is None:
-            endpoint = remote_target(spec.url, spec.protocol, metrics_url)
-        else:
-            folder = runs_dir() / f"run-{run_id}"
-            endpoint = started_target(backend, server_config, folder, spec.protocol, reporter)
-        with endpoint as where:
-            spec = replace(spec, url=where.url, protocol=where.protocol)
-            reporter.trial(f"{spec.mode} loop → {', '.join(spec.tenants)} ({where.description})", 0, 1)
-            observe = (
-                replace(where.observe, interval_s=telemetry_interval) if where.observe is not None else None
-            )
-            outcome = run_trial(store, run_id, "bench", spec, rules, reporter, target, observe=observe)
+    with open_store(db) as store, RichReporter(console, quiet=json_out) as reporter:
+        run_id, outcome = run_bench(plan, store, reporter)
     if json_out:
-        print(json.dumps(_json(outcome, run_id)))
+        print(json.dumps(bench_json(outcome, run_id)))
         return
     console.print(bench_table(outcome.summaries))
     if outcome.server or outcome.usage:

@@ -1,4 +1,7 @@
-"""How `perseus bench` prints a trial: a table per model and the verdict."""
+"""How `perseus bench` prints a trial: a table per model and the verdict, or one JSON object."""
+
+from dataclasses import asdict
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -104,3 +107,50 @@ def verdict_lines(outcome: TrialOutcome) -> list[str]:
         f"{_ms(overall.lateness_p99_ms)} ms"
     )
     return lines
+
+
+def bench_json(outcome: TrialOutcome, run_id: int) -> dict[str, Any]:
+    """What `perseus bench --json` prints: the overall summary, the verdict, and each model's summary."""
+    overall = outcome.summaries[ALL]
+    data: dict[str, Any] = {
+        key: getattr(overall, key)
+        for key in (
+            "throughput_rps",
+            "offered_rps",
+            "p50_ms",
+            "p90_ms",
+            "p95_ms",
+            "p99_ms",
+            "p99_9_ms",
+            "max_ms",
+            "mean_ms",
+            "sent_p50_ms",
+            "sent_p95_ms",
+            "sent_p99_ms",
+            "requests",
+            "errors",
+            "errors_by_kind",
+            "late_fraction",
+            "lateness_p99_ms",
+            "sla",
+            "sla_met",
+            "qos_satisfaction",
+        )
+    }
+    data["intended_p99_ms"] = overall.p99_ms
+    data.update(
+        valid=outcome.status == "valid",
+        invalid_reasons=outcome.reasons,
+        loadgen_cpu_us_per_request=outcome.loadgen_cpu_us_per_request,
+        loadgen_core_fraction=outcome.loadgen_core_fraction,
+        run_id=run_id,
+        server=outcome.server,
+        usage=outcome.usage,
+        telemetry_notices=outcome.notices,
+        per_model={
+            t: {k: v for k, v in asdict(s).items() if k != "histogram"}
+            for t, s in outcome.summaries.items()
+            if t != ALL
+        },
+    )
+    return data

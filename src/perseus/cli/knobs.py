@@ -1,14 +1,17 @@
-"""Serving-knob flags shared by the commands that build tenants (serve, bench --backend, repo export)."""
+"""Serving-knob flags declared once for the commands that build tenants (serve, bench, repo export):
+`with_knobs` puts them into a command's signature and hands the command one Knobs value."""
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
-from perseus.config import ServerConfig, TenantConfig
-from perseus.config.loading import build, load_yaml
-from perseus.config.serving import parse_cpuset
-from perseus.core.errors import ConfigError
+from perseus.config import ServerConfig
+from perseus.config.knobs import Knobs
+from perseus.config.loading import load_yaml
 
 Instances = Annotated[int, typer.Option(min=1, max=64, help="Triton instances (stub processes) per model")]
 MaxBatch = Annotated[int, typer.Option(min=1, max=1024, help="max_batch_size of each model")]
@@ -38,40 +41,55 @@ ConfigFile = Annotated[
     ),
 ]
 
+_DEFAULTS = Knobs()
+# Each flag, its typer annotation and default, in the order --help lists them.
+_FLAGS: tuple[tuple[str, Any, Any], ...] = (
+    ("instances", Instances, _DEFAULTS.instances),
+    ("max_batch_size", MaxBatch, _DEFAULTS.max_batch_size),
+    ("dynamic_batching", DynamicBatching, _DEFAULTS.dynamic_batching),
+    ("max_queue_delay_us", QueueDelay, _DEFAULTS.max_queue_delay_us),
+    ("preferred_batch_sizes", Preferred, _DEFAULTS.preferred_batch_sizes),
+    ("intra_op_threads", IntraOp, _DEFAULTS.intra_op_threads),
+    ("inter_op_threads", InterOp, _DEFAULTS.inter_op_threads),
+    ("pin", Pin, None),
+)
 
-def parse_pins(pins: list[str] | None, models: list[str]) -> dict[str, tuple[int, ...]]:
-    """`MODEL=CPUS` entries → cpusets by model; every MODEL must be one of the served models."""
-    found: dict[str, tuple[int, ...]] = {}
-    for entry in pins or []:
-        name, sep, cpus = entry.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"--pin {entry!r} must be MODEL=CPUS, e.g. resnet50=0-1")
-        if name.strip() not in models:
-            raise ConfigError(f"--pin {entry!r}: {name.strip()!r} is not one of --models {','.join(models)}")
-        try:
-            found[name.strip()] = parse_cpuset(cpus)
-        except ValueError as exc:
-            raise ConfigError(f"--pin {entry!r}: {exc}") from None
-    return found
-
-
-def parse_sizes(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"--preferred-batch-sizes must be integers like 4,8, got {text!r}") from None
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
-def tenants_from_flags(models: list[str], pins: list[str] | None, **knobs: Any) -> tuple[TenantConfig, ...]:
-    """One TenantConfig per model with the same knobs; --pin gives each its own cpuset."""
-    pinning = parse_pins(pins, models)
-    knobs["preferred_batch_sizes"] = parse_sizes(knobs.get("preferred_batch_sizes"))
-    return tuple(
-        build(TenantConfig, f"--models {model}", model=model, cpus=pinning.get(model), **knobs)
-        for model in models
-    )
+def with_knobs(*, pin: bool = True) -> Callable[[Command], Command]:
+    """Replace the command's `knobs: Knobs` parameter by the knob flags, at its place (typer makes one
+    flag per parameter of the signature it reads), and call the command with them as one Knobs value.
+    Without `pin` there is no --pin flag (and no pins)."""
+    flags = [(name, kind, default) for name, kind, default in _FLAGS if pin or name != "pin"]
+
+    def decorate(command: Command) -> Command:
+        signature = inspect.signature(command)
+        if "knobs" not in signature.parameters:
+            raise TypeError(f"{command.__name__} has no `knobs` parameter to put the knob flags in")
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name == "knobs":
+                parameters += [
+                    inspect.Parameter(name, parameter.kind, default=default, annotation=kind)
+                    for name, kind, default in flags
+                ]
+            else:
+                parameters.append(parameter)
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name, _, _ in flags}
+            pins = tuple(values.pop("pin", None) or ())
+            return command(*args, knobs=Knobs(**values, pins=pins), **kwargs)
+
+        # typer reads this signature (inspect prefers __signature__ to following __wrapped__).
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        run.__annotations__["return"] = signature.return_annotation
+        return cast(Command, run)
+
+    return decorate
 
 
 def server_from_file(path: Path, **overrides: Any) -> ServerConfig:

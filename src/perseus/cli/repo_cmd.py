@@ -5,9 +5,10 @@ from typing import Annotated, cast
 
 import typer
 
-from perseus.cli import knobs
 from perseus.cli.common import console, split_models
+from perseus.cli.knobs import ConfigFile, server_from_file, with_knobs
 from perseus.config import ServerConfig
+from perseus.config.knobs import Knobs
 from perseus.config.loading import build
 from perseus.core.errors import ConfigError
 from perseus.models import list_models, parse_spec, resolve_model
@@ -65,6 +66,7 @@ def describe(model: ExportedModel) -> str:
 
 
 @app.command("export")
+@with_knobs(pin=False)
 def export(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="the model repository to write")],
     fmt: Annotated[
@@ -86,14 +88,8 @@ def export(
     gpus: Annotated[
         str | None, typer.Option(help="with --kind gpu: GPU ids to place instances on, e.g. 0,1")
     ] = None,
-    instances: knobs.Instances = 1,
-    max_batch_size: knobs.MaxBatch = 8,
-    dynamic_batching: knobs.DynamicBatching = False,
-    max_queue_delay_us: knobs.QueueDelay = 0,
-    preferred_batch_sizes: knobs.Preferred = None,
-    intra_op_threads: knobs.IntraOp = 0,
-    inter_op_threads: knobs.InterOp = 0,
-    config: knobs.ConfigFile = None,
+    knobs: Knobs = Knobs(),  # the knob flags, declared by @with_knobs
+    config: ConfigFile = None,
     force: Annotated[bool, typer.Option(help="replace DIR if it already holds a model repository")] = False,
 ) -> None:
     """Write a self-contained Triton model repository (ONNX files, config.pbtxt, README.txt) to DIR.
@@ -105,22 +101,11 @@ def export(
     if config is not None:
         if models is not None:
             raise ConfigError("give either --models or --config, not both")
-        server_config = knobs.server_from_file(config)
+        server_config = server_from_file(config)
     elif models is None:
         raise ConfigError("--models (or --config FILE.yaml) is required, e.g. --models resnet50,mobilenet_v2")
     else:
-        tenants = knobs.tenants_from_flags(
-            split_models(models),
-            None,
-            instances=instances,
-            max_batch_size=max_batch_size,
-            dynamic_batching=dynamic_batching,
-            max_queue_delay_us=max_queue_delay_us,
-            preferred_batch_sizes=preferred_batch_sizes,
-            intra_op_threads=intra_op_threads,
-            inter_op_threads=inter_op_threads,
-        )
-        server_config = build(ServerConfig, "repo export", tenants=tenants)
+        server_config = build(ServerConfig, "repo export", tenants=knobs.tenants(split_models(models)))
     check_names([tenant.model for tenant in server_config.tenants])
     status = lambda text: console.print(f"[dim]· {text}[/dim]")  # noqa: E731
     resolved = resolve_tenants(server_config, status)

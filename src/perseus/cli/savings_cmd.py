@@ -9,22 +9,8 @@ from rich.table import Table
 
 from perseus.cli.common import console
 from perseus.config.frontier import read_frontier
-from perseus.core.errors import ConfigError
+from perseus.core.units import parse_model_rates
 from perseus.cost.frontier import FrontierSavings, frontier_savings
-
-
-def parse_peaks(entries: list[str] | None) -> dict[str, float]:
-    peaks: dict[str, float] = {}
-    for entry in entries or []:
-        name, sep, value = entry.partition("=")
-        try:
-            rate = float(value)
-        except ValueError:
-            rate = -1.0
-        if not sep or not name.strip() or not rate > 0:
-            raise ConfigError(f"--peak {entry!r} must be MODEL=REQ_PER_S with a positive rate")
-        peaks[name.strip()] = rate
-    return peaks
 
 
 def savings_json(result: FrontierSavings) -> dict[str, Any]:
@@ -61,7 +47,7 @@ def savings(
     """Saving of multi-tenant serving at each frontier point: 1 − 1/(r_A/λ_A + r_B/λ_B).
 
     Negative means the shared server carries less than dedicated servers would (sharing loses)."""
-    result = frontier_savings(read_frontier(frontier), parse_peaks(peak), fit)
+    result = frontier_savings(read_frontier(frontier), parse_model_rates(peak or [], "--peak"), fit)
     if json_out:
         print(json.dumps(savings_json(result)))
         return

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from perseus.cli import knobs
 from perseus.cli.common import console, split_models
+from perseus.cli.knobs import ConfigFile, server_from_file, with_knobs
 from perseus.config import ServerConfig, TenantConfig
+from perseus.config.knobs import Knobs
 from perseus.config.loading import build
 from perseus.config.serving import LOOPBACK, format_cpuset
 from perseus.core.errors import ConfigError, ServerError
@@ -35,6 +36,7 @@ def describe(tenant: TenantConfig) -> str:
     return ", ".join(parts)
 
 
+@with_knobs()
 def serve(
     models: Annotated[
         str | None,
@@ -42,15 +44,8 @@ def serve(
             help="comma-separated models, e.g. resnet50,mobilenet_v2 or synthetic-sleep:service_ms=20"
         ),
     ] = None,
-    instances: knobs.Instances = 1,
-    max_batch_size: knobs.MaxBatch = 8,
-    dynamic_batching: knobs.DynamicBatching = False,
-    max_queue_delay_us: knobs.QueueDelay = 0,
-    preferred_batch_sizes: knobs.Preferred = None,
-    intra_op_threads: knobs.IntraOp = 0,
-    inter_op_threads: knobs.InterOp = 0,
-    pin: knobs.Pin = None,
-    config: knobs.ConfigFile = None,
+    knobs: Knobs = Knobs(),  # the knob flags, declared by @with_knobs
+    config: ConfigFile = None,
     http_port: PortOption = None,
     grpc_port: PortOption = None,
     metrics_port: PortOption = None,
@@ -68,25 +63,19 @@ def serve(
     if config is not None:
         if models is not None:
             raise ConfigError("give either --models or --config, not both")
-        server_config = knobs.server_from_file(
+        server_config = server_from_file(
             config, host=None if host == LOOPBACK else host, ready_timeout_s=ready_timeout, **ports
         )
     elif models is None:
         raise ConfigError("--models (or --config FILE.yaml) is required, e.g. --models resnet50,mobilenet_v2")
     else:
-        tenants = knobs.tenants_from_flags(
-            split_models(models),
-            pin,
-            instances=instances,
-            max_batch_size=max_batch_size,
-            dynamic_batching=dynamic_batching,
-            max_queue_delay_us=max_queue_delay_us,
-            preferred_batch_sizes=preferred_batch_sizes,
-            intra_op_threads=intra_op_threads,
-            inter_op_threads=inter_op_threads,
-        )
         server_config = build(
-            ServerConfig, "serve", tenants=tenants, host=host, ready_timeout_s=ready_timeout, **ports
+            ServerConfig,
+            "serve",
+            tenants=knobs.tenants(split_models(models)),
+            host=host,
+            ready_timeout_s=ready_timeout,
+            **ports,
         )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     directory = run_dir or runs_dir() / f"serve-{stamp}-{os.getpid()}"

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from perseus.core.errors import ConfigError
+from perseus.core.errors import ConfigError, one_line
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -15,7 +15,7 @@ def validation_line(exc: ValidationError, where: str, skip: int = 0) -> str:
     """A pydantic error as one line naming the field (`where: tenants.0.cpus: ...`); `skip` drops leading
     parts of the field's path (a tagged union's tag)."""
     first = exc.errors()[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
+    message = one_line(str(first["msg"]).removeprefix("Value error, "), limit=None)
     field = ".".join(str(p) for p in first["loc"][skip:])
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
@@ -35,7 +35,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({one_line(exc, 200)})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data

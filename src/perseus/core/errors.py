@@ -1,4 +1,5 @@
-"""The one exception family; the CLI maps each to one clear line and a non-zero exit."""
+"""The one exception family (the CLI maps each to one clear line and a non-zero exit) and `one_line`,
+how any message is squashed to that line."""
 
 
 class PerseusError(Exception):
@@ -35,3 +36,18 @@ class SlaNotMetError(PerseusError):
     """No load level met the SLA."""
 
     exit_code = 6
+
+
+def one_line(what: str | BaseException, limit: int | None = 300, *, with_type: bool = False) -> str:
+    """A text or an exception's message as one line: white space folded, at most `limit` characters
+    (a cut line ends in …). An exception without a message is named by its type; `with_type` names
+    the type in front of the message too ("ValueError: ...")."""
+    if isinstance(what, BaseException):
+        message = " ".join(str(what).split())
+        kind = type(what).__name__
+        text = f"{kind}: {message}" if with_type and message else message or kind
+    else:
+        text = " ".join(what.split())
+    if limit is not None and len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text

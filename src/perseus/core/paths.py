@@ -25,10 +25,3 @@ def runs_dir() -> Path:
 
 def default_db_path() -> Path:
     return perseus_home() / "results.db"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file + rename so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

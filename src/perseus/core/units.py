@@ -1,6 +1,9 @@
-"""Unit conversions and parsing of human durations ("750ms", "2s")."""
+"""Unit conversions and parsing of human quantities: durations ("750ms", "2s") and per-model request
+rates ("resnet50=40")."""
 
+import math
 import re
+from collections.abc import Iterable
 
 from perseus.core.errors import ConfigError
 
@@ -34,3 +37,22 @@ def ns_to_ms(value_ns: float) -> float:
 
 def ns_to_s(value_ns: float) -> float:
     return value_ns / NS_PER_S
+
+
+def parse_model_rates(entries: Iterable[str], flag: str) -> dict[str, float]:
+    """`MODEL=REQ_PER_S` entries → request rate by model. A bad entry (no `=`, no model, a rate that is not
+    a positive finite number) or a model named twice is a ConfigError naming `flag` and the entry."""
+    rates: dict[str, float] = {}
+    for entry in entries:
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = math.nan
+        if not sep or not name or not 0 < rate < math.inf:
+            raise ConfigError(f"{flag} {entry!r} must be MODEL=REQ_PER_S with a positive rate")
+        if name in rates:
+            raise ConfigError(f"{flag} {entry!r}: {name!r} already has a rate")
+        rates[name] = rate
+    return rates

@@ -1,4 +1,5 @@
-"""The in-process reference backend's wire format: tiny fixed-size binary frames on a Unix socket.
+"""The in-process reference backend's wire format: tiny fixed-size binary frames on a Unix socket, and
+its inproc://DIR URLs (DIR holds one <tenant>.sock per tenant).
 
 A request names only an id and a batch size (the worker owns its pre-generated inputs), so what is
 measured is the model, not tensor serialization. Many requests share one connection and are answered
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from perseus.core.errors import ConfigError
+
 REQUEST = struct.Struct("<IH")  # request_id u32, batch u16
 RESPONSE = struct.Struct("<IBH")  # request_id u32, status u8, length of the utf-8 error text u16
 MAX_REQUEST_ID = (1 << 32) - 1
@@ -23,6 +26,8 @@ OK = 0
 INVALID_ARGUMENT = 1  # the request cannot be served as asked (e.g. batch above max_batch_size)
 INTERNAL = 2  # the model failed to run
 STATUS_NAMES = {OK: "OK", INVALID_ARGUMENT: "INVALID_ARGUMENT", INTERNAL: "INTERNAL"}
+
+URL_SCHEME = "inproc://"
 
 # sun_path holds 108 bytes including the terminating NUL.
 _MAX_UNIX_PATH = 107
@@ -79,6 +84,18 @@ def take_responses(buffer: bytearray) -> list[Response]:
 
 def socket_name(tenant: str) -> str:
     return f"{tenant}.sock"
+
+
+def format_url(socket_dir: Path) -> str:
+    """The URL the in-process server gives its load generator: the folder of the tenants' sockets."""
+    return URL_SCHEME + str(socket_dir)
+
+
+def parse_url(url: str) -> Path:
+    """The sockets' folder named by an in-process reference URL (ConfigError if `url` is not one)."""
+    if not url.startswith(URL_SCHEME) or len(url) == len(URL_SCHEME):
+        raise ConfigError(f"an in-process reference URL looks like {URL_SCHEME}DIR, got {url!r}")
+    return Path(url[len(URL_SCHEME) :])
 
 
 @contextlib.contextmanager

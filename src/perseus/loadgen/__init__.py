@@ -3,8 +3,9 @@
 from perseus.core.sla import SlaTarget, parse_sla
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules, verdict
-from perseus.loadgen.runner import LoadSpec, run_load
+from perseus.loadgen.runner import run_load
 from perseus.loadgen.schedule import Arrival, TenantRate, open_loop, read_trace
+from perseus.loadgen.spec import LoadSpec
 from perseus.loadgen.summary import ALL, LatencySummary, summarize
 
 __all__ = [

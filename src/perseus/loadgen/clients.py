@@ -6,22 +6,19 @@ Responses are checked for success but not decoded.
 """
 
 import json
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any
 
 import numpy as np
 import tritonclient.grpc.service_pb2 as pb
 from tritonclient.utils import triton_to_np_dtype
 
-from perseus.core.errors import ConfigError, EndpointError
+from perseus.core.errors import ConfigError, EndpointError, one_line
+from perseus.loadgen.client_base import CONNECT_TIMEOUT_S, Protocol_, RequestFailed
 from perseus.loadgen.fastgrpc import FastGrpc, GrpcStatusError
 from perseus.loadgen.fastgrpc import message as grpc_message
 from perseus.loadgen.fasthttp import FastHttp, HttpStatusError, get_request, infer_request
+from perseus.loadgen.inprocess_client import InprocessClient
 
-if TYPE_CHECKING:
-    from perseus.loadgen.inprocess_client import InprocessClient
-
-Protocol_ = Literal["grpc", "http", "inprocess"]
-CONNECT_TIMEOUT_S = 5.0
 _SERVICE = "/inference.GRPCInferenceService/"
 _METHODS = ("ServerLive", "ModelMetadata", "ModelInfer")
 _STATUS_NAMES = [
@@ -43,24 +40,6 @@ _STATUS_NAMES = [
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ]
-
-
-class RequestFailed(Exception):
-    """A request that got no valid answer; `kind` groups errors for reporting."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
-
-
-class InferClient(Protocol):
-    async def infer(self, tenant: str, batch: int) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join((str(exc) or type(exc).__name__).split())[:300]
 
 
 def random_array(shape: list[int], datatype: str, rng: np.random.Generator) -> Any:
@@ -206,7 +185,7 @@ async def open_client(
     timeout_s: float,
     seed: int,
     max_connections: int,
-) -> "GrpcClient | HttpClient | InprocessClient":
+) -> GrpcClient | HttpClient | InprocessClient:
     """A checked client with a prepared request for every (model, batch) in `needs`."""
     client: GrpcClient | HttpClient | InprocessClient
     if protocol == "grpc":
@@ -214,9 +193,7 @@ async def open_client(
     elif protocol == "http":
         client = HttpClient(url, timeout_s, seed, max_connections)
     elif protocol == "inprocess":
-        from perseus.loadgen import inprocess_client  # imported here: it imports this module
-
-        client = inprocess_client.InprocessClient(url, timeout_s)
+        client = InprocessClient(url, timeout_s)
     else:
         raise ConfigError(f"protocol must be grpc, http or inprocess, got {protocol!r}")
     try:

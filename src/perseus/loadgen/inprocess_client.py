@@ -3,13 +3,10 @@ multiplexed on it by id (tiny frames of core.wire; the worker holds the inputs, 
 """
 
 import asyncio
-from pathlib import Path
 
 from perseus.core import wire
-from perseus.core.errors import ConfigError, EndpointError
-from perseus.loadgen.clients import CONNECT_TIMEOUT_S, RequestFailed, one_line
-
-SCHEME = "inproc://"
+from perseus.core.errors import EndpointError, one_line
+from perseus.loadgen.client_base import CONNECT_TIMEOUT_S, RequestFailed
 
 
 class _Connection(asyncio.Protocol):
@@ -69,10 +66,8 @@ class InprocessClient:
     """Talks to `inprocess_server` workers at inproc://DIR (DIR holds one <tenant>.sock per tenant)."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        if not url.startswith(SCHEME) or len(url) == len(SCHEME):
-            raise ConfigError(f"an in-process reference URL looks like {SCHEME}DIR, got {url!r}")
+        self.directory = wire.parse_url(url)
         self.url, self.timeout_s = url, timeout_s
-        self.directory = Path(url[len(SCHEME) :])
         self._connections: dict[str, asyncio.Task[_Connection]] = {}
 
     async def check(self) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from perseus.loadgen.clients import InferClient, RequestFailed
+from perseus.loadgen.client_base import InferClient, RequestFailed
 from perseus.loadgen.records import RequestRecord
 from perseus.loadgen.schedule import Arrival
 from perseus.loadgen.timer import Timer

@@ -16,20 +16,13 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from perseus.core.errors import EndpointError, PerseusError
+from perseus.loadgen.control import CONTROL_PERIOD_S, Controller, Tick, connect, deadline_ns, drive
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules
-from perseus.loadgen.runner import (
-    CONTROL_PERIOD_S,
-    START_MARGIN_NS,
-    Controller,
-    LoadSpec,
-    Tick,
-    connect,
-    deadline_ns,
-    drive,
-)
+from perseus.loadgen.spec import LoadSpec
 
 _READY_TIMEOUT_S = 60.0
+START_MARGIN_NS = 50_000_000  # workers get this long between "go" and the first intended send
 
 
 def _die_with_parent() -> None:

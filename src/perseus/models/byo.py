@@ -5,17 +5,11 @@ from pathlib import Path
 
 import onnx
 
-from perseus.core.errors import ModelError
+from perseus.core.errors import ModelError, one_line
 from perseus.models import cache, synthetic
 from perseus.models.export import CNNS
 from perseus.models.inspect_onnx import describe
 from perseus.models.spec import WEIGHTS_USER, ModelInfo, valid_name
-
-
-def _reason(exc: BaseException) -> str:
-    # checker messages carry trailing prose and newlines; the CLI shows exactly one line.
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__
 
 
 def add_model(name: str, path: Path) -> ModelInfo:
@@ -33,7 +27,8 @@ def add_model(name: str, path: Path) -> ModelInfo:
         onnx.checker.check_model(str(source))
         model = onnx.load(str(source), load_external_data=False)
     except Exception as exc:  # checker and protobuf raise several types for the same problem
-        raise ModelError(f"{source} is not a valid ONNX model: {_reason(exc)}") from exc
+        # Checker messages carry trailing prose and newlines; the CLI shows exactly one line.
+        raise ModelError(f"{source} is not a valid ONNX model: {one_line(exc)}") from exc
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
         raise ModelError(f"{source} keeps its weights in external data files; save it as one .onnx file")
     info = describe(

@@ -1,13 +1,12 @@
 """The on-disk model cache: `<models_dir>/<name>/model.onnx` plus its `model.json` sidecar."""
 
-import contextlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from perseus.core.paths import atomic_write_text, models_dir
+from perseus.core.files import atomic_write_text, replacing
+from perseus.core.paths import models_dir
 from perseus.models.spec import ModelInfo
 
 ONNX_FILE = "model.onnx"
@@ -52,14 +51,9 @@ def store(
     directory.mkdir(parents=True, exist_ok=True)
     final, sidecar = directory / ONNX_FILE, directory / SIDECAR_FILE
     sidecar.unlink(missing_ok=True)
-    temp = directory / f".{ONNX_FILE}.{os.getpid()}.tmp"
-    try:
+    with replacing(final) as temp:
         write(temp)
         info = describe(temp)
-        os.replace(temp, final)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
     info = info.model_copy(update={"path": str(final.resolve())})
     atomic_write_text(sidecar, info.model_dump_json(indent=2) + "\n")
     return info

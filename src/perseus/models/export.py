@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from perseus.core.errors import ModelError
+from perseus.core.errors import ModelError, one_line
 
 OPSET = 17
 INSTALL_HINT = "pip install 'torch==2.13.0' 'pytorchcv>=0.0.67' onnxscript (the perseus[zoo] extra)"
@@ -77,11 +77,6 @@ def source_of(entry: CnnEntry) -> str:
     return "perseus googlenet.py (Inception v1 as in Szegedy et al. 2014)"
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
-
-
 def export_cnn(entry: CnnEntry, dest: Path) -> None:
     """Build `entry` with seeded random weights in eval mode and export it to `dest` (opset 17)."""
     try:
@@ -92,7 +87,7 @@ def export_cnn(entry: CnnEntry, dest: Path) -> None:
         factory: Any = getattr(importlib.import_module(entry.module), entry.factory)
     except ImportError as exc:
         raise ModelError(
-            f"exporting {entry.name} needs {entry.module}: {_one_line(exc)}; {INSTALL_HINT}"
+            f"exporting {entry.name} needs {entry.module}: {one_line(exc, with_type=True)}; {INSTALL_HINT}"
         ) from exc
     torch.manual_seed(0)  # the same random weights on every export
     try:
@@ -113,4 +108,4 @@ def export_cnn(entry: CnnEntry, dest: Path) -> None:
                 dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
             )
     except Exception as exc:  # torch raises many types; the user needs one line, not a traceback
-        raise ModelError(f"exporting {entry.name} failed: {_one_line(exc)}") from exc
+        raise ModelError(f"exporting {entry.name} failed: {one_line(exc, with_type=True)}") from exc

@@ -10,7 +10,7 @@ from typing import Literal
 from perseus.config import ServerConfig
 from perseus.core.errors import ConfigError
 from perseus.core.progress import Reporter
-from perseus.loadgen.clients import Protocol_
+from perseus.loadgen.client_base import Protocol_
 from perseus.orchestrate.session import ServerSession, processes_of
 from perseus.orchestrate.trial import Observation
 from perseus.serving.inprocess import inprocess_server

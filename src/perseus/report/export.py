@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from perseus.core.errors import ConfigError
-from perseus.report.files import replacing
+from perseus.core.files import replacing
 from perseus.store import Store, TrialRow
 
 Format = Literal["csv", "parquet"]

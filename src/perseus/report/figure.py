@@ -12,9 +12,9 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from perseus.core.files import atomic_write_bytes
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
-from perseus.report.files import atomic_write_bytes
 
 # Rendered at 1000 px wide; shown at 800 px the text stays ≥ 9 px.
 DPI = 125

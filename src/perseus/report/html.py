@@ -7,10 +7,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from perseus.core.files import replacing
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt, kinds
 from perseus.report.figure import WrittenFigure, write_figures
-from perseus.report.files import replacing
 from perseus.report.table import Cell, TableData, probes_table
 
 REPORT_NAME = "report.html"

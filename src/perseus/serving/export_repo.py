@@ -296,7 +296,10 @@ def readme_text(directory: Path, fmt: Format, placement: Placement, tenants: Seq
 
 
 def _swap_into_place(built: Path, directory: Path) -> None:
-    """Move the finished repository to `directory`; an old one is set aside first, deleted last."""
+    """Move the finished repository to `directory`; an old one is set aside first, deleted last.
+
+    Directories, so not core.files.replacing (which renames one file over another): os.replace cannot
+    put a folder over a non-empty one."""
     old = None
     if directory.is_dir():
         if any(directory.iterdir()):

@@ -24,7 +24,6 @@ from perseus.serving import pinning, procs
 from perseus.serving.repository import Tenant
 from perseus.serving.server import last_error, resolve_tenants
 
-URL_SCHEME = "inproc://"
 WORKER_MODULE = "perseus.serving.inprocess_worker"
 _STOP_GRACE_S = 5.0
 _POLL_S = 0.02
@@ -43,7 +42,7 @@ class InprocessServer:
 
     @property
     def url(self) -> str:
-        return URL_SCHEME + str(self.socket_dir)
+        return wire.format_url(self.socket_dir)
 
     def socket_path(self, tenant: str) -> Path:
         return self.socket_dir / wire.socket_name(tenant)

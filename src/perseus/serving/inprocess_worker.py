@@ -21,6 +21,7 @@ from typing import Any
 
 from perseus.config.serving import TenantConfig
 from perseus.core import wire
+from perseus.core.errors import one_line
 from perseus.models import ModelInfo, load_onnx_input
 from perseus.serving import pinning
 
@@ -202,7 +203,7 @@ def execute(queue: BatchQueue, run: Runner) -> None:
         try:
             run(sum(job.batch for job in batch))
         except Exception as exc:  # a failed run answers its requests with the reason and serves on
-            _reply(batch, wire.INTERNAL, " ".join(f"{type(exc).__name__}: {exc}".split())[:500])
+            _reply(batch, wire.INTERNAL, one_line(exc, 500, with_type=True))
         else:
             _reply(batch, wire.OK)
 
@@ -275,7 +276,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         traceback.print_exc()
         # The parent quotes the log's last line: make it the one-line reason.
-        print(" ".join(f"{type(exc).__name__}: {exc}".split())[:400], file=sys.stderr, flush=True)
+        print(one_line(exc, 400, with_type=True), file=sys.stderr, flush=True)
         return 1
     return 0
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perseus.core.errors import ServerError
+from perseus.core.files import replacing
 from perseus.core.paths import perseus_home
 
 TRITON_VERSION = "2.51.0"  # the binary carried by nvidia-pytriton==0.7.0
@@ -36,9 +37,9 @@ def _copy_if_changed(src: Path, dst: Path) -> None:
         and dst.stat().st_mtime >= src.stat().st_mtime
     ):
         return
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copy2(src, tmp)
-    os.replace(tmp, dst)
+    # Replaced, not overwritten in place: a running server may have the old file mapped.
+    with replacing(dst) as tmp:
+        shutil.copy2(src, tmp)
 
 
 def locate_triton() -> TritonInstall:

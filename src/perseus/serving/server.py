@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from perseus.config.serving import ServerConfig, tenant_names
-from perseus.core.errors import ServerError
+from perseus.core.errors import ServerError, one_line
 from perseus.models import resolve_model
 from perseus.serving import pinning, procs
 from perseus.serving.install import TRITON_VERSION, locate_triton
@@ -79,7 +79,7 @@ def last_error(log_path: Path) -> str:
         return "no log"
     errors = [line for line in lines if _GLOG_ERROR.match(line)]
     line = (errors or [ln for ln in lines if ln.strip()] or ["empty log"])[-1]
-    return re.sub(r"^E\d{4} [\d:.]+ \d+ \S+\] ", "", line).strip()[:400]
+    return one_line(re.sub(r"^E\d{4} [\d:.]+ \d+ \S+\] ", "", line), 400)
 
 
 def _ready(endpoints: Endpoints) -> bool:

@@ -5,6 +5,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from perseus.core.errors import one_line
+
 
 class Nvml(Protocol):
     """The part of pynvml we use (a fake stands in for it in tests)."""
@@ -38,10 +40,6 @@ def _load() -> Nvml:
     return cast(Nvml, importlib.import_module("pynvml"))
 
 
-def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 class NvmlGpus:
     """Opened once per sampling session; every failure becomes a one-line reason, never an exception."""
 
@@ -59,7 +57,7 @@ class NvmlGpus:
         try:
             nvml.nvmlInit()
         except Exception as exc:  # pynvml raises NVMLError subclasses; a broken driver may raise others
-            return f"no GPU: {_reason(exc)}"
+            return f"no GPU: {one_line(exc, limit=None)}"
         self._open = True
         try:
             for index in range(nvml.nvmlDeviceGetCount()):
@@ -68,7 +66,7 @@ class NvmlGpus:
                 self._handles.append((index, handle, uuid, _text(nvml.nvmlDeviceGetName(handle))))
         except Exception as exc:
             self.close()
-            return f"no GPU: {_reason(exc)}"
+            return f"no GPU: {one_line(exc, limit=None)}"
         if not self._handles:
             self.close()
             return "no GPU: NVML found no device"

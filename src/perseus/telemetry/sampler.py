@@ -7,6 +7,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Protocol, Self
 
+from perseus.core.errors import one_line
 from perseus.core.records import Sample
 from perseus.telemetry.gpu import GpuReading, NvmlGpus
 from perseus.telemetry.processes import (
@@ -32,11 +33,6 @@ class GpuSource(Protocol):
 
 Scrape = Callable[[str, float], TritonMetrics]
 TenantPids = Callable[[], Mapping[str, Sequence[int]]]
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _NOTICE_CHARS else line[: _NOTICE_CHARS - 1] + "…"
 
 
 class Sampler:
@@ -164,7 +160,7 @@ class Sampler:
                     self._notice(f"{name}: {type(exc).__name__}: {exc}")
 
     def _notice(self, text: str) -> None:
-        line = _one_line(text)
+        line = one_line(text, _NOTICE_CHARS)
         if line not in self._notices:  # a scrape failing every second is one notice, not hundreds
             self._notices.append(line)
 

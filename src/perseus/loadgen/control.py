@@ -1,0 +1,106 @@
+"""What one sender runs, in this process or in a worker process: its connected client, its share of the
+load, and the Controller that applies the trial rules while load runs."""
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from perseus.loadgen.client_base import InferClient
+from perseus.loadgen.clients import open_client
+from perseus.loadgen.records import RequestRecord, TrialRecords
+from perseus.loadgen.rules import TrialRules, should_stop, window_stats
+from perseus.loadgen.sender import send_closed, send_open
+from perseus.loadgen.spec import LoadSpec, users_of
+
+Tick = Callable[[float], None]
+CONTROL_PERIOD_S = 0.2
+
+
+async def drive(
+    spec: LoadSpec,
+    warmup_s: float,
+    worker: int,
+    start_ns: int,
+    stop_ns: int,
+    stopped: Callable[[], bool],
+    sink: Callable[[RequestRecord], None],
+    client: InferClient,
+) -> None:
+    """Send this worker's share of the load from start_ns until stop_ns or stopped()."""
+    if spec.mode == "closed":
+        delay = (start_ns - time.monotonic_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        users = users_of(spec, worker)
+        # Spread user starts over a quarter of the warm-up (at most 0.25 s), all inside the warm-up.
+        stagger_ns = round(min(warmup_s / 4, 0.25) * 1e9 / spec.concurrency)
+        await send_closed(
+            client, len(users), spec.tenants, spec.batch, stop_ns, stopped, sink, users.start, stagger_ns
+        )
+    else:
+        await send_open(client, spec.arrivals(worker), start_ns, stop_ns, stopped, sink, spec.max_in_flight)
+
+
+def deadline_ns(start_ns: int, rules: TrialRules) -> int:
+    """The last moment a trial started at start_ns may send: after warm-up and the longest measurement."""
+    return start_ns + round((rules.warmup_s + rules.max_duration_s) * 1e9)
+
+
+async def connect(spec: LoadSpec, worker: int) -> InferClient:
+    """The checked, prepared client one sending worker uses (each worker seeds its inputs apart)."""
+    return await open_client(
+        spec.url,
+        spec.protocol,
+        spec.needs(),
+        timeout_s=spec.request_timeout_s,
+        seed=spec.seed + worker,
+        max_connections=spec.max_in_flight or 1024,
+    )
+
+
+class Controller:
+    """Applies the trial rules while load runs: sizes the windows after warm-up, decides when to stop."""
+
+    def __init__(self, rules: TrialRules, start_ns: int, open_loop: bool = False) -> None:
+        self.rules, self.start_ns, self.open_loop = rules, start_ns, open_loop
+        self.window_start_ns = start_ns + round(rules.warmup_s * 1e9)
+        self.window_s = rules.window_s
+        self._sized = rules.min_window_requests <= 0
+
+    def progress(self, now_ns: int) -> float:
+        return min(1.0, (now_ns - self.start_ns) / 1e9 / (self.rules.warmup_s + self.rules.max_duration_s))
+
+    def check(self, records: list[RequestRecord], now_ns: int) -> int | None:
+        """The end of the measured window once the rules say stop, else None."""
+        measured_s = (now_ns - self.window_start_ns) / 1e9
+        if measured_s <= 0:
+            return None
+        if not self._sized:
+            warmup_s = max(self.rules.warmup_s, 1e-3)
+            done = sum(1 for r in records if r.ok and self.start_ns <= r.done_ns < self.window_start_ns)
+            self.window_s = self.rules.effective_window_s(done / warmup_s if done else 0.0)
+            self._sized = True
+        stats = window_stats(records, self.window_start_ns, self.window_s, now_ns)
+        if not should_stop(measured_s, stats, self.rules, self.open_loop):
+            return None
+        # End on a whole number of windows so every window has equal weight.
+        # Whole windows of the same integer width window_stats uses, so both count the same windows.
+        width_ns = round(self.window_s * 1e9)
+        measured_ns = min(now_ns - self.window_start_ns, round(self.rules.max_duration_s * 1e9))
+        return self.window_start_ns + max(1, measured_ns // width_ns) * width_ns
+
+    def records(self, spec: LoadSpec, records: list[RequestRecord], end_ns: int, cpu_ns: int) -> TrialRecords:
+        return TrialRecords(
+            self.start_ns,
+            self.window_start_ns,
+            end_ns,
+            records,
+            cpu_ns,
+            _total(spec.offered_rps()),
+            spec.workers,
+            self.window_s,
+        )
+
+
+def _total(offered: dict[str, float] | None) -> float | None:
+    return sum(offered.values()) if offered else None
