@@ -17,7 +17,7 @@ from perseus.core.progress import NullReporter, Reporter
 from perseus.core.records import TrialRecords
 from perseus.experiments.registry import kind_of
 from perseus.experiments.results import RUN_KIND
-from perseus.loadgen import LoadSpec, TrialRules
+from perseus.loadgen import LoadSpec
 from perseus.orchestrate.runner import ServerLab
 from perseus.store import Store, TrialSummary
 
@@ -64,16 +64,10 @@ class FakeSession:
         return load
 
     def trial(
-        self,
-        store: Store,
-        run_id: int,
-        name: str,
-        make_spec: Callable[[Any], LoadSpec],
-        rules: TrialRules,
-        sla: Any = None,
-        extra: dict[str, Any] | None = None,
-        interval_s: float = 1.0,
-    ) -> Any:
+        self, store: Store, run_id: int, name: str, make_spec: Callable[[Any], LoadSpec], *rest: Any
+    ) -> None:
+        """As ServerSession.trial(store, run_id, name, make_spec, rules, sla, extra, interval_s)."""
+        _, sla, extra = rest[:3]
         spec = make_spec(self.server())
         by_name = {t.name: t for t in self.server().tenants}
         if spec.mode == "closed":

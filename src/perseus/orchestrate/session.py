@@ -29,17 +29,9 @@ class Session(Protocol):
 
     def server(self) -> RunningServer: ...
 
-    def trial(
-        self,
-        store: Store,
-        run_id: int,
-        name: str,
-        make_spec: Callable[[RunningServer], LoadSpec],
-        rules: TrialRules,
-        sla: Sla = None,
-        extra: dict[str, Any] | None = None,
-        interval_s: float = 1.0,
-    ) -> TrialOutcome: ...
+    @property
+    def trial(self) -> Callable[..., TrialOutcome]:  # as ServerSession.trial
+        ...
 
 
 class ServerSession:

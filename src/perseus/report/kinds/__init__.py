@@ -3,7 +3,8 @@ figures, the headline sentence and the λ searches whose probes the report lists
 run's and puts the pieces in reading order; the terminal and HTML reports both use it."""
 
 import importlib
-from typing import Any, Protocol, cast
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
 from perseus.experiments.analysis import Peak
 from perseus.experiments.registry import kind_of
@@ -12,15 +13,14 @@ from perseus.report.figure import FigureSpec
 from perseus.report.fmt import Headline
 from perseus.report.table import TableData
 
+F = TypeVar("F")
+
 
 class KindReport(Protocol):
+    """A kind's report module: `tables` is required; `figures` (none), `headline` (none) and `searches`
+    (the findings' `peaks`, if any) have defaults."""
+
     def tables(self, findings: Any) -> list[TableData]: ...
-
-    def figures(self, results: ExperimentResults) -> list[FigureSpec]: ...
-
-    def headline(self, findings: Any) -> Headline | None: ...
-
-    def searches(self, findings: Any) -> list[Peak]: ...
 
 
 def drawing(results: ExperimentResults) -> KindReport:
@@ -33,15 +33,29 @@ def tables(results: ExperimentResults) -> list[TableData]:
 
 
 def figures(results: ExperimentResults) -> list[FigureSpec]:
-    return drawing(results).figures(results)
+    draw: Callable[[ExperimentResults], list[FigureSpec]] | None = getattr(drawing(results), "figures", None)
+    return draw(results) if draw is not None else []
 
 
 def headline(results: ExperimentResults) -> Headline | None:
-    return drawing(results).headline(results.findings)
+    say: Callable[[Any], Headline | None] | None = getattr(drawing(results), "headline", None)
+    return say(results.findings) if say is not None else None
 
 
 def searches(results: ExperimentResults) -> list[Peak]:
-    return [p for p in drawing(results).searches(results.findings) if p.probes]
+    """The λ searches whose probes the report lists: the kind's own, or its findings' dedicated peaks."""
+    own: Callable[[Any], list[Peak]] | None = getattr(drawing(results), "searches", None)
+    found = (
+        own(results.findings) if own is not None else list(getattr(results.findings, "peaks", {}).values())
+    )
+    return [p for p in found if p.probes]
+
+
+def findings_of(findings: Any, kind: type[F]) -> F:
+    """The findings a report module draws, checked to be its kind's."""
+    if not isinstance(findings, kind):
+        raise TypeError(f"expected {kind.__name__} findings, got {type(findings).__name__}")
+    return findings
 
 
 def warnings(results: ExperimentResults) -> list[str]:

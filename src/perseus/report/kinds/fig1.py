@@ -11,6 +11,7 @@ from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
 from perseus.report.figure import DEDICATED, SHARED, FigureSpec, finite, new_figure, saving_color
 from perseus.report.fmt import Headline
+from perseus.report.kinds import findings_of
 from perseus.report.table import Cell, TableData, peaks_table, plain, tone
 
 
@@ -126,11 +127,6 @@ CAPTION = (
 )
 
 
-def _findings(findings: Any) -> Findings:
-    assert isinstance(findings, Findings)
-    return findings
-
-
 def fig1_tables(found: Fig1 | None, peaks: dict[str, Peak]) -> list[TableData]:
     """Fig 1, its costs and the dedicated peaks (the frontier report shows them too)."""
     shown = [] if found is None else [fig1_table(found)] + ([costs_table(found)] if found.costs else [])
@@ -149,16 +145,16 @@ def fig1_searches(found: Fig1 | None, peaks: dict[str, Peak]) -> list[Peak]:
 
 
 def tables(findings: Any) -> list[TableData]:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     return fig1_tables(found.fig1, found.peaks)
 
 
 def figures(results: ExperimentResults) -> list[FigureSpec]:
-    return fig1_figures(results, _findings(results.findings).fig1)
+    return fig1_figures(results, findings_of(results.findings, Findings).fig1)
 
 
 def headline(findings: Any) -> Headline | None:
-    return fig1_headline(_findings(findings).fig1)
+    return fig1_headline(findings_of(findings, Findings).fig1)
 
 
 def fig1_headline(found: Fig1 | None) -> Headline | None:
@@ -168,5 +164,5 @@ def fig1_headline(found: Fig1 | None) -> Headline | None:
 
 
 def searches(findings: Any) -> list[Peak]:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     return fig1_searches(found.fig1, found.peaks)

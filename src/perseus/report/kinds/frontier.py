@@ -14,7 +14,7 @@ from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
 from perseus.report.figure import BAD, DEDICATED, GOOD, SHARED, FigureSpec, finite, new_figure, saving_color
 from perseus.report.fmt import Headline
-from perseus.report.kinds import fig1
+from perseus.report.kinds import fig1, findings_of
 from perseus.report.table import Cell, TableData, saving_cell, tone
 
 
@@ -152,18 +152,13 @@ CAPTION = (
 )
 
 
-def _findings(findings: Any) -> Findings:
-    assert isinstance(findings, Findings)
-    return findings
-
-
 def tables(findings: Any) -> list[TableData]:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     return fig1.fig1_tables(found.fig1, found.peaks) + ([fig2_table(found.fig2)] if found.fig2 else [])
 
 
 def figures(results: ExperimentResults) -> list[FigureSpec]:
-    found = _findings(results.findings)
+    found = findings_of(results.findings, Findings)
     fig2 = found.fig2
     shown = fig1.fig1_figures(results, found.fig1)
     if fig2 is not None and fig2.points:
@@ -172,12 +167,12 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
 
 
 def headline(findings: Any) -> Headline | None:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     if found.fig2 is not None and fmt.finite(found.fig2.max_saving):
         return fmt.saving_headline(found.fig2.max_saving, "at the best measured frontier point")
     return fig1.fig1_headline(found.fig1)
 
 
 def searches(findings: Any) -> list[Peak]:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     return fig1.fig1_searches(found.fig1, found.peaks)

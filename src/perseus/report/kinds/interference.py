@@ -7,12 +7,12 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
-from perseus.experiments.analysis import Peak
 from perseus.experiments.interference import Findings, Slowdown
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
 from perseus.report.figure import BAD, GOOD, TARGET, FigureSpec, finite, new_figure
 from perseus.report.fmt import Headline
+from perseus.report.kinds import findings_of
 from perseus.report.table import Cell, TableData, peaks_table, ratio_cell
 
 
@@ -150,19 +150,14 @@ COPIES_CAPTION = (
 )
 
 
-def _findings(findings: Any) -> Findings:
-    assert isinstance(findings, Findings)
-    return findings
-
-
 def tables(findings: Any) -> list[TableData]:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     shown = [peaks_table(list(found.peaks.values()))] if found.peaks else []
     return shown + [t for t in (interference_matrix(found), slowdown_table(found)) if t is not None]
 
 
 def figures(results: ExperimentResults) -> list[FigureSpec]:
-    found = _findings(results.findings)
+    found = findings_of(results.findings, Findings)
     shown = []
     if found.pairs:
         draw_pairs = lambda: interference_figure(results, found)  # noqa: E731
@@ -174,12 +169,8 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
 
 
 def headline(findings: Any) -> Headline | None:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     ratios = [s.p95_ratio for s in found.pairs + found.copies if math.isfinite(s.p95_ratio)]
     if not ratios:
         return None
     return Headline(f"Co-location raises p95 latency up to {max(ratios):.2f}× over running alone", None)
-
-
-def searches(findings: Any) -> list[Peak]:
-    return list(_findings(findings).peaks.values())

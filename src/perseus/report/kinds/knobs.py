@@ -5,12 +5,12 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from perseus.experiments.analysis import Peak
 from perseus.experiments.knobs import Findings
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
 from perseus.report.figure import BAD, DEDICATED, GOOD, FigureSpec, finite, new_figure
 from perseus.report.fmt import Headline
+from perseus.report.kinds import findings_of
 from perseus.report.table import Cell, TableData, saving_cell
 
 
@@ -96,18 +96,13 @@ def knobs_figure(results: ExperimentResults, knobs: Findings) -> Figure:
 CAPTION = "Saving of sharing under each knob setting; the best feasible setting is highlighted."
 
 
-def _findings(findings: Any) -> Findings:
-    assert isinstance(findings, Findings)
-    return findings
-
-
 def tables(findings: Any) -> list[TableData]:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     return [knobs_table(found)] if found.rows else []
 
 
 def figures(results: ExperimentResults) -> list[FigureSpec]:
-    found = _findings(results.findings)
+    found = findings_of(results.findings, Findings)
     return (
         [FigureSpec("knobs.png", CAPTION, "knobs", lambda: knobs_figure(results, found))]
         if found.rows
@@ -116,11 +111,7 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
 
 
 def headline(findings: Any) -> Headline | None:
-    best = _findings(findings).best
+    best = findings_of(findings, Findings).best
     if best is None or best.saving is None or not fmt.finite(best.saving):
         return None
     return fmt.saving_headline(best.saving, f"with the best setting ({fmt.setting_text(best.setting)})")
-
-
-def searches(findings: Any) -> list[Peak]:
-    return []

@@ -4,12 +4,11 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from perseus.experiments.analysis import Peak
 from perseus.experiments.qos import Findings, QosCurve
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
 from perseus.report.figure import DEDICATED, SHARED, TARGET, FigureSpec, finite, new_figure
-from perseus.report.fmt import Headline
+from perseus.report.kinds import findings_of
 from perseus.report.table import Cell, TableData, peaks_table
 
 
@@ -72,26 +71,13 @@ CAPTION = (
 )
 
 
-def _findings(findings: Any) -> Findings:
-    assert isinstance(findings, Findings)
-    return findings
-
-
 def tables(findings: Any) -> list[TableData]:
-    found = _findings(findings)
+    found = findings_of(findings, Findings)
     return ([peaks_table(list(found.peaks.values()))] if found.peaks else []) + (
         [qos_table(found.curves)] if found.curves else []
     )
 
 
 def figures(results: ExperimentResults) -> list[FigureSpec]:
-    curves = [c for c in _findings(results.findings).curves if c.points]
+    curves = [c for c in findings_of(results.findings, Findings).curves if c.points]
     return [FigureSpec("qos.png", CAPTION, "qos", lambda: qos_figure(results, curves))] if curves else []
-
-
-def headline(findings: Any) -> Headline | None:
-    return None
-
-
-def searches(findings: Any) -> list[Peak]:
-    return list(_findings(findings).peaks.values())
