@@ -21,7 +21,7 @@ FAST = "synthetic-sleep:service_ms=5"
 SLOW = "synthetic-sleep:service_ms=10"
 QUICK: dict[str, Any] = {
     # Short trials on a noisy 2-core host: windows of ~100 requests need a looser stability tolerance.
-    "trial": {"warmup_s": 0.2, "min_duration_s": 1, "max_duration_s": 1.5, "retries": 0, "tolerance": 0.5},
+    "trial": {"warmup_s": 0.2, "min_duration_s": 1, "max_duration_s": 1.5, "tolerance": 0.5},
     "search": {"tolerance": 0.3, "max_probes": 3},
     "telemetry_interval_s": 0.5,
 }

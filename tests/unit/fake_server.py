@@ -38,6 +38,7 @@ def cpu_bound(model: str) -> bool:
 class FakeSession:
     config: ServerConfig
     log: list[str] = field(default_factory=list)  # trial names measured
+    doubt_first: bool = False  # every open-loop probe's first attempt comes out unstable
 
     def server(self) -> Any:
         names = tenant_names([t.model for t in self.config.tenants])
@@ -93,7 +94,9 @@ class FakeSession:
                 "qos_satisfaction": None if met is None else (1.0 if met else 0.5),
             }
         stored = {"load": {"mode": spec.mode}, **(extra or {})}
-        store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), "valid")
+        doubt = self.doubt_first and "|attempt" not in name and spec.mode == "open"
+        status, reason = ("invalid", "unstable: the last 3 windows differ") if doubt else ("valid", None)
+        store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reason)
         self.log.append(name)
         return None
 
@@ -101,6 +104,11 @@ class FakeSession:
 @contextmanager
 def fake_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
     yield FakeSession(config)
+
+
+@contextmanager
+def doubting_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
+    yield FakeSession(config, doubt_first=True)
 
 
 class WouldMeasure(AssertionError):

@@ -89,6 +89,11 @@ def test_a_section_of_another_kind_is_named(tmp_path: Path) -> None:
     text = "name: k\nkind: knobs\nmodels: [a, b]\nknobs: {instances: [1, 2]}\nfrontier: {fractions: [0.5]}\n"
     with pytest.raises(ConfigError) as caught:
         load_experiment(_file(tmp_path, text))
-    assert str(caught.value) == f"{tmp_path / 'exp.yaml'}: frontier: not a section of kind knobs"
+    assert (
+        str(caught.value)
+        == f"{tmp_path / 'exp.yaml'}: frontier: not a section of kind knobs (it belongs to frontier)"
+    )
     with pytest.raises(ConfigError, match="share: not a section of kind peak"):
         load_experiment(_file(tmp_path, "name: p\nkind: peak\nmodels: [a]\nshare: {a: 1}\n"))
+    with pytest.raises(ConfigError, match=r"frontir: Extra inputs are not permitted$"):  # a typo stays a typo
+        load_experiment(_file(tmp_path, "name: p\nkind: peak\nmodels: [a]\nfrontir: {}\n"))

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perseus.loadgen import fastgrpc
-from perseus.loadgen.fastgrpc import Connection, GrpcStatusError, frame, message, request_headers
+from perseus.loadgen import fastgrpc, http2
+from perseus.loadgen.fastgrpc import Connection, GrpcStatusError
+from perseus.loadgen.http2 import frame, message, request_headers
 
 
 class _Transport:
@@ -65,7 +66,7 @@ class _Peer:
     def sent(self) -> list[tuple[int, int, int, bytes]]:
         data = bytes(self.transport.sent)
         self.transport.sent.clear()
-        return _frames(data[len(fastgrpc.PREFACE) :] if data.startswith(fastgrpc.PREFACE) else data)
+        return _frames(data[len(http2.PREFACE) :] if data.startswith(http2.PREFACE) else data)
 
 
 def _connect(**settings: int) -> tuple[Connection, _Peer]:
@@ -82,7 +83,7 @@ def _run(body: Any) -> Any:
 
 @given(st.integers(0, 2**20), st.integers(1, 8))
 def test_hpack_integers_decode(value: int, prefix: int) -> None:
-    encoded = fastgrpc._hpack_int(value, prefix)
+    encoded = http2._hpack_int(value, prefix)
     decoded, used = hpack.hpack.decode_integer(encoded, prefix)
     assert (decoded, used) == (value, len(encoded))
 

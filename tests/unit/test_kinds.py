@@ -10,7 +10,7 @@ from perseus.experiments import fig1, frontier, interference, knobs, peak, qos
 from perseus.experiments.registry import KINDS, parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.store import Store
-from tests.unit.fake_server import replay_session, run_on
+from tests.unit.fake_server import doubting_session, replay_session, run_on
 
 FAST, CPU, CPU2 = "synthetic-sleep:service_ms=10", "synthetic-cpu:dim=64", "synthetic-cpu:dim=32"
 QUICK: dict[str, Any] = {"search": {"tolerance": 0.05, "max_probes": 12}, "sla": "p95=100ms"}
@@ -90,6 +90,18 @@ def test_qos_sweep_phases_and_curves(tmp_path: Path) -> None:
     for curve in curves.values():
         assert [p.fraction_of_peak for p in curve.points] == [0.5, 1.2]
         assert [p.sla_met for p in curve.points] == [True, False]
+
+
+def test_a_probe_measured_again_counts_once(tmp_path: Path) -> None:
+    """Every probe's first attempt is unstable, so each is measured twice; a curve still has one point per
+    load, from the attempt the run went on with."""
+    store = Store(tmp_path / "results.db")
+    exp = _exp(kind="qos-sweep", models=[FAST, CPU], qos={"fractions": [0.5, 1.2]})
+    run_id, _ = run_on(store, exp, doubting_session)
+    keys = [t.key for t in store.trials(run_id) if t.key is not None and t.key.purpose == "qos"]
+    assert sorted(k.attempt for k in keys) == [0] * 6 + [1] * 6
+    for curve in experiment_results(store, run_id).findings.curves:
+        assert [p.fraction_of_peak for p in curve.points] == [0.5, 1.2]
 
 
 def test_interference_three_models_with_peaks(tmp_path: Path) -> None:

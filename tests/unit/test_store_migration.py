@@ -107,3 +107,23 @@ def test_old_runs_are_found_and_resume_without_measuring(store: Store) -> None:
         before = len(store.trials(run.id))
         run_on(store, experiment, replay_session, run.id)
         assert len(store.trials(run.id)) == before
+
+
+def test_a_trial_it_cannot_read_is_kept_as_it_was(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "results.db"
+    with gzip.open(FIXTURE / "results.db.gz") as packed, path.open("wb") as out:
+        shutil.copyfileobj(packed, out)
+    db = sqlite3.connect(path)
+    trial_id, spec_json = db.execute("SELECT id, spec_json FROM trials WHERE run_id=1 ORDER BY id").fetchone()
+    db.execute(
+        "UPDATE trials SET spec_json=? WHERE id=?",
+        (json.dumps({**json.loads(spec_json), "phase": "odd"}), trial_id),
+    )
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        (odd,) = [t for t in store.trials(1) if t.id == trial_id]
+        assert odd.key is None and odd.spec["phase"] == "odd"
+        assert experiment_results(store, 1).trials == BEFORE["1"]["trials"]

@@ -8,7 +8,7 @@ import typer
 from perseus.cli.common import console, split_models
 from perseus.cli.knobs import ConfigFile, server_from_file, with_knobs
 from perseus.config import ServerConfig
-from perseus.config.knobs import Knobs
+from perseus.config.knobs import Knobs, parse_ints
 from perseus.config.loading import build
 from perseus.core.errors import ConfigError
 from perseus.models import list_models, parse_spec, resolve_model
@@ -21,12 +21,7 @@ app = typer.Typer(
 
 
 def parse_gpus(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"--gpus must be GPU ids like 0,1, got {text!r}") from None
+    return parse_ints(text, "--gpus", "GPU ids like 0,1")
 
 
 def placement_for(fmt: str, kind: str | None, gpus: str | None) -> Placement:

@@ -25,7 +25,12 @@ class TrialSettings(Strict):
     min_duration_s: float = Field(default=5.0, gt=0)
     max_duration_s: float = Field(default=15.0, gt=0)
     tolerance: float = Field(default=0.10, gt=0, lt=1, description="stability: windows agree within ±this")
-    retries: int = Field(default=1, ge=0, le=3, description="re-run a probe judged unstable this many times")
+    retries: int = Field(
+        default=1,
+        ge=0,
+        le=3,
+        description="re-run a probe judged unstable, or whose sends the host delayed, this many times",
+    )
     late_threshold_ms: float | None = Field(
         default=None,
         gt=0,

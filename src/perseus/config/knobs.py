@@ -43,13 +43,18 @@ def parse_pins(pins: list[str] | None, models: list[str]) -> dict[str, tuple[int
     return found
 
 
-def parse_sizes(text: str | None) -> tuple[int, ...]:
+def parse_ints(text: str | None, flag: str, what: str) -> tuple[int, ...]:
+    """`4,8` → (4, 8); empty → (); anything else is one line: `{flag} must be {what}, got …`."""
     if not text:
         return ()
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise ConfigError(f"--preferred-batch-sizes must be integers like 4,8, got {text!r}") from None
+        raise ConfigError(f"{flag} must be {what}, got {text!r}") from None
+
+
+def parse_sizes(text: str | None) -> tuple[int, ...]:
+    return parse_ints(text, "--preferred-batch-sizes", "integers like 4,8")
 
 
 def tenants_from_flags(models: list[str], pins: list[str] | None, **knobs: Any) -> tuple[TenantConfig, ...]:

@@ -43,8 +43,16 @@ class Peak:
 
 
 def trials_of(trials: Iterable[TrialRow], where: Placement, purpose: str, **params: Scalar) -> list[TrialRow]:
-    """The trials stored under this placement and purpose (and these parameters), in the order run."""
-    return [t for t in trials if (key := t.key) is not None and key.is_for(where, purpose, **params)]
+    """The trials stored under this placement and purpose (and these parameters), in the order run; of a
+    probe measured again (a doubtful first attempt), only the last attempt, the one its search used."""
+    found: dict[str, TrialRow] = {}
+    for trial in trials:
+        key = trial.key
+        if key is not None and key.is_for(where, purpose, **params):
+            first = key.with_attempt(0).name()
+            if first not in found or key.attempt >= (found[first].key or key).attempt:
+                found[first] = trial
+    return sorted(found.values(), key=lambda t: t.id)
 
 
 def offered(trial: TrialRow) -> dict[str, float]:

@@ -50,8 +50,12 @@ def parse_experiment(
         experiment = _adapter(chosen).validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        if first["type"] == "extra_forbidden" and len(first["loc"]) == 2:  # (kind, section)
-            raise ConfigError(f"{where}: {first['loc'][1]}: not a section of kind {name}") from None
+        section = first["loc"][1] if first["type"] == "extra_forbidden" and len(first["loc"]) == 2 else None
+        owners = [k.NAME for k in chosen if section in k.Settings.model_fields]
+        if owners:  # a section of another kind, not a typo
+            raise ConfigError(
+                f"{where}: {section}: not a section of kind {name} (it belongs to {', '.join(owners)})"
+            ) from None
         raise ConfigError(validation_line(exc, where, skip=1)) from None
     assert isinstance(experiment, ExperimentBase)
     return experiment

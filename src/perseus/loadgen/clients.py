@@ -15,8 +15,8 @@ from tritonclient.utils import triton_to_np_dtype
 from perseus.core.errors import ConfigError, EndpointError, one_line
 from perseus.loadgen.client_base import CONNECT_TIMEOUT_S, Protocol_, RequestFailed
 from perseus.loadgen.fastgrpc import FastGrpc, GrpcStatusError
-from perseus.loadgen.fastgrpc import message as grpc_message
 from perseus.loadgen.fasthttp import FastHttp, HttpStatusError, get_request, infer_request
+from perseus.loadgen.http2 import message as grpc_message
 from perseus.loadgen.inprocess_client import InprocessClient
 
 _SERVICE = "/inference.GRPCInferenceService/"

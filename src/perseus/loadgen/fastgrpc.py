@@ -2,9 +2,9 @@
 connection multiplexing every call, and only the framing a unary call needs (flow control, PING, SETTINGS,
 GOAWAY, RST_STREAM). grpc.aio spends ~160 µs of CPU a call on this host, taken from the server measured.
 
-Response headers are HPACK-decoded in order (the `hpack` package), since a later block may refer to an
-earlier one; a block that changes nothing in the decoder's table is remembered, so the steady state
-(every answer the same bytes) costs a dict lookup.
+The wire format (frames, HPACK) is in http2.py. Response headers are decoded in order, since a later block
+may refer to an earlier one; a block that changes nothing in the decoder's table is remembered, so the
+steady state (every answer the same bytes) costs a dict lookup.
 """
 
 import asyncio
@@ -14,24 +14,33 @@ from urllib.parse import unquote
 import hpack
 
 from perseus.loadgen.address import host_port
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-_DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _WINDOW_UPDATE, _CONTINUATION = (
-    0,
-    1,
-    3,
-    4,
-    6,
-    7,
-    8,
-    9,
+from perseus.loadgen.http2 import (
+    ACK,
+    CANCEL,
+    CONTINUATION,
+    DATA,
+    ENABLE_PUSH,
+    END_HEADERS,
+    END_STREAM,
+    GOAWAY,
+    HEADERS,
+    INITIAL_WINDOW_SIZE,
+    LAST_STREAM_ID,
+    MAX_CONCURRENT_STREAMS,
+    MAX_FRAME_SIZE,
+    MAX_WINDOW,
+    PADDED,
+    PING,
+    PREFACE,
+    PRIORITY,
+    REPLENISH,
+    RST_STREAM,
+    SETTINGS,
+    WINDOW_UPDATE,
+    HeaderDecoder,
+    frame,
+    request_headers,
 )
-_END_STREAM, _ACK, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x1, 0x4, 0x8, 0x20
-_INITIAL_WINDOW_SIZE, _MAX_FRAME_SIZE, _MAX_CONCURRENT_STREAMS, _ENABLE_PUSH = 4, 5, 3, 2
-_MAX_WINDOW = 2**31 - 1
-_LAST_STREAM_ID = 2**31 - 1
-_CANCEL = 8
-_REPLENISH = 2**30  # give the server its connection window back once this much has arrived
 
 
 class GrpcStatusError(Exception):
@@ -40,44 +49,6 @@ class GrpcStatusError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message or f"grpc-status {code}")
         self.code = code
-
-
-def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
-    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
-
-
-def _hpack_int(value: int, prefix_bits: int, first: int = 0) -> bytes:
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes((first | value,))
-    out, value = [first | limit], value - limit
-    while value >= 128:
-        out.append((value & 127) | 128)
-        value >>= 7
-    return bytes((*out, value))
-
-
-def _literal(name_index: int, value: str, name: str = "") -> bytes:
-    """A header 'without indexing', so the block is the same bytes on every request."""
-    head = _hpack_int(name_index, 4) + (b"" if name_index else _hpack_int(len(name), 7) + name.encode())
-    return head + _hpack_int(len(value.encode()), 7) + value.encode()
-
-
-def request_headers(authority: str, path: str) -> bytes:
-    """HPACK block of a gRPC unary call (RFC 7541 static-table indexes: 3 POST, 6 http, 4 :path,
-    1 :authority, 31 content-type)."""
-    return (
-        b"\x83\x86"
-        + _literal(4, path)
-        + _literal(1, authority)
-        + _literal(31, "application/grpc")
-        + _literal(0, "trailers", name="te")
-    )
-
-
-def message(payload: bytes) -> bytes:
-    """A gRPC length-prefixed message, uncompressed."""
-    return b"\x00" + len(payload).to_bytes(4, "big") + payload
 
 
 class _Stream:
@@ -89,28 +60,6 @@ class _Stream:
         self.http_status: int | None = None
         self.grpc_status: int | None = None
         self.grpc_message = ""
-
-
-class _Headers:
-    """HPACK decoding in arrival order, with a cache of blocks that leave the table as it was."""
-
-    def __init__(self) -> None:
-        self._decoder = hpack.Decoder()
-        self._decoder.max_allowed_table_size = 65536
-        self._known: dict[bytes, list[tuple[bytes, bytes]]] = {}
-
-    def decode(self, block: bytes) -> list[tuple[bytes, bytes]]:
-        known = self._known.get(block)
-        if known is not None:
-            return known
-        table = self._decoder.header_table
-        before = tuple(table.dynamic_entries)
-        headers: list[tuple[bytes, bytes]] = list(self._decoder.decode(block, raw=True))  # type: ignore[arg-type]
-        if tuple(table.dynamic_entries) == before:
-            self._known[block] = headers
-        else:
-            self._known.clear()  # cached blocks may refer to entries that moved
-        return headers
 
 
 class Connection(asyncio.Protocol):
@@ -129,7 +78,7 @@ class Connection(asyncio.Protocol):
         self._peer_frame = 16384
         self.peer_streams = 100  # until the server's SETTINGS say otherwise
         self._received = 0
-        self._headers = _Headers()
+        self._headers = HeaderDecoder()
         self._block: tuple[int, int, bytearray] | None = None  # (stream, flags, fragments) until END_HEADERS
 
     @property
@@ -138,18 +87,18 @@ class Connection(asyncio.Protocol):
 
     @property
     def usable(self) -> bool:
-        return self.broken is None and self._next_id < _LAST_STREAM_ID
+        return self.broken is None and self._next_id < LAST_STREAM_ID
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
         settings = b"".join(
             k.to_bytes(2, "big") + v.to_bytes(4, "big")
-            for k, v in ((_ENABLE_PUSH, 0), (_INITIAL_WINDOW_SIZE, _MAX_WINDOW))
+            for k, v in ((ENABLE_PUSH, 0), (INITIAL_WINDOW_SIZE, MAX_WINDOW))
         )
         transport.write(  # type: ignore[attr-defined]
             PREFACE
-            + frame(_SETTINGS, 0, 0, settings)
-            + frame(_WINDOW_UPDATE, 0, 0, (_MAX_WINDOW - 65535).to_bytes(4, "big"))
+            + frame(SETTINGS, 0, 0, settings)
+            + frame(WINDOW_UPDATE, 0, 0, (MAX_WINDOW - 65535).to_bytes(4, "big"))
         )
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -180,12 +129,12 @@ class Connection(asyncio.Protocol):
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         stream = _Stream(future, self._peer_initial, memoryview(body), keep_body)
         self._streams[stream_id] = stream
-        out = frame(_HEADERS, _END_HEADERS, stream_id, headers)
+        out = frame(HEADERS, END_HEADERS, stream_id, headers)
         if len(body) <= min(self._window, stream.window, self._peer_frame):  # the usual case: one write
             self._window -= len(body)
             stream.window -= len(body)
             stream.pending = memoryview(b"")
-            self.transport.write(out + frame(_DATA, _END_STREAM, stream_id, body))
+            self.transport.write(out + frame(DATA, END_STREAM, stream_id, body))
         else:
             self.transport.write(out)
             self._blocked[stream_id] = stream
@@ -196,7 +145,7 @@ class Connection(asyncio.Protocol):
         """Forget a call (timed out or abandoned) and tell the server."""
         self._blocked.pop(stream_id, None)
         if self._streams.pop(stream_id, None) is not None and self.transport is not None and not self.broken:
-            self.transport.write(frame(_RST_STREAM, 0, stream_id, _CANCEL.to_bytes(4, "big")))
+            self.transport.write(frame(RST_STREAM, 0, stream_id, CANCEL.to_bytes(4, "big")))
 
     def _flush(self) -> None:
         assert self.transport is not None
@@ -206,8 +155,8 @@ class Connection(asyncio.Protocol):
                 chunk, stream.pending = stream.pending[:size], stream.pending[size:]
                 self._window -= size
                 stream.window -= size
-                flags = 0 if stream.pending else _END_STREAM
-                self.transport.write(frame(_DATA, flags, stream_id, bytes(chunk)))
+                flags = 0 if stream.pending else END_STREAM
+                self.transport.write(frame(DATA, flags, stream_id, bytes(chunk)))
             if not stream.pending:
                 del self._blocked[stream_id]
             if self._window <= 0:
@@ -223,7 +172,7 @@ class Connection(asyncio.Protocol):
                 if len(buffer) - at < 9 + length:
                     break
                 kind, flags = buffer[at + 3], buffer[at + 4]
-                stream_id = int.from_bytes(buffer[at + 5 : at + 9], "big") & _LAST_STREAM_ID
+                stream_id = int.from_bytes(buffer[at + 5 : at + 9], "big") & LAST_STREAM_ID
                 payload = bytes(buffer[at + 9 : at + 9 + length])
                 at += 9 + length
                 self._frame(kind, flags, stream_id, payload)
@@ -233,40 +182,40 @@ class Connection(asyncio.Protocol):
             del buffer[:at]
 
     def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
-        if kind == _DATA:
+        if kind == DATA:
             self._received += len(payload)
             stream = self._streams.get(stream_id)
             if stream is not None and stream.body is not None:
                 stream.body += _unpad(payload, flags)
-            if flags & _END_STREAM and stream is not None:
+            if flags & END_STREAM and stream is not None:
                 self._finish(stream_id, stream)
-            if self._received >= _REPLENISH:
-                self._send(frame(_WINDOW_UPDATE, 0, 0, self._received.to_bytes(4, "big")))
+            if self._received >= REPLENISH:
+                self._send(frame(WINDOW_UPDATE, 0, 0, self._received.to_bytes(4, "big")))
                 self._received = 0
-        elif kind in (_HEADERS, _CONTINUATION):
+        elif kind in (HEADERS, CONTINUATION):
             self._header_fragment(kind, flags, stream_id, payload)
-        elif kind == _SETTINGS:
-            if not flags & _ACK:
+        elif kind == SETTINGS:
+            if not flags & ACK:
                 self._settings(payload)
-        elif kind == _WINDOW_UPDATE:
-            increment = int.from_bytes(payload[:4], "big") & _LAST_STREAM_ID
+        elif kind == WINDOW_UPDATE:
+            increment = int.from_bytes(payload[:4], "big") & LAST_STREAM_ID
             if stream_id == 0:
                 self._window += increment
             elif stream_id in self._streams:
                 self._streams[stream_id].window += increment
             if self._blocked:
                 self._flush()
-        elif kind == _PING:
-            if not flags & _ACK:
-                self._send(frame(_PING, _ACK, 0, payload))
-        elif kind == _RST_STREAM:
+        elif kind == PING:
+            if not flags & ACK:
+                self._send(frame(PING, ACK, 0, payload))
+        elif kind == RST_STREAM:
             stream = self._streams.pop(stream_id, None)
             self._blocked.pop(stream_id, None)
             if stream is not None and not stream.future.done():
                 code = int.from_bytes(payload[:4], "big")
                 reset = ConnectionError(f"stream reset by the server (HTTP/2 error {code})")
                 stream.future.set_exception(reset)
-        elif kind == _GOAWAY:
+        elif kind == GOAWAY:
             code = int.from_bytes(payload[4:8], "big")
             detail = payload[8:].decode(errors="replace")
             self._fail_all(ConnectionError(f"server closed the connection (GOAWAY {code}) {detail}".strip()))
@@ -275,29 +224,29 @@ class Connection(asyncio.Protocol):
         for at in range(0, len(payload) - 5, 6):
             key = int.from_bytes(payload[at : at + 2], "big")
             value = int.from_bytes(payload[at + 2 : at + 6], "big")
-            if key == _INITIAL_WINDOW_SIZE:
+            if key == INITIAL_WINDOW_SIZE:
                 for stream in self._streams.values():
                     stream.window += value - self._peer_initial
                 self._peer_initial = value
-            elif key == _MAX_FRAME_SIZE:
+            elif key == MAX_FRAME_SIZE:
                 self._peer_frame = value
-            elif key == _MAX_CONCURRENT_STREAMS:
+            elif key == MAX_CONCURRENT_STREAMS:
                 self.peer_streams = value
-        self._send(frame(_SETTINGS, _ACK, 0))
+        self._send(frame(SETTINGS, ACK, 0))
         if not self.ready.done():
             self.ready.set_result(None)
         if self._blocked:
             self._flush()
 
     def _header_fragment(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
-        if kind == _HEADERS:
+        if kind == HEADERS:
             payload = _unpad(payload, flags)
-            if flags & _PRIORITY:
+            if flags & PRIORITY:
                 payload = payload[5:]
             self._block = (stream_id, flags, bytearray(payload))
         elif self._block is not None:
             self._block[2].extend(payload)
-        if not flags & _END_HEADERS or self._block is None:
+        if not flags & END_HEADERS or self._block is None:
             return
         stream_id, first_flags, block = self._block
         self._block = None
@@ -312,7 +261,7 @@ class Connection(asyncio.Protocol):
                 stream.grpc_status = int(value)
             elif name == b"grpc-message":
                 stream.grpc_message = unquote(value.decode(errors="replace"))  # percent-encoded
-        if first_flags & _END_STREAM:
+        if first_flags & END_STREAM:
             self._finish(stream_id, stream)
 
     def _finish(self, stream_id: int, stream: _Stream) -> None:
@@ -336,7 +285,7 @@ class Connection(asyncio.Protocol):
 
 
 def _unpad(payload: bytes, flags: int) -> bytes:
-    if flags & _PADDED:
+    if flags & PADDED:
         return payload[1 : len(payload) - payload[0]]
     return payload
 

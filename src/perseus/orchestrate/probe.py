@@ -1,6 +1,6 @@
 """A placement's server as the kinds see it (experiments.lab.Server): open-loop probes stored under their
 typed keys, so a re-run finds them stored and does not measure them again (experiments resume where they
-stopped), unstable probes retried, and λ searches over them."""
+stopped), doubtful probes measured again, and λ searches over them."""
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from perseus.orchestrate.search import Step, find_peak
 from perseus.orchestrate.session import Session
 from perseus.serving import RunningServer
 from perseus.store import Placement, Store, TrialKey, TrialRow
-from perseus.store.judge import feasible, only_unstable
+from perseus.store.judge import doubtful, feasible
 from perseus.store.keys import Scalar
 
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
@@ -98,11 +98,12 @@ class ProbingServer:
         return row
 
     def trial(self, rates: Mapping[str, float], purpose: str, **params: Scalar) -> TrialRow:
-        """One probe at these rates (req/s per tenant); stored ones are reused, unstable ones retried."""
+        """One probe at these rates (req/s per tenant); stored ones are reused, doubtful ones (unstable, or a
+        generator the host held back) measured again."""
         key = TrialKey(self.placement, purpose, params, rates)
         row: TrialRow | None = None
         for attempt in range(self.experiment.trial.retries + 1):
-            if row is not None and not only_unstable(row):
+            if row is not None and not doubtful(row):
                 break
             if self.store.trial_named(self.run_id, key.with_attempt(attempt).name()) is None:
                 shown = ", ".join(f"{t} {r:.2f}" for t, r in rates.items())

@@ -109,10 +109,14 @@ def upgrade_to_4(db: sqlite3.Connection) -> None:
             phase = (run_id, str(spec["phase"]))
             first_on_pair = phase[1].startswith("pair/") and phase not in pairs_seen
             pairs_seen.add(phase)
-            key = trial_key(name, spec, load_fractions[run_id] if first_on_pair else None)
-            spec = {k: v for k, v in spec.items() if k not in ("phase", "label", "models", "placement")}
-            spec["key"] = key.to_json()
-            name = key.name()
+            try:
+                key = trial_key(name, spec, load_fractions[run_id] if first_on_pair else None)
+            except (KeyError, ValueError, IndexError, StopIteration):
+                key = None  # not a trial this release wrote: kept as it is, and no analysis reads it
+            if key is not None:
+                spec = {k: v for k, v in spec.items() if k not in ("phase", "label", "models", "placement")}
+                spec["key"] = key.to_json()
+                name = key.name()
         db.execute(
             "UPDATE trials SET name=?, spec_json=?, summary_json=? WHERE id=?",
             (name, json.dumps(spec, sort_keys=True), json.dumps(summary, sort_keys=True), trial_id),
