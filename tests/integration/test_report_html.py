@@ -63,4 +63,4 @@ def test_chromium_renders_the_report(tmp_path: Path) -> None:
     assert "+6.3%" in dom
     for model, lam in PEAKS.items():
         assert model in dom and f"{lam:.1f}" in dom
-    assert dom.count("data:image/png;base64,") == 6
+    assert dom.count("data:image/png;base64,") == 2  # a frontier run: Fig 1 and Fig 2

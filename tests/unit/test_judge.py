@@ -32,5 +32,7 @@ def test_doubtful_only_when_the_measurement_is_in_doubt() -> None:
     assert doubtful(_row("invalid", "unstable: x", a=MET))
     assert doubtful(_row("invalid", "generator fell behind: y; unstable: x", a=MET))
     assert not doubtful(_row("invalid", "generator fell behind: y; overloaded: z", a=MET))
+    assert not doubtful(_row("invalid", "generator fell behind: y", a=MISSED))  # measuring again won't help
+    assert doubtful(_row("invalid", "unstable: x", a=MISSED))
     assert not doubtful(_row("valid", None, a=MISSED))
     assert not doubtful(_row("failed", "unstable: x"))

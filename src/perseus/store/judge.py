@@ -44,5 +44,9 @@ DOUBTS = ("unstable", "generator fell behind")
 
 
 def doubtful(trial: TrialRow) -> bool:
-    """INVALID only for doubts about the measurement: worth one more attempt."""
-    return trial.status == "invalid" and all(part.startswith(DOUBTS) for part in reasons(trial))
+    """INVALID only for doubts about the measurement: worth one more attempt. A late generator counts
+    only when every tenant met its SLA anyway (a missed SLA would not be met by measuring again)."""
+    if trial.status != "invalid" or not all(part.startswith(DOUBTS) for part in reasons(trial)):
+        return False
+    late = any(part.startswith("generator fell behind") for part in reasons(trial))
+    return not late or all(s.get("sla_met") is not False for s in trial.summary.tenants.values())
