@@ -108,6 +108,8 @@ def test_frontier_labels_of_close_points_do_not_overlap() -> None:
     assert len(labels) == 4
     boxes = [t.get_window_extent(renderer) for t in labels]
     assert not any(one.overlaps(other) for i, one in enumerate(boxes) for other in boxes[i + 1 :])
+    legend = fig.axes[0].get_legend().get_window_extent(renderer)
+    assert not any(box.overlaps(legend) for box in boxes)
     ax = fig.axes[0]
     for label, box in zip(labels, boxes, strict=True):  # nor does a label cover another point
         others = [ax.transData.transform(p) for p in rates if p != label.xy]

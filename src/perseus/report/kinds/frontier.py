@@ -117,8 +117,9 @@ MARKER_PT = 6  # half the width kept clear around each plotted point
 
 
 def place_apart(fig: Figure, ax: Axes, labels: list[Any], points: list[tuple[float, float]]) -> None:
-    """Move each label to the first place where it covers neither a plotted point nor a label placed
-    before it (points close together on a frontier would otherwise print their savings over each other).
+    """Move each label to the first place where it covers neither a plotted point, the legend, nor a label
+    placed before it (points close together on a frontier would otherwise print their savings over each
+    other).
     Boxes are compared on the laid-out figure, where they will print."""
     renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
     fig.draw_without_rendering()
@@ -128,7 +129,8 @@ def place_apart(fig: Figure, ax: Axes, labels: list[Any], points: list[tuple[flo
         x, y = ax.transData.transform(point)
         return Bbox.from_extents(x - pad, y - pad, x + pad, y + pad)
 
-    placed: list[Bbox] = []
+    legend = ax.get_legend()
+    placed: list[Bbox] = [legend.get_window_extent(renderer)] if legend is not None else []
     for label in labels:
         # Every other point's marker and every label placed so far; its own point is beside it by design.
         taken = placed + [marker(p) for p in points if p != label.xy and all(map(math.isfinite, p))]
