@@ -52,27 +52,39 @@ def test_poisson_at_half_load_matches_md1_waiting_time(server: RunningServer) ->
     S is what one instance really takes per request, 1 / throughput when it is never idle (closed loop,
     c = 2 on one instance); it includes Triton's per-request overhead besides the 10 ms sleep. The
     small jitter of that service time is allowed for by Pollaczek–Khinchine (the M/G/1 form).
-    The wait is the mean latency under Poisson load minus the mean latency alone (c = 1).
+    The wait is the mean latency under Poisson load (from each actual send: the generator's own lateness,
+    ~0.2 ms on average here, is not queueing in the server and was 7% of this wait) minus the mean
+    latency alone (c = 1), in paired rounds (alone, then Poisson, each round its own arrivals), judged
+    on the median round: one 40 s run against one earlier look alone came out 0.92-1.17 × the expected
+    wait here, as the host drifted between the two.
     """
     model, url = _name(server, "10"), server.endpoints.http_url
-    alone = run_load(LoadSpec(url=url, tenants=(model,), protocol="http"), TrialRules.fixed(4, 1))
-    alone_ms = np.array([r.latency_ns / 1e6 for r in alone.measured() if r.ok])
     saturated = LoadSpec(url=url, tenants=(model,), protocol="http", concurrency=2)
     service_s = 1 / summarize(run_load(saturated, TrialRules.fixed(6, 1)))[model].throughput_rps
     rho = 0.5
-    spec = LoadSpec(
-        url=url,
-        tenants=(model,),
-        mode="open",
-        protocol="http",
-        seed=7,
-        rates=(TenantRate(model, rho / service_s, "poisson"),),
-    )
-    waiting_s = _mean_latency_s(spec, TrialRules.fixed(40.0, 2.0), model) - alone_ms.mean() / 1e3
-    cv2 = float(alone_ms.var() / alone_ms.mean() ** 2)
+    waits, alone_all = [], []
+    for seed in (7, 8, 9):
+        alone = run_load(LoadSpec(url=url, tenants=(model,), protocol="http"), TrialRules.fixed(3, 0.5))
+        alone_ms = np.array([r.latency_ns / 1e6 for r in alone.measured() if r.ok])
+        spec = LoadSpec(
+            url=url,
+            tenants=(model,),
+            mode="open",
+            protocol="http",
+            seed=seed,
+            rates=(TenantRate(model, rho / service_s, "poisson"),),
+        )
+        sent = run_load(spec, TrialRules.fixed(14.0, 1.0)).measured()
+        # From the actual send: a send the host delayed reaches the server late, it does not queue there.
+        mean_s = float(np.mean([r.service_ns for r in sent if r.ok])) / 1e9
+        waits.append(mean_s - alone_ms.mean() / 1e3)
+        alone_all.append(alone_ms)
+    pooled = np.concatenate(alone_all)
+    cv2 = float(pooled.var() / pooled.mean() ** 2)
     expected_s = rho * service_s * (1 + cv2) / (2 * (1 - rho))
     assert cv2 < 0.1  # the server is close to deterministic, so this is M/D/1
-    assert waiting_s == pytest.approx(expected_s, rel=0.15), (service_s, cv2, waiting_s, expected_s)
+    ratios = [w / expected_s for w in waits]
+    assert float(np.median(ratios)) == pytest.approx(1.0, rel=0.15), (service_s, cv2, ratios)
 
 
 def test_overload_is_invalid_and_latency_grows_with_trial_length(server: RunningServer) -> None:
