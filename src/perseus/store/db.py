@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,10 @@ class TrialRow:
     reason: str | None
     summary: TrialSummary
 
-    @property
+    @cached_property
     def key(self) -> TrialKey | None:
-        """The typed key of an experiment trial (None for a bench trial)."""
+        """The typed key of an experiment trial (None for a bench trial); parsed once per row, since an
+        analysis reads every row's key for each placement it looks up."""
         data = self.spec.get("key")
         return TrialKey.from_json(data) if data is not None else None
 
