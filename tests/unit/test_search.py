@@ -43,6 +43,25 @@ def test_bisect_unreachable_sla_is_one_clear_error() -> None:
         bisect(threshold_probe(0.0, []), 1000.0, SearchSettings(max_probes=6), "m")
 
 
+def test_bisect_never_shrinks_below_the_floor_a_trial_can_judge() -> None:
+    # The first probe failed (here: 30 is over the limit); ÷4 would give 7.5, which a trial cannot judge.
+    calls: list[float] = []
+    found = bisect(threshold_probe(25.0, calls), 30.0, SearchSettings(tolerance=0.1), "m", floor_rps=13.0)
+    assert calls[:2] == [30.0, 13.0] and min(calls) == 13.0
+    assert 25.0 / 1.1 <= found.peak_rps <= 25.0
+
+
+def test_bisect_fails_at_the_floor_with_its_reason() -> None:
+    calls: list[float] = []
+    with pytest.raises(SlaNotMetError, match=r"m: not feasible even at 13 req/s \(p95 over at 13"):
+        bisect(threshold_probe(5.0, calls), 100.0, SearchSettings(max_probes=20), "m", floor_rps=13.0)
+    assert calls == [100.0, 25.0, 13.0]
+    calls.clear()
+    with pytest.raises(SlaNotMetError, match=r"at 10 req/s"):  # the start is the floor already
+        bisect(threshold_probe(5.0, calls), 10.0, SearchSettings(), "m", floor_rps=13.0)
+    assert calls == [10.0]
+
+
 def test_ramp_stops_after_patience_and_keeps_the_best() -> None:
     calls: list[float] = []
     found = ramp(threshold_probe(37.0, calls), 10.0, SearchSettings(method="ramp", patience=3), "m")

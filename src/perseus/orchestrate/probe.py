@@ -125,7 +125,9 @@ class ProbingServer:
 
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         what = f"{self.placement.label()}: {purpose}" + (f" ({shown})" if shown else "")
-        return find_peak(probe, start, self.experiment.search, what).peak_rps
+        rules = rules_of(self.experiment)
+        floor = rules.min_requests / rules.max_duration_s  # the lowest total rate a trial can judge
+        return find_peak(probe, start, self.experiment.search, what, floor).peak_rps
 
     def estimate(self) -> dict[str, float]:
         """Closed-loop throughput of each tenant alone at concurrency = its instances: a starting point."""

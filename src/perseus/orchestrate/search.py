@@ -29,9 +29,15 @@ def _unreachable(what: str, step: Step) -> SlaNotMetError:
     return SlaNotMetError(f"{what}: not feasible even at {step.rate_rps:.3g} req/s ({step.detail})")
 
 
-def bisect(probe: Probe, start_rps: float, settings: SearchSettings, what: str) -> Found:
-    """Grow from start_rps (×2) until infeasible, shrink (÷4) until feasible, then halve the bracket until
-    hi − lo ≤ tolerance × lo. λ = lo, always a measured feasible rate."""
+def bisect(
+    probe: Probe, start_rps: float, settings: SearchSettings, what: str, floor_rps: float = 0.0
+) -> Found:
+    """Grow from start_rps (×2) until infeasible, shrink (÷4, never below floor_rps) until feasible, then
+    halve the bracket until hi − lo ≤ tolerance × lo. λ = lo, always a measured feasible rate.
+
+    floor_rps is the lowest rate a trial can judge (below it a trial completes too few requests to be
+    valid): shrinking past it would only collect "too few requests" verdicts, so a search that fails at
+    the floor stops there with the floor's own reason."""
     steps: list[Step] = []
 
     def run(rate: float) -> Step:
@@ -52,8 +58,8 @@ def bisect(probe: Probe, start_rps: float, settings: SearchSettings, what: str) 
                 hi = rate
     else:
         hi = start_rps
-        while lo is None and len(steps) < settings.max_probes:
-            rate = hi / 4
+        while lo is None and len(steps) < settings.max_probes and hi > floor_rps:
+            rate = max(hi / 4, floor_rps)
             if run(rate).feasible:
                 lo = rate
             else:
@@ -92,8 +98,10 @@ def ramp(probe: Probe, step_rps: float, settings: SearchSettings, what: str) -> 
     return Found(best.rate_rps, steps)
 
 
-def find_peak(probe: Probe, start_rps: float, settings: SearchSettings, what: str) -> Found:
+def find_peak(
+    probe: Probe, start_rps: float, settings: SearchSettings, what: str, floor_rps: float = 0.0
+) -> Found:
     start = settings.start_rps or start_rps
     if settings.method == "ramp":
         return ramp(probe, settings.step_rps or start / 4, settings, what)
-    return bisect(probe, start, settings, what)
+    return bisect(probe, start, settings, what, floor_rps)
