@@ -1,5 +1,7 @@
 """Trial rules: windows, stability, and every INVALID reason."""
 
+from dataclasses import replace
+
 import pytest
 
 from perseus.core.errors import ConfigError
@@ -33,7 +35,7 @@ RULES = TrialRules(warmup_s=0, min_duration_s=3, max_duration_s=3, window_s=1.0,
 def test_window_stats_by_completion_time() -> None:
     stats = window_stats(_steady(100, 3), 0, 1.0, 3000 * MS)
     assert [w.completed for w in stats] == [100, 100, 100]
-    assert stats[0].p95_ms == pytest.approx(5.0)
+    assert stats[0].tail_ms == pytest.approx(5.0)
 
 
 def test_steady_load_is_valid() -> None:
@@ -159,3 +161,45 @@ def test_a_small_rise_of_latency_is_noise_not_a_growing_queue() -> None:
     """50 → 55 → 60 ms is +20%, but 5 ms a second is 0.5% of the time passing: no queue builds that slowly
     at a rate a search would care about, while three noisy windows rise like this by chance."""
     assert verdict(_trial(_rising(50, 5), offered=40.0), RISING) == ("valid", [])
+
+
+def _with_slow_tail(rate: int, slow_share: float) -> list[RequestRecord]:
+    """`rate` requests a window at 5 ms; in the last window `slow_share` of them take 9 ms instead."""
+    every = round(1 / slow_share)
+    return [
+        RequestRecord(r.tenant, r.intended_ns, r.send_ns, r.intended_ns + 9 * MS, True)
+        if r.intended_ns >= 2000 * MS and i % every == 0
+        else r
+        for i, r in enumerate(_steady(rate, 3))
+    ]
+
+
+def test_stability_latency_measure_is_chosen_by_the_rules() -> None:
+    # 10% slow requests in the last window move its p95 from 5 to 9 ms but its mean only 8%.
+    trial = _trial(_with_slow_tail(200, 0.1))
+    assert verdict(trial, RULES)[0] == "invalid"  # auto: fixed windows with min_window_requests=0 → p95
+    assert verdict(trial, replace(RULES, stability_latency="mean")) == ("valid", [])
+    assert verdict(trial, replace(RULES, stability_latency="p50")) == ("valid", [])
+    status, reasons = verdict(trial, replace(RULES, stability_latency="p95"))
+    assert status == "invalid" and "p95 ms 5.0, 5.0, 9.0" in reasons[0]
+    # 200 a window hold 2 samples above a p99: too few to judge it, so the mean is compared instead.
+    assert verdict(trial, replace(RULES, stability_latency="p99")) == ("valid", [])
+    with pytest.raises(ConfigError, match="stability latency must be"):
+        TrialRules(stability_latency="median")
+
+
+def test_a_trace_is_judged_on_latency_alone() -> None:
+    # A trace's windows carry 10, 40 and 20 requests: its own shape, not the server's throughput.
+    records = _steady(10, 1) + _steady(40, 1, start_ms=1000) + _steady(20, 1, start_ms=2000)
+    assert verdict(_trial(records), RULES)[0] == "invalid"  # a closed loop would be unstable
+    scheduled = replace(_trial(records), scheduled=True)
+    assert verdict(scheduled, RULES) == ("valid", [])
+
+
+def test_windows_too_thin_to_judge_say_so() -> None:
+    thin = replace(RULES, min_stability_samples=20, stability_latency="mean")
+    status, reasons = verdict(_trial(_steady(10, 3)), thin)
+    assert status == "invalid" and reasons == [
+        "too few requests a window to judge stability: 10 (need 20); measure longer windows"
+    ]
+    assert verdict(_trial(_steady(20, 3)), thin) == ("valid", [])

@@ -6,9 +6,10 @@ import time
 import pytest
 import uvloop
 
+from perseus.loadgen.client_base import RequestFailed
 from perseus.loadgen.records import RequestRecord
-from perseus.loadgen.schedule import TenantRate, open_loop
-from perseus.loadgen.sender import send_open
+from perseus.loadgen.schedule import Arrival, TenantRate, open_loop
+from perseus.loadgen.sender import MAX_ERROR_CHARS, error_text, send_open
 from perseus.loadgen.timer import Timer
 
 
@@ -51,3 +52,30 @@ def test_timer_wakes_at_the_instant_not_before() -> None:
 
     lateness = uvloop.run(go())
     assert min(lateness) >= 0
+
+
+class _RefusingClient(_InstantClient):
+    async def infer(self, tenant: str, batch: int) -> None:
+        raise RequestFailed("INVALID_ARGUMENT", "inference request batch-size must be <= 8 for 'm'")
+
+
+def test_a_failed_request_keeps_the_servers_words() -> None:
+    records: list[RequestRecord] = []
+    arrivals = iter([Arrival(0, "m", 16)])
+    asyncio.run(
+        send_open(
+            _RefusingClient(),
+            arrivals,
+            time.monotonic_ns(),
+            time.monotonic_ns() + 10**9,
+            lambda: False,
+            records.append,
+            None,
+        )
+    )
+    assert [r.error for r in records] == [
+        "INVALID_ARGUMENT: inference request batch-size must be <= 8 for 'm'"
+    ]
+    assert error_text(RequestFailed("timeout", "x" * 500)).endswith("…")
+    assert len(error_text(RequestFailed("timeout", "x" * 500))) == MAX_ERROR_CHARS
+    assert error_text(RequestFailed("UNAVAILABLE", "")) == "UNAVAILABLE"

@@ -1,5 +1,6 @@
 """Options and helpers shared by several subcommands."""
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +12,9 @@ from perseus.core.errors import ConfigError
 from perseus.core.paths import default_db_path, perseus_home
 from perseus.store import Store
 
-# Piped output (logs, CI) gets a width that fits the tables instead of rich's 80-column default.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+# Piped output (logs, CI) gets a width that fits the tables instead of rich's 80-column default, unless
+# COLUMNS says how wide to be.
+console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="Results store (SQLite). Default: $PERSEUS_HOME/results.db")

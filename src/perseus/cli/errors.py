@@ -10,6 +10,8 @@ from rich.markup import escape
 from perseus.core.errors import PerseusError
 
 INTERRUPTED_EXIT = 130
+INVALID_EXIT = 3  # perseus bench: a level's measurement is INVALID
+SLA_EXIT = 4  # perseus bench: the SLA (or a sweep's threshold) was missed from the first level
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -31,7 +31,8 @@ class RichReporter:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._progress.stop()
+        if not self.quiet:  # stopping a display never started still prints a line: not before --json
+            self._progress.stop()
 
     def status(self, text: str) -> None:
         if not self.quiet:

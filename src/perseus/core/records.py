@@ -42,6 +42,9 @@ class TrialRecords:
     offered_rps: float | None = None  # open loop: the scheduled rate over all tenants
     workers: int = 1
     measure_window_s: float = 1.0  # length of the stability windows the trial was judged on
+    # Arrivals followed a schedule (open loop or trace): a window's count is the schedule's, not the
+    # server's, so stability is judged on latency alone.
+    scheduled: bool = False
 
     @property
     def window_s(self) -> float:

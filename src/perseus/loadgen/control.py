@@ -8,7 +8,7 @@ from collections.abc import Callable
 from perseus.loadgen.client_base import InferClient
 from perseus.loadgen.clients import open_client
 from perseus.loadgen.records import RequestRecord, TrialRecords
-from perseus.loadgen.rules import TrialRules, should_stop, window_stats
+from perseus.loadgen.rules import TrialRules, should_stop, stats_percentile, window_stats
 from perseus.loadgen.sender import send_closed, send_open
 from perseus.loadgen.spec import LoadSpec, users_of
 
@@ -80,7 +80,9 @@ class Controller:
             done = sum(1 for r in records if r.ok and self.start_ns <= r.done_ns < self.window_start_ns)
             self.window_s = self.rules.effective_window_s(done / warmup_s if done else 0.0)
             self._sized = True
-        stats = window_stats(records, self.window_start_ns, self.window_s, now_ns)
+        stats = window_stats(
+            records, self.window_start_ns, self.window_s, now_ns, stats_percentile(self.rules)
+        )
         if not should_stop(measured_s, stats, self.rules, self.open_loop):
             return None
         # End on a whole number of windows so every window has equal weight.
@@ -99,6 +101,7 @@ class Controller:
             _total(spec.offered_rps()),
             spec.workers,
             self.window_s,
+            spec.mode != "closed",
         )
 
 

@@ -35,8 +35,18 @@ class TrialRules:
     # of the time passing (arrivals ~2% over capacity add 0.02 s of wait per second). A relative rise
     # alone is not enough: three noisy windows at 50 ms rise by 10% one time in six by chance.
     queue_growth: float = 0.02
+    # What stability compares latency on: "auto" (p95 when each window holds min_window_requests, else the
+    # mean), "mean" (perf_analyzer's default), or a percentile such as "p95" (perf_analyzer --percentile).
+    stability_latency: str = "auto"
+    # Fewer completions than this in a judged window: stability cannot be judged at all (10 samples'
+    # mean latency wanders more than ±10% by chance), which is said instead of "unstable". 0: no floor.
+    min_stability_samples: int = 0
 
     def __post_init__(self) -> None:
+        if self.stability_latency not in ("auto", "mean") and _percentile(self.stability_latency) is None:
+            raise ConfigError(
+                f"stability latency must be auto, mean or pN (e.g. p95), got {self.stability_latency!r}"
+            )
         if self.warmup_s < 0 or self.window_s <= 0 or self.stable_windows < 1:
             raise ConfigError("warm-up must be ≥ 0, window > 0 and stable windows ≥ 1")
         if not 0 < self.min_duration_s <= self.max_duration_s:
@@ -70,14 +80,24 @@ class TrialRules:
 class WindowStat:
     completed: int
     throughput_rps: float
-    p95_ms: float
+    tail_ms: float  # the percentile stability is judged on (p95 unless the rules name another)
     mean_ms: float = float("nan")
 
 
+def _percentile(measure: str) -> float | None:
+    """ "p99" → 99.0; None when `measure` is not a percentile in (0, 100)."""
+    try:
+        value = float(measure[1:]) if measure.startswith("p") else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 < value < 100 else None
+
+
 def window_stats(
-    records: list[RequestRecord], window_start_ns: int, window_s: float, now_ns: int
+    records: list[RequestRecord], window_start_ns: int, window_s: float, now_ns: int, percentile: float = 95.0
 ) -> list[WindowStat]:
-    """Per fully elapsed window after warm-up: completions (by completion time) and their p95 latency."""
+    """Per fully elapsed window after warm-up: completions (by completion time), their latency at
+    `percentile` and their mean latency."""
     width_ns = round(window_s * 1e9)
     count = max(0, (now_ns - window_start_ns) // width_ns)
     buckets: list[list[int]] = [[] for _ in range(count)]
@@ -90,7 +110,7 @@ def window_stats(
         WindowStat(
             len(b),
             len(b) / window_s,
-            float(np.percentile(b, 95, method="inverted_cdf")) / 1e6 if b else float("nan"),
+            float(np.percentile(b, percentile, method="inverted_cdf")) / 1e6 if b else float("nan"),
             float(np.mean(b)) / 1e6 if b else float("nan"),
         )
         for b in buckets
@@ -104,17 +124,32 @@ def _agree(values: list[float], tolerance: float) -> bool:
     return mean > 0 and all(abs(v - mean) <= tolerance * mean for v in values)
 
 
+def stats_percentile(rules: TrialRules) -> float:
+    """The percentile window_stats computes for these rules (p95 unless they name another)."""
+    return _percentile(rules.stability_latency) or 95.0
+
+
+TAIL_SAMPLES = 5  # a window's pN is judged only when ≥ this many of its samples lie above it
+
+
 def latency_measure(stats: list[WindowStat], rules: TrialRules) -> str:
-    """What stability compares latency on: p95 when every judged window holds min_window_requests
-    completions; below that a window's p95 is one of its few slowest samples and cannot agree within
-    ±10% by chance, so the mean is compared instead (perf_analyzer's default measure)."""
+    """What stability compares latency on. A window's p95 over too few samples is one of its few slowest
+    and cannot agree within ±10% by chance, so the mean (perf_analyzer's default) is compared instead:
+    "auto" judges p95 when every window holds min_window_requests; "pN" when every window has at least
+    TAIL_SAMPLES samples above its pN (100 requests for p95, 500 for p99)."""
     last = stats[-rules.stable_windows :]
-    return "p95" if all(w.completed >= rules.min_window_requests for w in last) else "mean"
+    if rules.stability_latency == "auto":
+        return "p95" if all(w.completed >= rules.min_window_requests for w in last) else "mean"
+    percentile = _percentile(rules.stability_latency)
+    if percentile is None:
+        return rules.stability_latency
+    enough = all(w.completed * (1 - percentile / 100) >= TAIL_SAMPLES - 1e-9 for w in last)
+    return rules.stability_latency if enough else "mean"
 
 
 def _latencies(stats: list[WindowStat], rules: TrialRules) -> list[float]:
     last = stats[-rules.stable_windows :]
-    return [w.p95_ms if latency_measure(stats, rules) == "p95" else w.mean_ms for w in last]
+    return [w.mean_ms if latency_measure(stats, rules) == "mean" else w.tail_ms for w in last]
 
 
 def is_stable(stats: list[WindowStat], rules: TrialRules, open_loop: bool = False) -> bool:
@@ -147,7 +182,13 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
     measured = trial.measured()
     ok = [r for r in measured if r.ok]
     failed = len(measured) - len(ok)
-    stats = window_stats(trial.records, trial.window_start_ns, trial.measure_window_s, trial.window_end_ns)
+    stats = window_stats(
+        trial.records,
+        trial.window_start_ns,
+        trial.measure_window_s,
+        trial.window_end_ns,
+        stats_percentile(rules),
+    )
     if len(ok) < rules.min_requests:
         reasons.append(f"too few requests: {len(ok)} completed in the window (minimum {rules.min_requests})")
     if measured and failed / len(measured) > rules.max_error_fraction:
@@ -182,7 +223,15 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
             + ", ".join(f"{v:.1f}" for v in growing)
             + ")"
         )
-    if len(stats) >= rules.stable_windows and not is_stable(stats, rules, trial.offered_rps is not None):
+    fewest = min((w.completed for w in stats[-rules.stable_windows :]), default=0)
+    if len(stats) >= rules.stable_windows and fewest < rules.min_stability_samples:
+        reasons.append(
+            f"too few requests a window to judge stability: {fewest} (need {rules.min_stability_samples}); "
+            "measure longer windows"
+        )
+    elif len(stats) >= rules.stable_windows and not is_stable(
+        stats, rules, trial.scheduled or trial.offered_rps is not None
+    ):
         last = stats[-rules.stable_windows :]
         reasons.append(
             "unstable: the last {} windows differ by more than ±{:.0%} (req/s {}; {} ms {})".format(

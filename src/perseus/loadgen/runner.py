@@ -15,7 +15,7 @@ async def _in_process(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -
     client = await connect(spec, 0)
     try:
         cpu_start = time.process_time_ns()
-        control = Controller(rules, time.monotonic_ns() + 1_000_000, spec.mode == "open")
+        control = Controller(rules, time.monotonic_ns() + 1_000_000, spec.mode != "closed")
         records: list[RequestRecord] = []
         stop_flag = [False]
         sender = asyncio.create_task(

@@ -19,12 +19,23 @@ Sink = Callable[[RequestRecord], None]
 Stopped = Callable[[], bool]
 
 
+MAX_ERROR_CHARS = 200
+
+
+def error_text(exc: RequestFailed) -> str:
+    """The error as recorded: its kind and the server's own words (Triton's message says what it refused,
+    e.g. a batch above the model's max_batch_size), cut short so one record stays small."""
+    detail = str(exc).strip()
+    text = f"{exc.kind}: {detail}" if detail and detail != exc.kind else exc.kind
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
 async def _one(client: InferClient, tenant: str, batch: int, intended_ns: int, sink: Sink) -> None:
     send_ns = time.monotonic_ns()
     try:
         await client.infer(tenant, batch)
     except RequestFailed as exc:
-        sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), False, exc.kind))
+        sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), False, error_text(exc)))
     except Exception as exc:  # a transport failure must be counted, not kill the trial
         sink(RequestRecord(tenant, intended_ns, send_ns, time.monotonic_ns(), False, type(exc).__name__))
     else:

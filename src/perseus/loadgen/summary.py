@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from perseus.core.sla import SlaTarget
-from perseus.loadgen.histogram import encode, histogram_of, percentiles_ms
+from perseus.loadgen.histogram import decode, encode, histogram_of, percentiles_ms
 from perseus.loadgen.records import RequestRecord, TrialRecords
 
 ALL = "*"
@@ -19,7 +19,7 @@ class LatencySummary:
     requests: int  # completed without error, intended inside the window
     errors: int
     throughput_rps: float  # completions inside the window / window length
-    offered_rps: float | None  # open loop only
+    offered_rps: float | None  # open loop only: the rate asked for
     # Latency from the intended send time (coordinated-omission-correct); these are the headline numbers.
     mean_ms: float
     p50_ms: float
@@ -39,10 +39,26 @@ class LatencySummary:
     sla: str | None = None
     sla_met: bool | None = None
     qos_satisfaction: float | None = None  # fraction of requests (errors count as misses) within the bound
+    # Open loop: the requests the schedule drew for the window / its length. A Poisson schedule draws a
+    # few % more or fewer than offered_rps; served is compared with this, so chance is not read as drops.
+    drawn_rps: float | None = None
+    sent_p90_ms: float = float("nan")
+    sent_mean_ms: float = float("nan")
 
 
 def _hist(records: list[RequestRecord], attr: str) -> HdrHistogram:
     return histogram_of(getattr(r, attr) for r in records)
+
+
+def latency_at(summary: LatencySummary, percentile: float) -> float:
+    """Intended-time latency at any percentile, in ms, from the summary's stored histogram."""
+    reported = {50.0: summary.p50_ms, 90.0: summary.p90_ms, 95.0: summary.p95_ms, 99.0: summary.p99_ms}
+    if percentile in reported or not summary.histogram:
+        return reported.get(percentile, float("nan"))
+    histogram = decode(summary.histogram)
+    if histogram.get_total_count() == 0:
+        return float("nan")
+    return float(histogram.get_value_at_percentile(percentile)) / 1e6
 
 
 def summarize_records(
@@ -88,6 +104,9 @@ def summarize_records(
         sla=sla.label if sla else None,
         sla_met=met,
         qos_satisfaction=satisfaction,
+        drawn_rps=len(records) / trial.window_s if offered_rps is not None and trial.window_s > 0 else None,
+        sent_p90_ms=sent["p90_ms"],
+        sent_mean_ms=sent["mean_ms"],
     )
 
 

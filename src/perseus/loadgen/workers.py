@@ -117,7 +117,7 @@ def run_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> Tria
 def _collect(
     spec: LoadSpec, rules: TrialRules, out: "mp.Queue[Any]", start_ns: int, on_tick: Tick | None, stop: Event
 ) -> TrialRecords:
-    control = Controller(rules, start_ns, spec.mode == "open")
+    control = Controller(rules, start_ns, spec.mode != "closed")
     records: list[RequestRecord] = []
     done, cpu_ns = 0, 0
     end_ns: int | None = None
