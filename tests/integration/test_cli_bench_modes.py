@@ -188,13 +188,14 @@ def test_a_concurrency_sweep_stops_past_the_threshold(server: RunningServer, tmp
     assert data["stopped"].startswith("stopped after c=3: mean latency")
     rows = list(csv.DictReader(table.open()))
     assert [row["Concurrency"] for row in rows] == ["1", "3"]
-    assert list(rows[0])[:4] == ["Concurrency", "Request Rate", "Inferences/Second", "Server Queue"]
+    # perf_analyzer 2.51 -f: Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,…
+    assert list(rows[0])[:3] == ["Concurrency", "Inferences/Second", "Server Queue"]
     assert {"p95 latency", "Avg latency", "Intended p99 latency", "Late Fraction", "Verdict"} <= set(rows[0])
     # Triton's own queue time: none at c=1 with 2 instances, most of the wait at c=3.
     assert float(rows[1]["Server Queue"]) > float(rows[0]["Server Queue"]) + 2000
 
 
-def test_a_rate_sweep_with_batches_reports_inferences(server: RunningServer) -> None:
+def test_a_rate_sweep_with_batches_reports_inferences(server: RunningServer, tmp_path: Path) -> None:
     args = [
         "--url",
         server.endpoints.grpc_url,
@@ -203,11 +204,16 @@ def test_a_rate_sweep_with_batches_reports_inferences(server: RunningServer) -> 
         "--request-rate-range",
         "20:40:20",
     ]
-    data = _bench(*args, "--batch", "4", "--duration", "2")
+    data = _bench(*args, "--batch", "4", "--duration", "2", "-f", str(tmp_path / "rates.csv"))
     assert [level["request_rate"] for level in data["levels"]] == [20.0, 40.0] and data["stopped"] is None
     for level in data["levels"]:
         assert level["infer_per_s"] == pytest.approx(4 * level["throughput_rps"])
         assert level["batch"] == 4
+    rows = list(csv.DictReader((tmp_path / "rates.csv").open()))
+    assert [(row["Request Rate"], row["Batch"]) for row in rows] == [("20.0", "4"), ("40.0", "4")]
+    assert [float(row["Inferences/Second"]) for row in rows] == [
+        pytest.approx(level["infer_per_s"], abs=1e-3) for level in data["levels"]
+    ]
 
 
 def test_a_table_row_per_level_at_80_columns(server: RunningServer) -> None:

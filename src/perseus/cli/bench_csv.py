@@ -1,6 +1,7 @@
-"""`perseus bench -f FILE`: a CSV row per level, perf_analyzer's columns first (latency from the actual send
-and Triton's server-side breakdown, in µs, as perf_analyzer writes them), then ours: latency from the
-intended send, drawn vs offered rate, late sends and the verdict."""
+"""`perseus bench -f FILE`: a CSV row per level, perf_analyzer 2.51's columns first, in its order and units
+(µs; latency from the actual send; Triton's server-side breakdown — its client send/recv split is not
+measured here and left out), then ours: latency from the intended send, drawn vs offered rate, late sends
+and the verdict."""
 
 import csv
 import io
@@ -39,11 +40,12 @@ def _row(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
     settings = bench.plan.settings
     batch = max(batch for _, batch in result.level.spec.needs())
     level = result.level
-    row: dict[str, Any] = {
-        "Concurrency": level.concurrency if level.concurrency is not None else "",
-        "Request Rate": level.rate_rps if level.rate_rps is not None else (s.offered_rps or ""),
-        "Inferences/Second": round(s.throughput_rps * batch, 3),
-    }
+    row: dict[str, Any] = (
+        {"Concurrency": level.concurrency}
+        if level.concurrency is not None
+        else {"Request Rate": level.rate_rps or s.offered_rps or s.drawn_rps or ""}
+    )
+    row["Inferences/Second"] = round(s.throughput_rps * batch, 3)
     row.update({name: _server_us(result, key) for name, key in SERVER_COLUMNS})
     row.update(
         {
@@ -52,6 +54,7 @@ def _row(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
             "p95 latency": _us(s.sent_p95_ms),
             "p99 latency": _us(s.sent_p99_ms),
             "Avg latency": _us(s.sent_mean_ms),
+            "Offered Rate": "" if s.offered_rps is None else round(s.offered_rps, 3),
             "Requests/Second": round(s.throughput_rps, 3),
             "Drawn Rate": "" if s.drawn_rps is None else round(s.drawn_rps, 3),
             "Batch": batch,
