@@ -102,6 +102,19 @@ def test_trace_replay(server: RunningServer, tmp_path: Path) -> None:
     assert data["errors"] == 0 and data["per_model"]["synthetic-cpu"]["requests"] > 0
 
 
+def test_a_trace_runs_its_own_length_and_shape(server: RunningServer, tmp_path: Path) -> None:
+    # 4 s of bursts: 100 req/s in the first half of every second, 20 req/s in the second half. Its window
+    # counts are the trace's own, so only latency is judged; no --duration: it runs for its own length.
+    offsets = [s + k / 100 for s in range(4) for k in range(50)] + [
+        s + 0.5 + k / 20 for s in range(4) for k in range(10)
+    ]
+    trace = tmp_path / "bursts.csv"
+    trace.write_text("".join(f"{t:.3f},synthetic-sleep\n" for t in sorted(offsets)))
+    data = _bench("--url", server.endpoints.grpc_url, "--trace", str(trace))
+    assert data["requests"] == sum(1 for t in offsets if t >= 0.5)  # all after the warm-up, none cut off
+    assert not [r for r in data["invalid_reasons"] if not r.startswith("generator fell behind")]
+
+
 def test_closed_loop_until_stable(server: RunningServer) -> None:
     data = _bench(
         "--url",
