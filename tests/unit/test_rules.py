@@ -203,3 +203,21 @@ def test_windows_too_thin_to_judge_say_so() -> None:
         "too few requests a window to judge stability: 10 (need 20); measure longer windows"
     ]
     assert verdict(_trial(_steady(20, 3)), thin) == ("valid", [])
+
+
+def test_a_few_late_sends_are_not_a_generator_falling_behind() -> None:
+    def late(count: int) -> list[RequestRecord]:
+        records = _steady(40, 3)
+        return [
+            RequestRecord(r.tenant, r.intended_ns, r.send_ns + 3 * MS, r.done_ns + 3 * MS, True)
+            if i < count
+            else r
+            for i, r in enumerate(records)
+        ]
+
+    rules = replace(RULES, stability_latency="mean")
+    assert verdict(_trial(late(4)), rules) == ("valid", [])  # 3.3% late, but 4 sends
+    status, reasons = verdict(_trial(late(5)), rules)
+    assert status == "invalid" and reasons == [
+        "generator fell behind: 4.2% of sends were more than 2 ms late"
+    ]
