@@ -22,7 +22,8 @@ EPILOG = (
     "Exit status: 0 when every level is VALID (and a single level meets --sla); "
     f"{INVALID_EXIT} when a level is INVALID (keep 0 with --allow-invalid); "
     f"{SLA_EXIT} when a single level misses --sla, or a sweep's first level is already past its "
-    "threshold; 1 on a mistake or an unreachable server; 2 on a usage error."
+    "threshold; 2 a bad flag; 3 a bad model; 4 the server failed; 5 the endpoint is unreachable or "
+    "refused a request."
 )
 
 

@@ -116,6 +116,8 @@ def server_table(outcome: TrialOutcome) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     for tenant in sorted({*outcome.server, *outcome.usage}):
         server, usage = outcome.server.get(tenant, {}), outcome.usage.get(tenant, {})
+        if not server.get("requests") and not usage:
+            continue  # a model of a remote server that this bench did not load
         batch = server.get("avg_batch_size")
         io = [v for v in (server.get("compute_input_us"), server.get("compute_output_us")) if v is not None]
         table.add_row(

@@ -7,11 +7,11 @@ from types import FrameType
 from rich.console import Console
 from rich.markup import escape
 
-from perseus.core.errors import PerseusError
+from perseus.core.errors import PerseusError, SlaNotMetError
 
 INTERRUPTED_EXIT = 130
-INVALID_EXIT = 3  # perseus bench: a level's measurement is INVALID
-SLA_EXIT = 4  # perseus bench: the SLA (or a sweep's threshold) was missed from the first level
+INVALID_EXIT = 7  # perseus bench: a level's measurement is INVALID (1-6 are the PerseusError codes)
+SLA_EXIT = SlaNotMetError.exit_code  # perseus bench: the SLA (or a sweep's threshold) missed from the start
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
