@@ -46,6 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def _bench(*args: str) -> dict:  # type: ignore[type-arg]
     result = cli(["bench", *args, "--json", "--warmup", "0.5", "--allow-invalid"])
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("{")  # nothing before the JSON, not even a blank line
     data = json.loads(result.stdout)
     assert all(level.keys() >= KEYS for level in data.get("levels", [data]))
     return data  # type: ignore[no-any-return]
