@@ -50,7 +50,7 @@ def test_a_machine_that_left_the_catalog_is_a_notice(tmp_path: Path) -> None:
     catalog.write_text(yaml.safe_dump({"machines": [catalog_machine("box")]}))
     after = experiment_results(store, run_id)
     assert _costs(after) == _costs(before)[3:]
-    notice = f"not priced on machine 'big': it is no longer in {catalog} (it has: box)"
+    notice = f"not priced on machine 'big': not in {catalog}, which has: box"
     assert notice in after.warnings
     assert notice in _terminal(after) and "Cost per 1M inferences" in _terminal(after)
     assert html.escape(notice) in render_html(after)
@@ -73,7 +73,9 @@ def test_cli_report_of_a_run_whose_machine_left_the_shipped_catalog(tmp_path: Pa
     result = cli(["report", str(run_id), "--db", str(tmp_path / "results.db"), "--out", str(out)], env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    notice = "not priced on machine 'gcp-n2-standard-96': it is no longer in the shipped price catalog"
+    notice = (
+        "not priced on machine 'gcp-n2-standard-96': not in the shipped price catalog, which has: gcp-n2-"
+    )
     assert notice in " ".join(result.stdout.split())  # rich may wrap the line
     assert "Fig 1" in result.stdout and "gcp-n2-standard-2" in result.stdout
     assert html.escape(notice) in (out / "report.html").read_text(encoding="utf-8")

@@ -56,8 +56,7 @@ def priced_machines(catalog: Path | None, machine_ids: Sequence[str], notices: l
         if machine is None:
             where = catalog or "the shipped price catalog"
             notices.append(
-                f"not priced on machine {machine_id!r}: it is no longer in {where} (it has: "
-                f"{', '.join(found.ids())})"
+                f"not priced on machine {machine_id!r}: not in {where}, which has: {', '.join(found.ids())}"
             )
         else:
             machines.append(machine)
