@@ -48,8 +48,25 @@ def test_good_file(tmp_path: Path) -> None:
         (("search: {method", "knobs: {instances: [1]}\nsearch: {method"), "knobs: not a section of kind"),
         (
             ("share: {resnet50: 1, mobilenet_v2: 3}", "share: {resnet50: 1, vgg: 3}"),
-            "vgg is not one of the models",
+            "share: unknown model 'vgg'; the experiment has: resnet50, mobilenet_v2",
         ),
+        (
+            ("mobilenet_v2: p99=100ms", "mobilenet_v3: p99=100ms"),
+            "sla: unknown model 'mobilenet_v3' (did you mean 'mobilenet_v2'?); the experiment has: resnet50,",
+        ),
+        (
+            ("mobilenet_v2: p99=100ms}", "}"),
+            "sla: per model, it must name every model; mobilenet_v2 has none",
+        ),
+        (
+            ("search: {method: ramp, patience: 4}", "serch: {method: ramp}"),
+            "serch: Extra inputs are not permitted (did you mean 'search'?)",
+        ),
+        (
+            ("instances: 2,", "instancs: 2,"),
+            "models.1.instancs: Extra inputs are not permitted (did you mean 'instances'?)",
+        ),
+        (("kind: dedicated-vs-multitenant", "kind: fronteir"), "got 'fronteir' (did you mean 'frontier'?)"),
         (("  - resnet50\n", ""), "compares exactly two models"),
         (('cpus: "1"', 'cpus: "x"'), "models.1.cpus"),
         (("name: fig1\n", ""), "name: Field required"),

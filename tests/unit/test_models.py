@@ -28,6 +28,7 @@ from perseus.models import (
 from perseus.models.cache import read_cached
 from perseus.models.export import CnnEntry
 from perseus.models.spec import WEIGHTS_RANDOM, WEIGHTS_USER
+from tests.integration.helpers import assert_one_line_error, cli
 
 
 @pytest.fixture(autouse=True)
@@ -257,6 +258,31 @@ def test_add_valid_model(tmp_path: Path) -> None:
         resolve_model("my-net.v1:x=1")
     with pytest.raises(ModelError, match=r"known: .*my-net\.v1"):
         resolve_model("other")
+
+
+def test_add_over_an_existing_name_needs_replace(tmp_path: Path) -> None:
+    first = add_model("mine", _tiny_model(tmp_path / "first.onnx"))
+    second = _tiny_model(tmp_path / "second.onnx", in_name="z")
+    with pytest.raises(ModelError) as caught:
+        add_model("mine", second)
+    assert str(caught.value) == (
+        f"model 'mine' already exists (user file {tmp_path / 'first.onnx'}); pass --force to replace it, "
+        "or choose another name"
+    )
+    assert resolve_model("mine") == first  # untouched
+    replaced = add_model("mine", second, replace=True)
+    assert replaced.inputs[0].name == "z" and resolve_model("mine") == replaced
+
+
+def test_cli_models_add_refuses_an_existing_name_unless_forced(tmp_path: Path) -> None:
+    source = str(_tiny_model(tmp_path / "m.onnx"))
+    assert cli(["models", "add", "clinet", source]).returncode == 0
+    again = cli(["models", "add", "clinet", source])
+    assert_one_line_error(again, "model 'clinet' already exists", "pass --force to replace it")
+    assert again.returncode == ModelError.exit_code
+    forced = cli(["models", "add", "clinet", source, "--force"])
+    assert forced.returncode == 0, forced.stderr
+    assert "added clinet" in forced.stdout
 
 
 def test_add_corrupt_file(tmp_path: Path) -> None:

@@ -9,9 +9,13 @@ from perseus.cli.common import DbOption, console, open_store, reports_dir, split
 from perseus.cli.progress import RichReporter
 from perseus.core.errors import ConfigError
 from perseus.experiments import frontier
+from perseus.experiments.references import Source
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import ExperimentResults, experiment_results
 from perseus.orchestrate.runner import run_experiment
+
+# The demo's experiment is built from flags: a bad value is named by the flag that set it.
+FLAGS = Source("perseus demo", {"models": "--models", "price.machines": "--machine"})
 
 
 def demo_json(results: ExperimentResults) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def demo(
     )
     with open_store(db) as store:
         with RichReporter(console, quiet=json_out) as reporter:
-            run_id = run_experiment(experiment, store, reporter, fresh=fresh)
+            run_id = run_experiment(experiment, store, reporter, fresh=fresh, source=FLAGS)
         results = experiment_results(store, run_id)
     if json_out:
         print(json.dumps(demo_json(results)))

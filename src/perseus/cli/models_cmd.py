@@ -45,8 +45,9 @@ def export_cmd(
 def add_cmd(
     name: Annotated[str, typer.Argument(help="name to serve it under")],
     path: Annotated[Path, typer.Argument(help="an .onnx file", exists=True, dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="replace a model already added under NAME")] = False,
 ) -> None:
     """Bring your own ONNX model: validated with the onnx checker, its input signature read."""
-    info = add_model(name, path)
+    info = add_model(name, path, replace=force)
     inputs = ", ".join(f"{t.name} {list(t.shape)} {t.dtype}" for t in info.inputs)
     console.print(f"added {info.name}: {inputs}")

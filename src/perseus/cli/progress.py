@@ -24,14 +24,13 @@ class RichReporter:
         self._index = 0
 
     def __enter__(self) -> "RichReporter":
-        if not self.quiet:
-            self._progress.start()
+        # The bar is drawn from the first trial on: a run refused before it (a typo) leaves no empty bar.
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self.quiet:  # stopping a display never started still prints a line: not before --json
+        if self._task is not None and not self.quiet:  # stopping a bar never drawn still prints a line
             self._progress.stop()
 
     def status(self, text: str) -> None:
@@ -40,6 +39,8 @@ class RichReporter:
 
     def trial(self, label: str, index: int, total: int) -> None:
         if self._task is None:
+            if not self.quiet:
+                self._progress.start()
             self._task = self._progress.add_task(label, total=total)
         self._index = index
         self._progress.update(self._task, description=label, completed=index, total=total)

@@ -7,6 +7,7 @@ import typer
 
 from perseus.cli.common import DbOption, console, open_store, reports_dir
 from perseus.cli.progress import RichReporter
+from perseus.experiments.references import Source
 from perseus.experiments.registry import load_experiment
 from perseus.experiments.results import experiment_results
 from perseus.orchestrate.runner import run_experiment
@@ -31,7 +32,7 @@ def run(
     experiment = load_experiment(file)
     with open_store(db) as store:
         with RichReporter(console) as reporter:
-            run_id = run_experiment(experiment, store, reporter, fresh=fresh)
+            run_id = run_experiment(experiment, store, reporter, fresh=fresh, source=Source(str(file)))
         results = experiment_results(store, run_id)
     render_results(results, console)
     if report:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from perseus.config.serving import TenantConfig, tenant_names
 from perseus.core.errors import ConfigError
+from perseus.core.names import unknown
 from perseus.core.sla import SlaTarget, parse_sla
 
 
@@ -105,6 +106,7 @@ class ExperimentBase(Strict):
         return value
 
     MODELS: ClassVar[int | None] = None  # a kind that compares exactly this many models says so
+    PRICED: ClassVar[bool] = False  # a kind whose findings are priced on `price.machines` says so
 
     @model_validator(mode="after")
     def _named_models(self) -> Self:
@@ -113,9 +115,10 @@ class ExperimentBase(Strict):
             raise ValueError(f"{self.kind} compares exactly {count} models, got {len(self.models)}")
         bases = self.bases()
         if isinstance(self.sla, dict):
-            _known(self.sla, bases)
-            if set(self.sla) != set(bases):
-                raise ValueError(f"sla per model must name every model: {bases}")
+            _known("sla", self.sla, bases)
+            missing = [b for b in bases if b not in self.sla]
+            if missing:
+                raise ValueError(f"sla: per model, it must name every model; {', '.join(missing)} has none")
         return self
 
     def bases(self) -> list[str]:
@@ -137,10 +140,11 @@ class ExperimentBase(Strict):
         return parse_sla(self.sla if isinstance(self.sla, str) else self.sla[base])
 
 
-def _known(named: Mapping[str, object], bases: list[str]) -> None:
-    unknown = sorted(set(named) - set(bases))
-    if unknown:
-        raise ValueError(f"{', '.join(unknown)} is not one of the models {bases}")
+def _known(section: str, named: Mapping[str, object], bases: list[str]) -> None:
+    """Every model `section` names is one of the experiment's (the first that is not is the line)."""
+    for name in named:
+        if name not in bases:
+            raise ValueError(f"{section}: {unknown('model', name, bases, 'the experiment has')}")
 
 
 class SharedExperiment(ExperimentBase):
@@ -152,7 +156,7 @@ class SharedExperiment(ExperimentBase):
 
     @model_validator(mode="after")
     def _share(self) -> Self:
-        _known(dict(self.share or {}), self.bases())
+        _known("share", dict(self.share or {}), self.bases())
         if self.share is not None and any(w <= 0 for w in self.share.values()):
             raise ValueError("share weights must be > 0")
         return self

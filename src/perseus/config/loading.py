@@ -11,11 +11,11 @@ from perseus.core.errors import ConfigError, one_line
 M = TypeVar("M", bound=BaseModel)
 
 
-def validation_line(exc: ValidationError, where: str, skip: int = 0) -> str:
+def validation_line(exc: ValidationError, where: str, skip: int = 0, hint: str = "") -> str:
     """A pydantic error as one line naming the field (`where: tenants.0.cpus: ...`); `skip` drops leading
-    parts of the field's path (a tagged union's tag)."""
+    parts of the field's path (a tagged union's tag); `hint` follows the first problem's message."""
     first = exc.errors()[0]
-    message = one_line(str(first["msg"]).removeprefix("Value error, "), limit=None)
+    message = one_line(str(first["msg"]).removeprefix("Value error, "), limit=None) + hint
     field = ".".join(str(p) for p in first["loc"][skip:])
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""

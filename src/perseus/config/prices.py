@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from perseus.config.loading import read_yaml, validation_line
 from perseus.core.errors import ConfigError
+from perseus.core.names import unknown
 
 PACKAGED = "prices.yaml"
 
@@ -64,11 +65,14 @@ class Catalog(_Strict):
     def ids(self) -> list[str]:
         return [m.id for m in self.machines]
 
+    def find(self, machine_id: str) -> Machine | None:
+        return next((m for m in self.machines if m.id == machine_id), None)
+
     def get(self, machine_id: str) -> Machine:
-        for machine in self.machines:
-            if machine.id == machine_id:
-                return machine
-        raise ConfigError(f"unknown machine {machine_id!r}; the price catalog has: {', '.join(self.ids())}")
+        machine = self.find(machine_id)
+        if machine is None:
+            raise ConfigError(unknown("machine", machine_id, self.ids(), "the price catalog has"))
+        return machine
 
 
 def _where(path: str, exc: ValidationError, data: dict[str, Any]) -> str:

@@ -1,9 +1,11 @@
 """Priced machines × measured throughput: $ per 1M inferences and the CostLines a report shows."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from perseus.config.prices import Machine
+from perseus.config.prices import Machine, load_catalog
+from perseus.core.errors import ConfigError
 from perseus.cost.saving import cost_per_million_usd
 
 
@@ -37,3 +39,25 @@ def cost_line(placement: str, machine: Machine, throughput_rps: float) -> CostLi
 def cost_lines(placements: Mapping[str, float], machines: Iterable[Machine]) -> list[CostLine]:
     """Every placement (name → total req/s) on every machine, machine by machine."""
     return [cost_line(name, m, rps) for m in machines for name, rps in placements.items()]
+
+
+def priced_machines(catalog: Path | None, machine_ids: Sequence[str], notices: list[str]) -> list[Machine]:
+    """The machines of `machine_ids` as the catalog (None: the shipped one) prices them now. One that is
+    no longer in it, or a catalog that cannot be read, is a notice, never an error: a stored run is
+    reported with whatever can still be priced."""
+    try:
+        found = load_catalog(catalog)
+    except ConfigError as exc:
+        notices.append(f"costs are not shown: the price catalog cannot be read ({exc})")
+        return []
+    machines = []
+    for machine_id in machine_ids:
+        machine = found.find(machine_id)
+        if machine is None:
+            where = catalog or "the shipped price catalog"
+            notices.append(
+                f"not priced on machine {machine_id!r}: not in {where}, which has: {', '.join(found.ids())}"
+            )
+        else:
+            machines.append(machine)
+    return machines

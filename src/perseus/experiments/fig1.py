@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
-from perseus.config.prices import load_catalog
-from perseus.cost.pricing import CostLine, cost_line
+from perseus.cost.pricing import CostLine, cost_line, priced_machines
 from perseus.cost.saving import sharing_saving
 from perseus.experiments.analysis import Peak, dedicated_found, shared_found
 from perseus.experiments.lab import Lab
@@ -21,6 +20,7 @@ class Settings(SharedExperiment):
     kind: Literal["dedicated-vs-multitenant"]
 
     MODELS = 2
+    PRICED = True
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,9 @@ def fig1_of(
         warnings.append("Fig 1 incomplete: no feasible shared or dedicated peak was stored")
         return None
     peaks = {m: p.total_rps for m, p in dedicated.items()}
-    catalog = load_catalog(exp.price.catalog)
     costs = []
-    for machine_id in exp.price.machines:
-        machine = catalog.get(machine_id)
+    # Priced with the catalog of today: a stored run whose machine has left it still reports the rest.
+    for machine in priced_machines(exp.price.catalog, exp.price.machines, warnings):
         costs += [cost_line(f"{m} dedicated", machine, p) for m, p in peaks.items()]
         costs.append(cost_line("shared", machine, found.total_rps))
     return Fig1([*dedicated], dedicated, found, sharing_saving(found.rates_rps, peaks), costs)

@@ -38,6 +38,7 @@ class Settings(SharedExperiment):
     frontier: FrontierSettings = FrontierSettings()
 
     MODELS = 2
+    PRICED = True
 
 
 @dataclass(frozen=True)

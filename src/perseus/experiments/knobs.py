@@ -7,7 +7,7 @@ import itertools
 import math
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -25,14 +25,21 @@ REPORT = "perseus.report.kinds.knobs"
 DEDICATED_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
 
 
+# The bounds of TenantConfig's fields: a grid value is checked when the file is read, not when the
+# setting's server is built from it (model_copy does not validate) after the settings before it ran.
+Instances = Annotated[int, Field(ge=1, le=64)]
+Threads = Annotated[int, Field(ge=0, le=256)]
+
+
 class KnobGrid(Strict):
     """Settings tried for the knobs experiment; every combination is one setting."""
 
-    instances: tuple[int, ...] = (1,)
-    dynamic_batching: tuple[bool, ...] = (False,)
-    intra_op_threads: tuple[int, ...] = (0,)
+    instances: tuple[Instances, ...] = Field(default=(1,), min_length=1)
+    dynamic_batching: tuple[bool, ...] = Field(default=(False,), min_length=1)
+    intra_op_threads: tuple[Threads, ...] = Field(default=(0,), min_length=1)
     pinning: tuple[Literal["shared", "split"], ...] = Field(
         default=("shared",),
+        min_length=1,
         description="shared: all tenants on all cores; split: cores divided among tenants",
     )
 

@@ -4,13 +4,14 @@ add one. An experiment file is read into the settings of the kind it names."""
 
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from perseus.config.experiment import ExperimentBase
 from perseus.config.loading import read_yaml, validation_line
 from perseus.core.errors import ConfigError
+from perseus.core.names import did_you_mean
 from perseus.experiments import fig1, frontier, interference, knobs, peak, qos
 from perseus.experiments.lab import Kind
 
@@ -44,8 +45,10 @@ def parse_experiment(
     """An experiment of the kind `data` names; a section of another kind, or any problem, is one line."""
     chosen = kinds or KINDS
     name = data.get("kind")
-    if not isinstance(name, str) or name not in {k.NAME for k in chosen}:
-        raise ConfigError(f"{where}: kind: must be one of {', '.join(k.NAME for k in chosen)}, got {name!r}")
+    names = [k.NAME for k in chosen]
+    if not isinstance(name, str) or name not in names:
+        hint = did_you_mean(name, names) if isinstance(name, str) else ""
+        raise ConfigError(f"{where}: kind: must be one of {', '.join(names)}, got {name!r}{hint}")
     try:
         experiment = _adapter(chosen).validate_python(data)
     except ValidationError as exc:
@@ -56,9 +59,28 @@ def parse_experiment(
             raise ConfigError(
                 f"{where}: {section}: not a section of kind {name} (it belongs to {', '.join(owners)})"
             ) from None
-        raise ConfigError(validation_line(exc, where, skip=1)) from None
+        kind = kind_of(name, chosen)
+        hint = _misspelt(kind.Settings, first["loc"][1:]) if first["type"] == "extra_forbidden" else ""
+        raise ConfigError(validation_line(exc, where, skip=1, hint=hint)) from None
     assert isinstance(experiment, ExperimentBase)
     return experiment
+
+
+def _misspelt(settings: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """For a key no section has (`serch`, `search.patence`, `models.0.instancs`): the key it is most like,
+    if one is close."""
+    at: Any = settings
+    for part in loc[:-1]:
+        if isinstance(part, int):  # an item of a tuple of models, e.g. models.0
+            args = get_args(at)
+            at = args[0] if get_origin(at) is tuple and args else None
+        elif isinstance(at, type) and issubclass(at, BaseModel) and part in at.model_fields:
+            at = at.model_fields[part].annotation
+        else:
+            return ""  # inside a mapping: no field names to compare with
+    if not (isinstance(at, type) and issubclass(at, BaseModel)):
+        return ""
+    return did_you_mean(str(loc[-1]), list(at.model_fields))
 
 
 def load_experiment(path: Path) -> ExperimentBase:

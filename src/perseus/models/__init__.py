@@ -3,7 +3,7 @@
 from perseus.models.byo import add_model
 from perseus.models.inputs import load_onnx_input
 from perseus.models.spec import ModelInfo, ModelSpec, TensorSpec, ZooEntry, format_spec, parse_spec
-from perseus.models.zoo import export_models, list_models, resolve_model
+from perseus.models.zoo import check_model, export_models, list_models, resolve_model
 
 __all__ = [
     "ModelInfo",
@@ -11,6 +11,7 @@ __all__ = [
     "TensorSpec",
     "ZooEntry",
     "add_model",
+    "check_model",
     "export_models",
     "format_spec",
     "list_models",

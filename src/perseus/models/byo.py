@@ -12,13 +12,20 @@ from perseus.models.inspect_onnx import describe
 from perseus.models.spec import WEIGHTS_USER, ModelInfo, valid_name
 
 
-def add_model(name: str, path: Path) -> ModelInfo:
-    """Validate `path` as ONNX and store it as `<cache>/<name>/model.onnx`; re-adding a name replaces it."""
+def add_model(name: str, path: Path, *, replace: bool = False) -> ModelInfo:
+    """Validate `path` as ONNX and store it as `<cache>/<name>/model.onnx`. A name already in the cache is
+    refused unless `replace`: runs measured with that model would otherwise resume on a different one."""
     if not valid_name(name):
         raise ModelError(f"model name {name!r} must match [a-z0-9][a-z0-9_.-]*")
     # The synthetic- prefix is reserved too: synthetic-cpu caches each configuration under such a name.
     if name in CNNS or name in synthetic.NAMES or name.startswith("synthetic-"):
         raise ModelError(f"model name {name!r} clashes with a built-in model; choose another name")
+    existing = cache.read_sidecar(name)
+    if existing is not None and not replace:
+        raise ModelError(
+            f"model {name!r} already exists ({existing.source}); pass --force to replace it, "
+            "or choose another name"
+        )
     source = path.expanduser().resolve()
     if not source.is_file():
         raise ModelError(f"{source} is not a file")

@@ -17,17 +17,20 @@ def entry_dir(cache_name: str) -> Path:
     return models_dir() / cache_name
 
 
-def read_cached(cache_name: str) -> ModelInfo | None:
-    """The cached ModelInfo if both files are there and the sidecar parses; else None (export again)."""
-    directory = entry_dir(cache_name)
-    onnx_path, sidecar = directory / ONNX_FILE, directory / SIDECAR_FILE
-    if not onnx_path.is_file() or not sidecar.is_file():
-        return None
+def read_sidecar(cache_name: str) -> ModelInfo | None:
+    """What the sidecar says, whether or not its .onnx is still there; None if it is absent or unreadable."""
+    sidecar = entry_dir(cache_name) / SIDECAR_FILE
     try:
-        info = ModelInfo.model_validate_json(sidecar.read_text())
+        return ModelInfo.model_validate_json(sidecar.read_text())
     except (OSError, ValidationError):
         return None
-    if info.kind != "onnx":
+
+
+def read_cached(cache_name: str) -> ModelInfo | None:
+    """The cached ModelInfo if both files are there and the sidecar parses; else None (export again)."""
+    onnx_path = entry_dir(cache_name) / ONNX_FILE
+    info = read_sidecar(cache_name) if onnx_path.is_file() else None
+    if info is None or info.kind != "onnx":
         return None
     # The sidecar holds an absolute path; if PERSEUS_HOME was moved, point at where the file is now.
     return info.model_copy(update={"path": str(onnx_path.resolve())})

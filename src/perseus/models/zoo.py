@@ -6,6 +6,7 @@ from pathlib import Path
 import onnx
 
 from perseus.core.errors import ModelError
+from perseus.core.names import unknown
 from perseus.models import cache, synthetic
 from perseus.models.export import CNNS, CnnEntry, export_cnn, source_of
 from perseus.models.inspect_onnx import describe
@@ -39,8 +40,15 @@ def builtin_names() -> list[str]:
 
 
 def _unknown(base: str) -> ModelError:
-    known = ", ".join([*builtin_names(), *byo_models()])
-    return ModelError(f"unknown model {base!r}; known: {known}")
+    """Unknown, or a model added with `perseus models add` whose copy in the cache has gone."""
+    added = cache.read_sidecar(base) if valid_name(base) else None
+    if added is not None and added.weights == WEIGHTS_USER and added.name == base:
+        copy = cache.entry_dir(base) / cache.ONNX_FILE
+        return ModelError(
+            f"model {base!r} was added from {added.source.removeprefix('user file ')} but its copy {copy} "
+            f"is missing; add it again with `perseus models add {base} FILE --force`"
+        )
+    return ModelError(unknown("model", base, [*builtin_names(), *byo_models()]))
 
 
 def _no_options(parsed: ModelSpec) -> None:
@@ -145,8 +153,14 @@ def export_models(names: list[str], on_status: StatusFn | None = None) -> list[M
     return [_resolve(spec, True, "exporting {name} (~{seconds} s)", on_status) for spec in parsed]
 
 
+def check_model(spec: str) -> None:
+    """A model spec names a model perseus can serve, with options it takes (a bring-your-own model's file
+    is still in the cache); nothing is exported or built."""
+    _check(parse_spec(spec))
+
+
 def _check(parsed: ModelSpec) -> None:
-    """Validate name and options without touching the cache's files."""
+    """Validate name and options without writing to the cache."""
     if parsed.base == synthetic.SLEEP:
         synthetic.sleep_options(parsed.options)
     elif parsed.base == synthetic.CPU:

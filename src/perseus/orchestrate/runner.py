@@ -11,6 +11,7 @@ from perseus.config import ServerConfig, TenantConfig
 from perseus.config.experiment import ExperimentBase
 from perseus.core.paths import runs_dir
 from perseus.core.progress import Reporter
+from perseus.experiments.references import Source, check_experiment, check_served
 from perseus.experiments.registry import kind_of
 from perseus.experiments.results import RUN_KIND
 from perseus.models import resolve_model
@@ -52,17 +53,26 @@ def _folder(placement: Placement) -> str:
     return "".join(c if c.isalnum() or c in "-_.+=" else "_" for c in text)[:120]
 
 
-def run_experiment(experiment: ExperimentBase, store: Store, reporter: Reporter, fresh: bool = False) -> int:
+def run_experiment(
+    experiment: ExperimentBase,
+    store: Store,
+    reporter: Reporter,
+    fresh: bool = False,
+    source: Source = Source("experiment"),
+) -> int:
     """Run (or resume) the experiment; returns its run id. A finished run with the same spec is not
-    measured again unless `fresh`."""
+    measured again unless `fresh`. Every reference it makes is resolved first (`source` says where the
+    experiment came from, for the error line): a typo stores nothing and starts no server."""
+    check_experiment(experiment, source)
     kind = kind_of(experiment.kind)
     spec = experiment.model_dump(mode="json")
     previous = None if fresh else store.find_run(RUN_KIND, spec)
     if previous is not None and previous.status == "done":
         reporter.status(f"already measured as run {previous.id} (use --fresh to measure again)")
         return previous.id
-    for tenant in experiment.models:  # unknown models fail here, before any trial; CNNs export up front
-        resolve_model(tenant.model, on_status=reporter.status)
+    # CNNs export up front (every spec was checked above, so a typo cannot follow a long export).
+    infos = [resolve_model(tenant.model, on_status=reporter.status) for tenant in experiment.models]
+    check_served(experiment, infos, source)
     if previous is not None:
         kept = len(store.trials(previous.id))
         reporter.status(f"resuming run {previous.id}: {kept} finished trials are kept and not re-run")

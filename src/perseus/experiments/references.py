@@ -1,0 +1,107 @@
+"""Every reference an experiment makes, resolved before anything is measured or stored: its models (zoo
+names, synthetic specs, models added with `perseus models add`, whose copy must still be in the cache), the
+CPUs it pins (they must exist on this host), the price catalog and the machines priced on it, and the batch
+sizes its models take. A bad value is one line naming the value, where it is (file and key, or the flag
+that set it) and the valid ones, with "did you mean …" when one is close. Typos found after an hour of
+measuring cost the hour: that is what this module is for."""
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from perseus.config.experiment import ExperimentBase
+from perseus.config.prices import load_catalog
+from perseus.config.serving import format_cpuset
+from perseus.core.errors import ConfigError, PerseusError
+from perseus.core.names import unknown
+from perseus.experiments import knobs
+from perseus.experiments.registry import KINDS
+from perseus.models import ModelInfo, check_model
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an experiment came from, so a bad value can be pointed at: a file and its keys, or the
+    command-line flags that set them (`perseus demo` builds its experiment from flags)."""
+
+    name: str  # the file, or the command
+    flags: Mapping[str, str] = field(default_factory=dict)  # key (e.g. "price.machines") → its flag
+
+    def at(self, key: str) -> str:
+        """`exp.yaml: price.machines.0`, or the flag that set that key (`--machine`)."""
+        for prefix, flag in self.flags.items():
+            if key == prefix or key.startswith(f"{prefix}."):
+                return flag
+        return f"{self.name}: {key}"
+
+
+def check_experiment(experiment: ExperimentBase, source: Source) -> None:
+    """Everything that can be checked without exporting a model; raises at the first bad value."""
+    _models(experiment, source)
+    _cpus(experiment, source)
+    _price(experiment, source)
+
+
+def _models(experiment: ExperimentBase, source: Source) -> None:
+    for index, tenant in enumerate(experiment.models):
+        try:
+            check_model(tenant.model)
+        except PerseusError as exc:  # the same kind of error, now saying where the spec is
+            raise type(exc)(f"{source.at(f'models.{index}')}: {exc}") from None
+
+
+def _cpus(experiment: ExperimentBase, source: Source) -> None:
+    # The kernel refuses a cpuset beyond this process's affinity: found at server start, it would end
+    # the run after every placement before it was measured.
+    usable = os.sched_getaffinity(0)
+    for index, tenant in enumerate(experiment.models):
+        missing = sorted(set(tenant.cpus or ()) - usable)
+        if missing:
+            raise ConfigError(
+                f"{source.at(f'models.{index}.cpus')}: CPU{'s' if len(missing) > 1 else ''} "
+                f"{format_cpuset(missing)} of {tenant.model} "
+                f"cannot be used on this host (usable: {format_cpuset(sorted(usable))})"
+            )
+
+
+def _price(experiment: ExperimentBase, source: Source) -> None:
+    if not experiment.PRICED:
+        # Every kind carries the default price section; one written in the file is a request to price.
+        if "price" in experiment.model_fields_set:
+            priced = ", ".join(k.NAME for k in KINDS if k.Settings.PRICED)
+            raise ConfigError(
+                f"{source.at('price')}: kind {experiment.kind} prices nothing (kinds that do: {priced});"
+                " remove the section"
+            )
+        return
+    catalog_path = experiment.price.catalog
+    try:
+        catalog = load_catalog(catalog_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{source.at('price.catalog')}: {exc}") from None
+    among = f"the price catalog {catalog_path} has" if catalog_path else "the price catalog has"
+    for index, machine_id in enumerate(experiment.price.machines):
+        if catalog.find(machine_id) is None:
+            where = source.at(f"price.machines.{index}")
+            raise ConfigError(f"{where}: {unknown('machine', machine_id, catalog.ids(), among)}")
+
+
+def check_served(experiment: ExperimentBase, infos: Sequence[ModelInfo], source: Source) -> None:
+    """Once the models are resolved (a CNN exported): the batching each is asked for, it can take."""
+    grid = experiment.knobs.dynamic_batching if isinstance(experiment, knobs.Settings) else ()
+    batch = experiment.load.batch
+    for index, (tenant, info) in enumerate(zip(experiment.models, infos, strict=True)):
+        if info.batch_dynamic:
+            if batch > tenant.max_batch_size:
+                raise ConfigError(
+                    f"{source.at('load.batch')}: {batch} exceeds max_batch_size {tenant.max_batch_size} "
+                    f"of {tenant.model} (models.{index})"
+                )
+            continue
+        shape = list(info.inputs[0].shape) if info.inputs else []
+        fixed = f"{tenant.model} (models.{index}) has a fixed input shape {shape}"
+        if tenant.dynamic_batching or True in grid:
+            key = f"models.{index}.dynamic_batching" if tenant.dynamic_batching else "knobs.dynamic_batching"
+            raise ConfigError(f"{source.at(key)}: {fixed}; dynamic batching needs a dynamic batch dimension")
+        if batch != 1:
+            raise ConfigError(f"{source.at('load.batch')}: {batch}: {fixed}; the batch must be 1")
