@@ -58,10 +58,12 @@ def demo(
     json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
     db: DbOption = None,
 ) -> None:
-    """ResNet-50 and MobileNetV2 on the embedded Triton: each model's peak req/s within the SLA alone
-    (open-loop Poisson, bisection), both sharing one server (paper Fig 1), the first held at fractions of
-    its peak while the second is pushed to its own (Fig 2); $ per 1M inferences and the saving
-    1 − 1/(r_A/λ_A + r_B/λ_B)."""
+    """The headline experiment: paper Fig 1 and Fig 2 for two models on this machine.
+
+    ResNet-50 and MobileNetV2 on the embedded Triton: each model's peak req/s within the SLA alone
+    (open-loop Poisson, bisection), both sharing one server (Fig 1), the first held at fractions of its
+    peak while the second is pushed to its own (Fig 2); $ per 1M inferences and the saving
+    1 − 1/(r_A/λ_A + r_B/λ_B). The same as `perseus run` with a frontier experiment file."""
     # Imported here: the report layer loads matplotlib (~0.3 s), which no other command needs.
     from perseus.report import render_results, write_report
 

@@ -11,7 +11,7 @@ from perseus.experiments.results import RUN_KIND, experiment_results
 
 
 def report(
-    run_id: Annotated[int, typer.Argument(help="a run id from `perseus runs list`")],
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="a run id from `perseus runs list`")],
     out: Annotated[
         Path | None, typer.Option(file_okay=False, help="folder for report.html and figures")
     ] = None,

@@ -14,7 +14,10 @@ from perseus.orchestrate.runner import run_experiment
 
 def run(
     file: Annotated[
-        Path, typer.Argument(dir_okay=False, help="experiment YAML, e.g. experiments/paper-fig1.yaml")
+        Path,
+        typer.Argument(
+            metavar="FILE", dir_okay=False, help="experiment YAML, e.g. experiments/paper-fig1.yaml"
+        ),
     ],
     fresh: Annotated[
         bool, typer.Option(help="measure again even if a run of this exact experiment exists")

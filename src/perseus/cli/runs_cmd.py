@@ -1,11 +1,11 @@
 """`perseus runs`: what the results store holds."""
 
-import typer
 from rich.table import Table
 
+from perseus.cli.commands import App
 from perseus.cli.common import DbOption, console, open_store
 
-app = typer.Typer(help="Stored runs.", no_args_is_help=True)
+app = App(help="Stored runs.", no_args_is_help=True)
 
 
 @app.command("list")
