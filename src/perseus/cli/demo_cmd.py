@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, reports_dir, split_models
+from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written, split_models
 from perseus.cli.progress import RichReporter
 from perseus.core.errors import ConfigError
 from perseus.experiments import frontier
@@ -102,5 +102,5 @@ def demo(
         return
     render_results(results, console)
     if report:
-        console.print(f"report: {write_report(results, reports_dir(run_id))}")
+        show_written(write_report(results, reports_dir(run_id)))
     console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")

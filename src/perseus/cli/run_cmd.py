@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, reports_dir
+from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written
 from perseus.cli.progress import RichReporter
 from perseus.experiments.registry import load_experiment
 from perseus.experiments.results import experiment_results
@@ -38,6 +38,5 @@ def run(
         results = experiment_results(store, run_id)
     render_results(results, console)
     if report:
-        path = write_report(results, reports_dir(run_id))
-        console.print(f"report: {path}")
+        show_written(write_report(results, reports_dir(run_id)))
     console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")
