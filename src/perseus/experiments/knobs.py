@@ -28,9 +28,13 @@ DEDICATED_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
 class KnobGrid(Strict):
     """Settings tried for the knobs experiment; every combination is one setting."""
 
-    instances: tuple[int, ...] = (1,)
-    dynamic_batching: tuple[bool, ...] = (False,)
-    intra_op_threads: tuple[int, ...] = (0,)
+    instances: tuple[int, ...] = Field(default=(1,), description="Triton instances per model")
+    dynamic_batching: tuple[bool, ...] = Field(
+        default=(False,), description="Triton's dynamic batcher off/on"
+    )
+    intra_op_threads: tuple[int, ...] = Field(
+        default=(0,), description="onnxruntime intra-op threads per instance (0: the default)"
+    )
     pinning: tuple[Literal["shared", "split"], ...] = Field(
         default=("shared",),
         description="shared: all tenants on all cores; split: cores divided among tenants",
@@ -39,7 +43,7 @@ class KnobGrid(Strict):
 
 class Settings(SharedExperiment):
     kind: Literal["knobs"]
-    knobs: KnobGrid = KnobGrid()
+    knobs: KnobGrid = Field(default=KnobGrid(), description="the knob values tried; every combination")
 
 
 @dataclass(frozen=True)
