@@ -4,11 +4,13 @@ probe table never shows an INVALID probe as feasible without saying what flagged
 import re
 from pathlib import Path
 
+from perseus.core.records import TrialRecords
+from perseus.experiments.placements import dedicated
 from perseus.experiments.results import experiment_results
 from perseus.report import render_html
 from perseus.report.kinds import searches
 from perseus.report.table import probes_table
-from perseus.store import Store
+from perseus.store import Store, TrialKey, TrialSummary
 from tests.unit.fake_server import doubting_session, run_on
 from tests.unit.test_kinds import FAST, _exp
 
@@ -58,3 +60,18 @@ def test_a_flagged_probe_says_why_it_counts(tmp_path: Path) -> None:
     page = render_html(results)
     assert "yes, flagged" in page and "every SLA met; flagged: unstable" in page
     assert not re.search(r">invalid</td><td[^>]*>yes</td>", page)
+
+
+def test_an_unstable_estimate_is_not_counted_as_a_flagged_probe(tmp_path: Path) -> None:
+    """The closed-loop estimate before a search offers no rates: it meets no SLA and misses none, so the
+    previous release counted an unstable one among "probe(s) met the SLA but their windows did not agree"."""
+    store = Store(tmp_path / "results.db")
+    experiment = _exp(kind="peak", models=[FAST])
+    run_id = store.create_run("experiment", experiment.model_dump(mode="json"), {})
+    where = dedicated(experiment, "synthetic-sleep")
+    key = TrialKey(where, "estimate", {"tenant": where.names[0]})
+    summary = TrialSummary({"synthetic-sleep": {"throughput_rps": 99.0}})
+    store.save_trial(
+        run_id, key.name(), {"key": key.to_json()}, TrialRecords(0, 0, 1), summary, "invalid", "unstable: x"
+    )
+    assert not [w for w in experiment_results(store, run_id).warnings if "met the SLA" in w]

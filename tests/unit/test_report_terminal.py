@@ -149,8 +149,10 @@ def test_runs_list_and_report_of_a_bench_run_on_the_command_line(tmp_path: Path)
     assert listed.returncode == 0, listed.stderr
     assert "…" not in listed.stdout and max(map(len, listed.stdout.splitlines())) <= 80
     assert "INVALID" in listed.stdout and "synthetic-sleep:service_ms=10" in listed.stdout
+    assert "(1/2)" not in listed.stdout and "started" not in listed.stdout  # one table: the time gives way
     wide = _cli("runs", "list", "--db", db, columns=120).stdout
     assert re.search(r"│ \d+\s+│ closed loop, 4 users │ bench\s+│ mobilenet_v2\s+│ INVALID │", wide), wide
+    assert "started (UTC)" in wide
     shown = _cli("report", str(ids["invalid"]), "--db", db)
     assert shown.returncode == 0, shown.stderr
     assert "INVALID: unstable: windows differ by 14%" in _shown(shown.stdout)
@@ -171,6 +173,13 @@ def test_bench_report_table() -> None:
     )
     assert data.rows[0][:3] == plain("a", "20.0", "19.5") and data.rows[0][7].text == "1.0%"
     assert data.notes == [Cell("VALID", "good")] and "open loop at h:9" in data.title
+    rates = [{"tenant": "a", "rate_rps": 20.0}, {"tenant": "b", "rate_rps": 5.5}]
+    assert (
+        "open loop, 25.5 req/s at h:9"
+        in bench_table(
+            _row({"mode": "open", "rates": rates, "url": "h:9"}), _trial(TrialSummary(store_summary), "valid")
+        ).title
+    )
 
 
 def _row(spec: dict[str, Any]) -> Any:

@@ -166,9 +166,9 @@ class PerseusCommand(TyperCommand):
 
 def first_sentence(command: Any) -> str:
     """A command's short help, or the first sentence of its help: up to a full stop followed by a capital
-    letter or the end (not the one of `e.g.`)."""
+    letter, a `command`, or the end (not the one of `e.g.`)."""
     text = " ".join((command.short_help or command.help or "").split("\n\n")[0].split())
-    return re.split(r"(?<=\.)\s+(?=[A-Z])", text)[0]
+    return re.split(r"(?<=\.)\s+(?=[A-Z`])", text)[0]
 
 
 class PerseusGroup(TyperGroup):

@@ -54,7 +54,10 @@ def demo(
     ] = 0.10,
     max_probes: Annotated[int, typer.Option(min=2, help="probes per peak search at most")] = 7,
     fresh: Annotated[bool, typer.Option(help="measure again even if this demo was run before")] = False,
-    report: Annotated[bool, typer.Option(help="write the HTML report and figures")] = True,
+    report: Annotated[
+        bool,
+        typer.Option(help="write report.html, figures and frontier.csv to $PERSEUS_HOME/reports/run-ID/"),
+    ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
     db: DbOption = None,
 ) -> None:

@@ -22,7 +22,9 @@ def run(
     fresh: Annotated[
         bool, typer.Option(help="measure again even if a run of this exact experiment exists")
     ] = False,
-    report: Annotated[bool, typer.Option(help="also write the HTML report and figures")] = True,
+    report: Annotated[
+        bool, typer.Option(help="also write report.html and figures to $PERSEUS_HOME/reports/run-ID/")
+    ] = True,
     db: DbOption = None,
 ) -> None:
     """Run an experiment: peak, dedicated-vs-multitenant (paper Fig 1), frontier (Fig 2), qos-sweep,

@@ -19,4 +19,4 @@ def list_cmd(db: DbOption = None) -> None:
     if not lines:
         console.print(f"no runs in {store.path} yet: perseus run FILE.yaml, perseus bench or perseus demo")
         return
-    print_table(runs_table(lines, str(store.path)), console)
+    print_table(runs_table(lines, str(store.path), console.width), console)

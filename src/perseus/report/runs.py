@@ -8,6 +8,7 @@ from typing import Any
 from perseus.experiments.results import RUN_KIND
 from perseus.report import fmt
 from perseus.report.table import Cell, TableData
+from perseus.report.tables import fits
 from perseus.store import RunRow, TrialRow
 from perseus.store.summary import ALL_TENANTS
 
@@ -42,7 +43,9 @@ def _bench_name(spec: dict[str, Any]) -> str:
         users = spec.get("concurrency")
         return f"closed loop, {users} user{'s' if users != 1 else ''}"
     if mode == "open":
-        return "open loop"
+        rates = [r.get("rate_rps") for r in spec.get("rates") or [] if isinstance(r, dict)]
+        total = sum(r for r in rates if isinstance(r, int | float))
+        return f"open loop, {total:g} req/s" if total else "open loop"
     return "trace replay" if mode == "trace" else "bench"
 
 
@@ -68,7 +71,9 @@ def run_line(run: RunRow, trials: list[TrialRow]) -> RunLine:
     return RunLine(run.id, name, kind, _models(spec), verdict(run, trials), len(trials), started)
 
 
-def runs_table(lines: Iterable[RunLine], where: str) -> TableData:
+def runs_table(lines: Iterable[RunLine], where: str, width: int | None = None) -> TableData:
+    """One row per run; without the start time when the table would not fit `width` columns otherwise
+    (the ids are in the order the runs started)."""
     rows = [
         [
             Cell(str(line.id)),
@@ -81,13 +86,16 @@ def runs_table(lines: Iterable[RunLine], where: str) -> TableData:
         ]
         for line in lines
     ]
-    return TableData(
+    table = TableData(
         "runs",
         f"runs in {where}",
         ["id", "name", "kind", "models", "verdict", "trials", "started (UTC)"],
         rows,
         labels=5,
     )
+    if width is None or fits(table, width, wrap_numbers=True):
+        return table
+    return TableData(table.key, table.title, table.columns[:-1], [row[:-1] for row in rows], labels=5)
 
 
 def bench_table(run: RunRow, trial: TrialRow) -> TableData:

@@ -54,7 +54,13 @@ def transposed(data: TableData) -> TableData:
     """Rows as columns: each row's names head its column (`victim resnet50`, one per line), each number
     column becomes a row named by its header. A wide table of a few rows reads well this way."""
     names = data.columns[: data.labels]
-    heads = ["\n".join(f"{n} {c.text}" for n, c in zip(names, row, strict=False)) for row in data.rows]
+    heads = [
+        # One name column: its value heads the column; several: each as `name value`, one per line.
+        row[0].text
+        if len(names) == 1
+        else "\n".join(f"{n} {c.text}" for n, c in zip(names, row, strict=False))
+        for row in data.rows
+    ]
     rows = [
         [Cell(header), *(row[index] for row in data.rows)]
         for index, header in enumerate(data.columns)
@@ -116,7 +122,10 @@ def layout(data: TableData, width: int) -> list[TableData]:
 
 
 def _lines(header: str, width: int) -> int:
-    return sum(len(textwrap.wrap(line, width)) or 1 for line in header.splitlines() or [""])
+    """How many lines a header takes `width` wide (rich wraps at spaces, as here)."""
+    return sum(
+        len(textwrap.wrap(line, width, break_on_hyphens=False)) or 1 for line in header.splitlines() or [""]
+    )
 
 
 def header_widths(data: TableData, width: int) -> list[int]:
