@@ -9,7 +9,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium-stamp
 # pip's machine config lists local indexes that may be absent; their warnings are noise.
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: demo test install lint unit clean chromium
+.PHONY: demo test install lint unit clean chromium reference
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
+
+# docs/reference.md: every file format, generated from the pydantic models (a unit test fails when stale).
+reference: $(STAMP)
+	$(BIN)/python -m perseus.report.reference docs/reference.md
 
 chromium: $(CHROMIUM_STAMP)
 

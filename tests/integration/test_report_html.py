@@ -42,7 +42,7 @@ def _run(tmp_path: Path, *args: str) -> str:
 
 
 def test_chromium_renders_the_report(tmp_path: Path) -> None:
-    page = write_report(sample_results(), tmp_path / "report")
+    page = write_report(sample_results(), tmp_path / "report").html
     url = page.resolve().as_uri()
 
     screenshot = tmp_path / "out.png"

@@ -130,6 +130,10 @@ class Phases(NullReporter):
     def __init__(self) -> None:
         self.labels: list[str] = []
         self.totals: set[int] = set()
+        self.said: list[str] = []  # status lines, as the progress display prints them
+
+    def status(self, text: str) -> None:
+        self.said.append(text)
 
     def trial(self, label: str, index: int, total: int) -> None:
         self.labels.append(label)

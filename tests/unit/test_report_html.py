@@ -11,13 +11,13 @@ from tests.unit.test_report_factory import every_kind, frontier_findings, sample
 
 
 def test_report_is_self_contained_with_numbers_and_provenance(tmp_path: Path) -> None:
-    path = write_report(sample_results(), tmp_path / "run-7")
+    path = write_report(sample_results(), tmp_path / "run-7").html
     assert path == tmp_path / "run-7" / "report.html"
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "Multi-tenant serving saves" in page
     pages = [
-        write_report(r, tmp_path / f"kind-{i}").read_text(encoding="utf-8")
+        write_report(r, tmp_path / f"kind-{i}").html.read_text(encoding="utf-8")
         for i, r in enumerate(every_kind())
     ]
     for number in ("25.3", "164.8", "+6.3%", "+4.9%", "2.50×", "1.066"):
@@ -64,5 +64,5 @@ def test_negative_saving_is_the_headline() -> None:
 
 def test_empty_results_still_make_a_page(tmp_path: Path) -> None:
     results = sample_results(frontier.Findings({}, None, None), status="failed", reason="boom")
-    page = write_report(results, tmp_path).read_text(encoding="utf-8")
+    page = write_report(results, tmp_path).html.read_text(encoding="utf-8")
     assert "No results to show" in page and "run failed: boom" in page and "Provenance" in page

@@ -15,15 +15,15 @@ from perseus.cli import (
     savings_cmd,
     serve_cmd,
 )
-from perseus.cli.errors import fail, install_signal_handlers, interrupted
+from perseus.cli.commands import USAGE_EXIT, App, usage_line
+from perseus.cli.errors import fail, install_signal_handlers, interrupted, usage_error
 from perseus.core.errors import PerseusError
 
-app = typer.Typer(
+app = App(
     name="perseus",
     help="Measure throughput, latency and the monetary cost of serving CNN models multi-tenant vs dedicated "
     "on a real Triton server, and what sharing saves.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_cmd.app, name="models")
@@ -40,19 +40,18 @@ app.command("report")(report_cmd.report)
 def main() -> None:
     install_signal_handlers()
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="perseus")
     except PerseusError as exc:
         sys.exit(fail(exc))
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(interrupted())
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:
-        # Usage errors of the (vendored) click under typer: they know how to show themselves.
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-            sys.exit(int(getattr(exc, "exit_code", 2)))
-        raise
+    except typer.TyperException as exc:  # a usage mistake, caught by the (vendored) click under typer
+        line = usage_line(exc)
+        if line is None:  # a group called without a command: its help says what there is
+            print(exc.format_message(), file=sys.stderr)
+            sys.exit(USAGE_EXIT)
+        sys.exit(usage_error(line, exc.exit_code))
     if isinstance(code, int):
         sys.exit(code)

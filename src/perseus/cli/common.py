@@ -3,7 +3,7 @@
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,8 +12,11 @@ from perseus.core.errors import ConfigError
 from perseus.core.paths import default_db_path, perseus_home
 from perseus.store import Store
 
+if TYPE_CHECKING:  # the report layer loads matplotlib; commands import it only when they report
+    from perseus.report.html import Written
+
 # Piped output (logs, CI) gets a width that fits the tables instead of rich's 80-column default, unless
-# COLUMNS says how wide to be.
+# COLUMNS says how wide it is (rich reads it).
 console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 
 DbOption = Annotated[
@@ -28,6 +31,13 @@ def open_store(db: Path | None) -> Store:
 def reports_dir(run_id: int) -> Path:
     """Where a run's report goes unless --out says otherwise."""
     return perseus_home() / "reports" / f"run-{run_id}"
+
+
+def show_written(written: "Written") -> None:
+    """Where a report went: the HTML page, and each data file with what reads it."""
+    console.print(f"report: {written.html}", soft_wrap=True)
+    for path, use in written.data:
+        console.print(f"data:   {path}  ({use})", soft_wrap=True)
 
 
 def split_models(text: str) -> list[str]:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, reports_dir, split_models
+from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written, split_models
 from perseus.cli.progress import RichReporter
 from perseus.core.errors import ConfigError
 from perseus.experiments import frontier
@@ -58,14 +58,19 @@ def demo(
     ] = 0.10,
     max_probes: Annotated[int, typer.Option(min=2, help="probes per peak search at most")] = 7,
     fresh: Annotated[bool, typer.Option(help="measure again even if this demo was run before")] = False,
-    report: Annotated[bool, typer.Option(help="write the HTML report and figures")] = True,
+    report: Annotated[
+        bool,
+        typer.Option(help="write report.html, figures and frontier.csv to $PERSEUS_HOME/reports/run-ID/"),
+    ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
     db: DbOption = None,
 ) -> None:
-    """ResNet-50 and MobileNetV2 on the embedded Triton: each model's peak req/s within the SLA alone
-    (open-loop Poisson, bisection), both sharing one server (paper Fig 1), the first held at fractions of
-    its peak while the second is pushed to its own (Fig 2); $ per 1M inferences and the saving
-    1 − 1/(r_A/λ_A + r_B/λ_B)."""
+    """The headline experiment: paper Fig 1 and Fig 2 for two models on this machine.
+
+    ResNet-50 and MobileNetV2 on the embedded Triton: each model's peak req/s within the SLA alone
+    (open-loop Poisson, bisection), both sharing one server (Fig 1), the first held at fractions of its
+    peak while the second is pushed to its own (Fig 2); $ per 1M inferences and the saving
+    1 − 1/(r_A/λ_A + r_B/λ_B). The same as `perseus run` with a frontier experiment file."""
     # Imported here: the report layer loads matplotlib (~0.3 s), which no other command needs.
     from perseus.report import render_results, write_report
 
@@ -104,5 +109,5 @@ def demo(
         return
     render_results(results, console)
     if report:
-        console.print(f"report: {write_report(results, reports_dir(run_id))}")
+        show_written(write_report(results, reports_dir(run_id)))
     console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")

@@ -33,6 +33,12 @@ def fail(exc: PerseusError) -> int:
     return exc.exit_code
 
 
+def usage_error(line: str, exit_code: int) -> int:
+    """A command line perseus cannot parse: one line (click's own usage errors exit with code 2)."""
+    err_console.print(f"[red]error:[/red] {escape(line)}")
+    return exit_code
+
+
 def interrupted() -> int:
     print("interrupted; finished work is kept", file=sys.stderr)
     return INTERRUPTED_EXIT

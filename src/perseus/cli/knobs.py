@@ -25,9 +25,14 @@ Preferred = Annotated[
     str | None, typer.Option(help="dynamic batching: preferred batch sizes, e.g. 4,8 (the paper's)")
 ]
 IntraOp = Annotated[
-    int, typer.Option(min=0, help="onnxruntime intra-op threads per instance; 0 = default (pinned: #cpus)")
+    int,
+    typer.Option(
+        min=0, help="onnxruntime intra-op threads per instance (0: its default, or the pinned core count)"
+    ),
 ]
-InterOp = Annotated[int, typer.Option(min=0, help="onnxruntime inter-op threads per instance; 0 = default")]
+InterOp = Annotated[
+    int, typer.Option(min=0, help="onnxruntime inter-op threads per instance (0: its default)")
+]
 Pin = Annotated[
     list[str] | None,
     typer.Option(help="core pinning, repeatable: MODEL=CPUS, e.g. --pin resnet50=0 --pin mobilenet_v2=1"),

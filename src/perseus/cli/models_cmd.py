@@ -6,10 +6,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from perseus.cli.commands import App
 from perseus.cli.common import console
 from perseus.models import add_model, export_models, list_models
 
-app = typer.Typer(
+app = App(
     help="The model zoo: CNNs exported to ONNX (random weights), synthetic test models, your own ONNX files.",
     no_args_is_help=True,
 )
@@ -34,7 +35,9 @@ def list_cmd() -> None:
 
 @app.command("export")
 def export_cmd(
-    names: Annotated[list[str], typer.Argument(help="zoo names, e.g. resnet50 mobilenet_v2")],
+    names: Annotated[
+        list[str], typer.Argument(metavar="MODEL", help="zoo names, e.g. resnet50 mobilenet_v2")
+    ],
 ) -> None:
     """Export CNNs to ONNX with a dynamic batch dimension (cached; already exported ones are reused)."""
     for info in export_models(names, on_status=lambda text: console.print(f"[dim]· {text}[/dim]")):
@@ -43,8 +46,8 @@ def export_cmd(
 
 @app.command("add")
 def add_cmd(
-    name: Annotated[str, typer.Argument(help="name to serve it under")],
-    path: Annotated[Path, typer.Argument(help="an .onnx file", exists=True, dir_okay=False)],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="name to serve it under")],
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="an .onnx file", exists=True, dir_okay=False)],
     force: Annotated[bool, typer.Option("--force", help="replace a model already added under NAME")] = False,
 ) -> None:
     """Bring your own ONNX model: validated with the onnx checker, its input signature read."""

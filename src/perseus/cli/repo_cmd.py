@@ -5,6 +5,7 @@ from typing import Annotated, cast
 
 import typer
 
+from perseus.cli.commands import App
 from perseus.cli.common import console, split_models
 from perseus.cli.knobs import ConfigFile, server_from_file, with_knobs
 from perseus.config import ServerConfig
@@ -15,7 +16,7 @@ from perseus.models import list_models, parse_spec, resolve_model
 from perseus.serving.export_repo import FORMATS, ExportedModel, Format, Kind, Placement, export_repository
 from perseus.serving.server import resolve_tenants
 
-app = typer.Typer(
+app = App(
     help="Model repositories for a Triton you run yourself (e.g. on a GPU machine).", no_args_is_help=True
 )
 

@@ -5,13 +5,13 @@ from typing import Annotated
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, reports_dir
+from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written
 from perseus.core.errors import ConfigError
 from perseus.experiments.results import RUN_KIND, experiment_results
 
 
 def report(
-    run_id: Annotated[int, typer.Argument(help="a run id from `perseus runs list`")],
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="a run id from `perseus runs list`")],
     out: Annotated[
         Path | None, typer.Option(file_okay=False, help="folder for report.html and figures")
     ] = None,
@@ -20,9 +20,16 @@ def report(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Report a stored experiment run: what it found, with provenance (host, versions, git sha)."""
+    """Report a stored run: what an experiment found (tables, PNG figures and one HTML page, with
+    provenance), or how a bench run's trial came out.
+
+    The HTML report and figures go to $PERSEUS_HOME/reports/run-ID/ (or --out); for a frontier run also
+    frontier.csv, which `perseus savings --frontier` reads. --export writes the raw trials, requests and
+    telemetry of any run."""
     # Imported here: the report layer loads matplotlib (~0.3 s), which no other command needs.
     from perseus.report import export_run, render_results, write_report
+    from perseus.report.runs import BENCH_KIND, bench_table
+    from perseus.report.tables import print_table
 
     if export not in (None, "csv", "parquet"):
         raise ConfigError(f"--export must be csv or parquet, got {export!r}")
@@ -33,12 +40,19 @@ def report(
             for path in export_run(store, run_id, folder, export):  # type: ignore[arg-type]
                 console.print(f"exported {path}")
         if run.kind != RUN_KIND:
-            if export is None:
+            trials = store.trials(run_id)
+            if run.kind != BENCH_KIND or not trials:
                 raise ConfigError(
-                    f"run {run_id} is a {run.kind} run; reports cover experiments (perseus run FILE.yaml)"
-                    " — use --export to get its raw data"
+                    f"run {run_id} ({run.kind}, {run.status}) stored no trial to report"
+                    + ("" if export else f"; its settings: perseus report {run_id} --export csv")
+                )
+            print_table(bench_table(run, trials[-1]), console)
+            if export is None:
+                console.print(
+                    f"[dim]a bench run is reported here only; its raw requests and telemetry: "
+                    f"perseus report {run_id} --export csv (or parquet)[/dim]"
                 )
             return
         results = experiment_results(store, run_id)
     render_results(results, console)
-    console.print(f"report: {write_report(results, folder)}")
+    show_written(write_report(results, folder))

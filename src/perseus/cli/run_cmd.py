@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, reports_dir
+from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written
 from perseus.cli.progress import RichReporter
 from perseus.experiments.references import Source
 from perseus.experiments.registry import load_experiment
@@ -15,12 +15,17 @@ from perseus.orchestrate.runner import run_experiment
 
 def run(
     file: Annotated[
-        Path, typer.Argument(dir_okay=False, help="experiment YAML, e.g. experiments/paper-fig1.yaml")
+        Path,
+        typer.Argument(
+            metavar="FILE", dir_okay=False, help="experiment YAML, e.g. experiments/paper-fig1.yaml"
+        ),
     ],
     fresh: Annotated[
         bool, typer.Option(help="measure again even if a run of this exact experiment exists")
     ] = False,
-    report: Annotated[bool, typer.Option(help="also write the HTML report and figures")] = True,
+    report: Annotated[
+        bool, typer.Option(help="also write report.html and figures to $PERSEUS_HOME/reports/run-ID/")
+    ] = True,
     db: DbOption = None,
 ) -> None:
     """Run an experiment: peak, dedicated-vs-multitenant (paper Fig 1), frontier (Fig 2), qos-sweep,
@@ -36,6 +41,5 @@ def run(
         results = experiment_results(store, run_id)
     render_results(results, console)
     if report:
-        path = write_report(results, reports_dir(run_id))
-        console.print(f"report: {path}")
+        show_written(write_report(results, reports_dir(run_id)))
     console.print(f"[dim]stored as run {run_id} in {store.path}[/dim]")

@@ -34,7 +34,7 @@ def savings(
     peak: Annotated[
         list[str] | None,
         typer.Option(
-            help="dedicated peak λ, MODEL=REQ_PER_S (repeatable); default: rows where the other is 0"
+            help="a model's dedicated peak λ in req/s (repeatable); default: the row where the other is 0"
         ),
     ] = None,
     fit: Annotated[
@@ -44,9 +44,11 @@ def savings(
         bool, typer.Option("--json", help="print one JSON object (fractions, not %)")
     ] = False,
 ) -> None:
-    """Saving of multi-tenant serving at each frontier point: 1 − 1/(r_A/λ_A + r_B/λ_B).
+    """The saving of sharing at each point of a frontier measured anywhere (a CSV).
 
-    Negative means the shared server carries less than dedicated servers would (sharing loses)."""
+    At each feasible pair (r_A, r_B) the saving is 1 − 1/(r_A/λ_A + r_B/λ_B); negative means the shared
+    server carries less than dedicated servers would (sharing loses). `perseus report RUN --export csv`
+    of a frontier run writes frontier.csv in this shape."""
     result = frontier_savings(read_frontier(frontier), parse_model_rates(peak or [], "--peak"), fit)
     if json_out:
         print(json.dumps(savings_json(result)))

@@ -22,9 +22,13 @@ class Strict(BaseModel):
 class TrialSettings(Strict):
     """Each probe is one trial: warm-up discarded, then until 3 windows agree (or max_duration_s)."""
 
-    warmup_s: float = Field(default=2.0, ge=0)
-    min_duration_s: float = Field(default=5.0, gt=0)
-    max_duration_s: float = Field(default=15.0, gt=0)
+    warmup_s: float = Field(default=2.0, ge=0, description="seconds of load discarded before measuring")
+    min_duration_s: float = Field(
+        default=5.0, gt=0, description="measured seconds at least; then the trial ends once 3 windows agree"
+    )
+    max_duration_s: float = Field(
+        default=15.0, gt=0, description="measured seconds at most, for a trial whose windows never agree"
+    )
     tolerance: float = Field(default=0.10, gt=0, lt=1, description="stability: windows agree within ±this")
     retries: int = Field(
         default=1,
@@ -49,8 +53,8 @@ class LoadSettings(Strict):
     arrival: Literal["poisson", "constant"] = Field(
         default="poisson", description="open-loop arrivals; the paper sent at a constant rate"
     )
-    protocol: Literal["grpc", "http"] = "grpc"
-    batch: int = Field(default=1, ge=1)
+    protocol: Literal["grpc", "http"] = Field(default="grpc", description="gRPC (HTTP/2) or HTTP/1.1")
+    batch: int = Field(default=1, ge=1, description="batch size of each request")
 
 
 class SearchSettings(Strict):
@@ -65,27 +69,37 @@ class SearchSettings(Strict):
     )
     step_rps: float | None = Field(default=None, gt=0, description="ramp: step; default start_rps / 4")
     patience: int = Field(default=6, ge=1, description="ramp: stop after this many passes without a gain")
-    max_probes: int = Field(default=14, ge=2, le=100)
+    max_probes: int = Field(default=14, ge=2, le=100, description="probes per λ search at most")
 
 
 class PriceSettings(Strict):
     catalog: Path | None = Field(default=None, description="price catalog YAML; default: the shipped one")
-    machines: tuple[str, ...] = Field(default=("gcp-n2-standard-2",), min_length=1)
+    machines: tuple[str, ...] = Field(
+        default=("gcp-n2-standard-2",), min_length=1, description="catalog machine ids to price results on"
+    )
 
 
 class ExperimentBase(Strict):
     """What every kind shares; each kind (perseus.experiments) adds its own `kind` literal and sections."""
 
-    name: str = Field(min_length=1, max_length=120)
-    kind: str
-    description: str = ""
-    models: tuple[TenantConfig, ...] = Field(min_length=1)
-    sla: str | dict[str, str] = Field(default="p95=750ms", description="one target, or one per model")
-    load: LoadSettings = LoadSettings()
-    search: SearchSettings = SearchSettings()
-    trial: TrialSettings = TrialSettings()
-    price: PriceSettings = PriceSettings()
-    telemetry_interval_s: float = Field(default=1.0, gt=0)
+    name: str = Field(min_length=1, max_length=120, description="names the run in `runs list` and reports")
+    kind: str = Field(description="what the experiment measures (the kinds below)")
+    description: str = Field(default="", description="a sentence for the report")
+    models: tuple[TenantConfig, ...] = Field(
+        min_length=1, description="`- resnet50`, or `- {model: resnet50, instances: 2, cpus: '0-1'}`"
+    )
+    sla: str | dict[str, str] = Field(
+        default="p95=750ms",
+        description="latency target of every model (`p99=50ms`), or one per model "
+        "(`{resnet50: p95=750ms, mobilenet_v2: p99=100ms}`)",
+    )
+    load: LoadSettings = Field(default=LoadSettings(), description="how probes offer load")
+    search: SearchSettings = Field(default=SearchSettings(), description="how λ is searched")
+    trial: TrialSettings = Field(default=TrialSettings(), description="how each probe is measured and judged")
+    price: PriceSettings = Field(default=PriceSettings(), description="the machines costs are priced on")
+    telemetry_interval_s: float = Field(
+        default=1.0, gt=0, description="seconds between telemetry samples (CPU, memory, Triton /metrics)"
+    )
 
     @field_validator("models", mode="before")
     @classmethod
@@ -151,7 +165,9 @@ class SharedExperiment(ExperimentBase):
     """A kind that also runs the models sharing one server at request-rate weights."""
 
     share: dict[str, float] | None = Field(
-        default=None, description="shared placement: request-rate weights per model (default equal)"
+        default=None,
+        description="request-rate weight of each model on the shared server, e.g. "
+        "`{resnet50: 1, mobilenet_v2: 3}`; default equal",
     )
 
     @model_validator(mode="after")

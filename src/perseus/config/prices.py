@@ -25,7 +25,7 @@ class _Strict(BaseModel):
 
 class Gpu(_Strict):
     model: str = Field(min_length=1, description="e.g. NVIDIA T4")
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, description="how many of them")
 
 
 class Machine(_Strict):
@@ -34,15 +34,17 @@ class Machine(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="what experiments refer to")
     provider: str = Field(min_length=1, description="gcp, aws, azure, ...")
     name: str = Field(min_length=1, description="the provider's name of the machine type")
-    region: str = Field(min_length=1)
-    pricing: Literal["on-demand", "spot", "reserved"] = "on-demand"
-    usd_per_h: float = Field(gt=0)
-    vcpus: int = Field(ge=1)
-    memory_gib: float = Field(gt=0)
-    gpus: tuple[Gpu, ...] = ()
+    region: str = Field(min_length=1, description="where the price applies, e.g. us-central1")
+    pricing: Literal["on-demand", "spot", "reserved"] = Field(
+        default="on-demand", description="the price model"
+    )
+    usd_per_h: float = Field(gt=0, description="US dollars per hour")
+    vcpus: int = Field(ge=1, description="virtual CPUs")
+    memory_gib: float = Field(gt=0, description="memory in GiB")
+    gpus: tuple[Gpu, ...] = Field(default=(), description="attached GPUs")
     source: str = Field(pattern=r"^https?://\S+$", description="the provider's pricing page")
     as_of: date = Field(description="when the price was taken")
-    notes: str = ""
+    notes: str = Field(default="", description="anything a reader of the price should know")
 
     @property
     def label(self) -> str:
@@ -52,8 +54,8 @@ class Machine(_Strict):
 
 
 class Catalog(_Strict):
-    machines: tuple[Machine, ...] = Field(min_length=1)
-    currency: Literal["USD"] = "USD"
+    machines: tuple[Machine, ...] = Field(min_length=1, description="the priced machine types")
+    currency: Literal["USD"] = Field(default="USD", description="every price's currency")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:

@@ -64,7 +64,7 @@ class TenantConfig(BaseModel):
         description="zoo/synthetic/BYO model spec, e.g. resnet50 or synthetic-sleep:service_ms=20"
     )
     instances: int = Field(default=1, ge=1, le=64, description="Triton instance_group count (stub processes)")
-    max_batch_size: int = Field(default=8, ge=1, le=1024)
+    max_batch_size: int = Field(default=8, ge=1, le=1024, description="Triton's max_batch_size of the model")
     dynamic_batching: bool = Field(default=False, description="Triton's dynamic batcher for this model")
     max_queue_delay_us: int = Field(
         default=0, ge=0, le=10_000_000, description="dynamic batching: longest wait to fill a batch (µs)"
@@ -114,9 +114,19 @@ class TenantConfig(BaseModel):
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tenants: tuple[TenantConfig, ...] = Field(min_length=1)
-    host: str = LOOPBACK
-    http_port: int | None = Field(default=None, ge=1, le=65535)
-    grpc_port: int | None = Field(default=None, ge=1, le=65535)
-    metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    ready_timeout_s: float = Field(default=180.0, gt=0)
+    tenants: tuple[TenantConfig, ...] = Field(
+        min_length=1, description="the models to serve, with their knobs"
+    )
+    host: str = Field(default=LOOPBACK, description="address the server binds")
+    http_port: int | None = Field(
+        default=None, ge=1, le=65535, description="KServe-v2 HTTP; default: a free port"
+    )
+    grpc_port: int | None = Field(
+        default=None, ge=1, le=65535, description="KServe-v2 gRPC; default: a free port"
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Triton's /metrics; default: a free port"
+    )
+    ready_timeout_s: float = Field(
+        default=180.0, gt=0, description="seconds to wait for the server to be ready"
+    )

@@ -24,7 +24,7 @@ class Probe:
     qos_satisfaction: dict[str, float]
     status: str  # valid | invalid | failed
     feasible: bool
-    reason: str | None
+    reason: str | None  # why not feasible; for a feasible probe that is not VALID, what flagged it
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,15 @@ def probe_of(trial: TrialRow) -> Probe:
         values(trial, "qos_satisfaction"),
         trial.status,
         ok,
-        None if ok and trial.status == "valid" else detail,
+        None if ok and trial.status == "valid" else _why(trial, ok, detail),
     )
+
+
+def _why(trial: TrialRow, ok: bool, detail: str) -> str:
+    """Why a probe is not feasible; or, for one that counts though INVALID, what flagged it."""
+    if not ok:
+        return detail
+    return f"every SLA met; flagged: {trial.reason or 'INVALID with no reason stored'}"
 
 
 def by_model(where: Placement, per_tenant: Mapping[str, float]) -> dict[str, float]:

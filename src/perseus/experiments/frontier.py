@@ -22,7 +22,9 @@ FRONTIER = "frontier"
 
 class FrontierSettings(Strict):
     fractions: tuple[float, ...] = Field(
-        default=(0.25, 0.5, 0.75), min_length=1, description="A is held at these fractions of λ_A"
+        default=(0.25, 0.5, 0.75),
+        min_length=1,
+        description="the first model is held at these fractions of its λ",
     )
 
     @field_validator("fractions")
@@ -35,7 +37,7 @@ class FrontierSettings(Strict):
 
 class Settings(SharedExperiment):
     kind: Literal["frontier"]
-    frontier: FrontierSettings = FrontierSettings()
+    frontier: FrontierSettings = Field(default=FrontierSettings(), description="the frontier points measured")
 
     MODELS = 2
     PRICED = True

@@ -37,7 +37,9 @@ class InterferenceSettings(Strict):
 
 class Settings(ExperimentBase):
     kind: Literal["interference"]
-    interference: InterferenceSettings = InterferenceSettings()
+    interference: InterferenceSettings = Field(
+        default=InterferenceSettings(), description="the pairs' load and the copies test"
+    )
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,15 @@ Threads = Annotated[int, Field(ge=0, le=256)]
 class KnobGrid(Strict):
     """Settings tried for the knobs experiment; every combination is one setting."""
 
-    instances: tuple[Instances, ...] = Field(default=(1,), min_length=1)
-    dynamic_batching: tuple[bool, ...] = Field(default=(False,), min_length=1)
-    intra_op_threads: tuple[Threads, ...] = Field(default=(0,), min_length=1)
+    instances: tuple[Instances, ...] = Field(
+        default=(1,), min_length=1, description="Triton instances per model"
+    )
+    dynamic_batching: tuple[bool, ...] = Field(
+        default=(False,), min_length=1, description="Triton's dynamic batcher off/on"
+    )
+    intra_op_threads: tuple[Threads, ...] = Field(
+        default=(0,), min_length=1, description="onnxruntime intra-op threads per instance (0: the default)"
+    )
     pinning: tuple[Literal["shared", "split"], ...] = Field(
         default=("shared",),
         min_length=1,
@@ -46,7 +52,7 @@ class KnobGrid(Strict):
 
 class Settings(SharedExperiment):
     kind: Literal["knobs"]
-    knobs: KnobGrid = KnobGrid()
+    knobs: KnobGrid = Field(default=KnobGrid(), description="the knob values tried; every combination")
 
 
 @dataclass(frozen=True)

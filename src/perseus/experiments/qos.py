@@ -28,7 +28,7 @@ class QosSettings(Strict):
 
 class Settings(ExperimentBase):
     kind: Literal["qos-sweep"]
-    qos: QosSettings = QosSettings()
+    qos: QosSettings = Field(default=QosSettings(), description="the offered loads measured")
 
 
 @dataclass(frozen=True)

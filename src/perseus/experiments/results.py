@@ -34,8 +34,11 @@ def experiment_results(store: Store, run_id: int) -> ExperimentResults:
     experiment = parse_experiment(run.spec, f"run {run_id}")
     trials = store.trials(run_id)
     warnings = [f"trial {t.name} FAILED: {t.reason}" for t in trials if t.status == "failed"]
+    # Probes only: a closed-loop estimate offers no rates, so it would pass every (absent) SLA.
     unstable = sum(
-        1 for t in trials if t.status == "invalid" and t.key is not None and feasible(t, t.key.offered)[0]
+        1
+        for t in trials
+        if t.status == "invalid" and t.key is not None and t.key.offered and feasible(t, t.key.offered)[0]
     )
     if unstable:
         warnings.append(

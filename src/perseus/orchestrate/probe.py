@@ -98,18 +98,30 @@ class ProbingServer:
         return row
 
     def trial(self, rates: Mapping[str, float], purpose: str, **params: Scalar) -> TrialRow:
-        """One probe at these rates (req/s per tenant); stored ones are reused, doubtful ones (unstable, or a
+        """One trial at these rates (req/s per tenant); stored ones are reused, doubtful ones (unstable, or a
         generator the host held back) measured again."""
-        key = TrialKey(self.placement, purpose, params, rates)
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        return self._attempts(rates, purpose, params, f"{purpose}{f' ({shown})' if shown else ''}")
+
+    def _attempts(
+        self, rates: Mapping[str, float], purpose: str, params: Mapping[str, Scalar], what: str
+    ) -> TrialRow:
+        """The trial of this key, each attempt measured now said in one line: `what r=… → feasible`, or
+        `→ not feasible (why)`, or in doubt and measured again."""
+        key = TrialKey(self.placement, purpose, dict(params), rates)
+        retries = self.experiment.trial.retries
         row: TrialRow | None = None
-        for attempt in range(self.experiment.trial.retries + 1):
+        for attempt in range(retries + 1):
             if row is not None and not doubtful(row):
                 break
-            if self.store.trial_named(self.run_id, key.with_attempt(attempt).name()) is None:
-                shown = ", ".join(f"{t} {r:.2f}" for t, r in rates.items())
-                self.reporter.status(f"{self.placement.label()}: {purpose} at {shown}")
+            stored = self.store.trial_named(self.run_id, key.with_attempt(attempt).name()) is not None
             rules = rules_of(self.experiment)
             row = self._measure(key.with_attempt(attempt), open_loop(self.experiment, rates, attempt), rules)
+            if not stored:  # a resumed run says once how many trials it kept; each is not listed again
+                again = attempt < retries and doubtful(row)
+                self.reporter.status(
+                    f"{self.placement.label()}: {what} r={rates_text(rates)} → {outcome(row, rates, again)}"
+                )
         assert row is not None
         return row
 
@@ -118,7 +130,7 @@ class ProbingServer:
     ) -> float:
         def probe(rate: float) -> Step:
             rates = rates_at(rate)
-            row = self.trial(rates, purpose, **params)
+            row = self._attempts(rates, purpose, params, "probe")
             ok, detail = feasible(row, [t for t, r in rates.items() if r > 0])
             served = sum(float(row.summary.value(t, "throughput_rps", 0.0)) for t in judged)
             return Step(sum(rates[t] for t in judged), ok, served, detail)
@@ -140,6 +152,24 @@ class ProbingServer:
             row = self._measure(key, _closed_loop(name), rules, judged=False)
             found[name] = float(row.summary.value(name, "throughput_rps", 0.0)) or 1.0
         return found
+
+
+def rates_text(rates: Mapping[str, float]) -> str:
+    """`12.50 req/s` for one tenant; `resnet50 12.50 + mobilenet_v2 90.00 req/s` for several."""
+    if len(rates) == 1:
+        return f"{next(iter(rates.values())):.2f} req/s"
+    return " + ".join(f"{t} {r:.2f}" for t, r in rates.items()) + " req/s"
+
+
+def outcome(row: TrialRow, rates: Mapping[str, float], again: bool = False) -> str:
+    """How a probe came out, as the progress line ends: feasible (and why it is flagged, if it is), not
+    feasible and why, or in doubt and measured again."""
+    ok, detail = feasible(row, [t for t, r in rates.items() if r > 0])
+    if again:
+        return f"in doubt ({row.reason}); measuring again"
+    if not ok:
+        return f"not feasible ({detail})"
+    return "feasible" if row.status == "valid" else f"feasible, flagged ({row.reason})"
 
 
 def _closed_loop(tenant: str) -> Callable[[RunningServer], LoadSpec]:

@@ -1,10 +1,12 @@
 """One self-contained HTML report of an experiment run: inline CSS, figures as base64 PNGs, no scripts or
-external assets, every string escaped; and `write_report`, which writes it beside its figures."""
+external assets, every string escaped; and `write_report`, which writes it beside its figures and the
+kind's data files (a frontier run's frontier.csv)."""
 
 import base64
 import html
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from perseus.core.files import replacing
@@ -149,11 +151,23 @@ def render_html(results: ExperimentResults, figures: Sequence[WrittenFigure] = (
     )
 
 
-def write_report(results: ExperimentResults, out_dir: Path) -> Path:
-    """Figures and report.html (figures embedded, so the HTML alone is the report) into out_dir."""
+@dataclass(frozen=True)
+class Written:
+    html: Path  # report.html
+    data: list[tuple[Path, str]]  # data files beside it (e.g. frontier.csv) and what each is for
+
+
+def write_report(results: ExperimentResults, out_dir: Path) -> Written:
+    """Figures, the kind's data files and report.html (figures embedded, so the HTML alone is the
+    report) into out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = write_figures(kinds.figures(results), out_dir)
+    data = []
+    for file in kinds.data_files(results):
+        with replacing(out_dir / file.name) as tmp:
+            tmp.write_text(file.text, encoding="utf-8")
+        data.append((out_dir / file.name, file.use))
     path = out_dir / REPORT_NAME
     with replacing(path) as tmp:
         tmp.write_text(render_html(results, figures), encoding="utf-8")
-    return path
+    return Written(path, data)

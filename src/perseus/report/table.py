@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from perseus.experiments.analysis import Peak
+from perseus.experiments.analysis import Peak, Probe
 from perseus.report import fmt
 
 Tone = Literal["good", "bad", "warn", "dim"]
@@ -80,7 +80,8 @@ def peaks_table(peaks: list[Peak]) -> TableData:
 
 
 def probes_table(peak: Peak) -> TableData:
-    """How λ was found: every probe of the search, feasible or not, with why not."""
+    """How λ was found: every probe of the search, feasible or not, with why not (or, for a probe that
+    counts though it is not VALID, what flagged it)."""
     rows = [
         [
             Cell(str(p.trial_id)),
@@ -89,7 +90,7 @@ def probes_table(peak: Peak) -> TableData:
             Cell(per_tenant(p.served_rps, fmt.rate)),
             Cell(per_tenant(p.p95_ms, fmt.ms)),
             Cell(p.status, None if p.status == "valid" else "warn"),
-            Cell("yes", "good") if p.feasible else Cell("no", "bad"),
+            feasible_cell(p),
             Cell(p.reason or ""),
         ]
         for p in peak.probes
@@ -97,7 +98,14 @@ def probes_table(peak: Peak) -> TableData:
     return TableData(
         "probes",
         f"Probes of {peak.label}",
-        ["trial", "name", "offered req/s", "served req/s", "p95 ms", "status", "feasible", "why not"],
+        ["trial", "name", "offered req/s", "served req/s", "p95 ms", "status", "feasible", "why"],
         rows,
         labels=2,
     )
+
+
+def feasible_cell(probe: Probe) -> Cell:
+    """yes; `yes, flagged` for a probe that counts though it is not VALID (its reason says why); no."""
+    if not probe.feasible:
+        return Cell("no", "bad")
+    return Cell("yes", "good") if probe.status == "valid" else Cell("yes, flagged", "warn")

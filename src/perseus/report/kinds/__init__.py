@@ -4,6 +4,7 @@ run's and puts the pieces in reading order; the terminal and HTML reports both u
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
 from perseus.experiments.analysis import Peak
@@ -16,9 +17,18 @@ from perseus.report.table import TableData
 F = TypeVar("F")
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """A file of findings written beside the report, for another command or tool to read."""
+
+    name: str  # e.g. frontier.csv
+    text: str
+    use: str  # what it is for, as the CLI says it: "perseus savings --frontier FILE"
+
+
 class KindReport(Protocol):
-    """A kind's report module: `tables` is required; `figures` (none), `headline` (none) and `searches`
-    (the findings' `peaks`, if any) have defaults."""
+    """A kind's report module: `tables` is required; `figures` (none), `headline` (none), `files` (data
+    files beside the report; none) and `searches` (the findings' `peaks`, if any) have defaults."""
 
     def tables(self, findings: Any) -> list[TableData]: ...
 
@@ -40,6 +50,12 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
 def headline(results: ExperimentResults) -> Headline | None:
     say: Callable[[Any], Headline | None] | None = getattr(drawing(results), "headline", None)
     return say(results.findings) if say is not None else None
+
+
+def data_files(results: ExperimentResults) -> list[DataFile]:
+    """The kind's data files (its report module's `files(findings)`; none by default)."""
+    make: Callable[[Any], list[DataFile]] | None = getattr(drawing(results), "files", None)
+    return make(results.findings) if make is not None else []
 
 
 def searches(results: ExperimentResults) -> list[Peak]:

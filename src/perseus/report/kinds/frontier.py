@@ -14,7 +14,7 @@ from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
 from perseus.report.figure import BAD, DEDICATED, GOOD, SHARED, FigureSpec, finite, new_figure, saving_color
 from perseus.report.fmt import Headline
-from perseus.report.kinds import fig1, findings_of
+from perseus.report.kinds import DataFile, fig1, findings_of
 from perseus.report.table import Cell, TableData, saving_cell, tone
 
 
@@ -173,6 +173,25 @@ def headline(findings: Any) -> Headline | None:
     if found.fig2 is not None and fmt.finite(found.fig2.max_saving):
         return fmt.saving_headline(found.fig2.max_saving, "at the best measured frontier point")
     return fig1.fig1_headline(found.fig1)
+
+
+def frontier_csv(fig2: Fig2) -> str:
+    """The feasible rate pairs as `perseus savings --frontier` reads them: a header naming the two models,
+    then r_A,r_B per point, the dedicated peaks (the other model at 0) included."""
+    a, b = fig2.models
+    lines = ["# feasible rate pairs (req/s) of the frontier: perseus savings --frontier FILE", f"{a},{b}"]
+    for point in fig2.points:
+        r_a, r_b = point.rates_rps.get(a), point.rates_rps.get(b)
+        if fmt.finite(r_a) and fmt.finite(r_b) and (r_a or r_b):
+            lines.append(f"{r_a:.3f},{r_b:.3f}")
+    return "\n".join(lines) + "\n"
+
+
+def files(findings: Any) -> list[DataFile]:
+    found = findings_of(findings, Findings)
+    if found.fig2 is None or not found.fig2.points:
+        return []
+    return [DataFile("frontier.csv", frontier_csv(found.fig2), "perseus savings --frontier FILE")]
 
 
 def searches(findings: Any) -> list[Peak]:

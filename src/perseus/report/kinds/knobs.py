@@ -13,6 +13,8 @@ from perseus.report.fmt import Headline
 from perseus.report.kinds import findings_of
 from perseus.report.table import Cell, TableData, saving_cell
 
+KNOB_NAMES = {"dynamic_batching": "batching", "intra_op_threads": "threads"}  # short, as in the figure
+
 
 def knobs_table(knobs: Findings) -> TableData:
     keys = list(dict.fromkeys(k for row in knobs.rows for k in row.setting))
@@ -23,7 +25,7 @@ def knobs_table(knobs: Findings) -> TableData:
         is_best = knobs.best is not None and row == knobs.best
         best = index if is_best else best
         rows.append(
-            [Cell(str(row.setting.get(k, fmt.MISSING))) for k in keys]
+            [Cell(_value(row.setting.get(k, fmt.MISSING))) for k in keys]
             + [Cell(fmt.rate(row.dedicated_rps.get(m))) for m in models]
             + [Cell(fmt.rate(row.shared_rps.get(m))) for m in models]
             + [saving_cell(row.saving), Cell("yes", "good") if row.sla_met else Cell("no", "bad")]
@@ -33,7 +35,7 @@ def knobs_table(knobs: Findings) -> TableData:
         "knobs",
         "Knobs — saving of sharing per setting",
         [
-            *keys,
+            *(KNOB_NAMES.get(k, k) for k in keys),
             *(f"λ {m} req/s" for m in models),
             *(f"shared {m} req/s" for m in models),
             "saving",
@@ -46,10 +48,12 @@ def knobs_table(knobs: Findings) -> TableData:
     )
 
 
+def _value(value: object) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
 def _short(key: str, value: object) -> str:
-    names = {"dynamic_batching": "batching", "intra_op_threads": "threads", "instances": "instances"}
-    shown = ("on" if value else "off") if isinstance(value, bool) else str(value)
-    return f"{names.get(key, key)} {shown}"
+    return f"{KNOB_NAMES.get(key, key)} {_value(value)}"
 
 
 def knob_labels(knobs: Findings) -> tuple[list[str], str]:
