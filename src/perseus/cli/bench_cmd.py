@@ -106,8 +106,8 @@ def bench(
     measurement_interval: Annotated[
         float | None,
         typer.Option(
-            "--measurement-interval",
             "-p",
+            "--measurement-interval",
             min=1,
             help="ms: one stability window (default: --duration / 3; 1000 with --until-stable)",
         ),
@@ -115,8 +115,8 @@ def bench(
     stability_percentage: Annotated[
         float,
         typer.Option(
-            "--stability-percentage",
             "-s",
+            "--stability-percentage",
             min=0.1,
             max=99,
             help="%: the last 3 windows must agree on throughput and latency within this",
@@ -125,8 +125,8 @@ def bench(
     max_trials: Annotated[
         int | None,
         typer.Option(
-            "--max-trials",
             "-r",
+            "--max-trials",
             min=3,
             help="the most windows a level may take to become stable (implies --until-stable)",
         ),
@@ -161,14 +161,17 @@ def bench(
     csv_file: Annotated[
         Path | None,
         typer.Option(
-            "--csv",
             "-f",
+            "--csv",
             dir_okay=False,
             help="also write a CSV row per level: perf_analyzer's columns, then ours",
         ),
     ] = None,
     allow_invalid: Annotated[
-        bool, typer.Option(help="exit 0 even when a level is INVALID (the verdict is still printed)")
+        bool,
+        typer.Option(
+            "--allow-invalid", help="exit 0 even when a level is INVALID (the verdict is still printed)"
+        ),
     ] = False,
     db: DbOption = None,
 ) -> None:

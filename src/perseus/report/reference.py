@@ -11,7 +11,7 @@ import types
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel
@@ -57,6 +57,16 @@ def anchor(model: type[BaseModel]) -> str:
 def type_text(annotation: Any) -> str:
     """How a field's type reads: `number`, `list of string`, `grpc` or `http`, a link to a section."""
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # a constrained type named once (e.g. instances: 1-64): the type, its bounds
+        bounds = [
+            f"{sign} {getattr(item, attribute)}"
+            for meta in args[1:]
+            for item in (meta.metadata if isinstance(meta, FieldInfo) else [meta])
+            for kind, attribute, sign in _LIMITS
+            if isinstance(item, kind)
+        ]
+        inner = type_text(args[0])
+        return f"{inner} ({', '.join(bounds)})" if bounds else inner
     if origin is Literal:
         return " or ".join(f"`{a}`" for a in args)
     if origin in (Union, types.UnionType):
