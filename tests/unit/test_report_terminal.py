@@ -169,7 +169,7 @@ def test_bench_report_table() -> None:
     }
     data = bench_table(
         _row(spec={"mode": "open", "url": "h:9"}),
-        _trial(TrialSummary(store_summary), "valid"),
+        [_trial(TrialSummary(store_summary), "valid")],
     )
     assert data.rows[0][:3] == plain("a", "20.0", "19.5") and data.rows[0][7].text == "1.0%"
     assert data.notes == [Cell("VALID", "good")] and "open loop at h:9" in data.title
@@ -177,9 +177,27 @@ def test_bench_report_table() -> None:
     assert (
         "open loop, 25.5 req/s at h:9"
         in bench_table(
-            _row({"mode": "open", "rates": rates, "url": "h:9"}), _trial(TrialSummary(store_summary), "valid")
+            _row({"mode": "open", "rates": rates, "url": "h:9"}),
+            [_trial(TrialSummary(store_summary), "valid")],
         ).title
     )
+
+
+def test_a_sweep_reports_each_level_and_its_worst_verdict() -> None:
+    from perseus.store import TrialRow
+
+    levels = {"bench c=1": "valid", "bench c=3": "invalid"}
+    trials = [
+        TrialRow(i, 3, name, {}, status, "unstable" if status == "invalid" else None, TrialSummary({"a": {}}))
+        for i, (name, status) in enumerate(levels.items())
+    ]
+    run = _row({"mode": "closed", "concurrency": 1, "levels": list(levels), "url": "h:9"})
+    data = bench_table(run, trials)
+    assert data.columns[:2] == ["load", "model"] and [r[0].text for r in data.rows] == ["c=1", "c=3"]
+    assert [n.text for n in data.notes] == ["c=1: VALID", "c=3: INVALID: unstable"]
+    assert "closed-loop sweep c=1 … c=3 at h:9" in data.title
+    line = run_line(run, trials)
+    assert (line.name, line.verdict.text) == ("closed-loop sweep c=1 … c=3", "INVALID")
 
 
 def _row(spec: dict[str, Any]) -> Any:

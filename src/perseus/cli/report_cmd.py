@@ -46,7 +46,7 @@ def report(
                     f"run {run_id} ({run.kind}, {run.status}) stored no trial to report"
                     + ("" if export else f"; its settings: perseus report {run_id} --export csv")
                 )
-            print_table(bench_table(run, trials[-1]), console)
+            print_table(bench_table(run, trials), console)
             if export is None:
                 console.print(
                     f"[dim]a bench run is reported here only; its raw requests and telemetry: "

@@ -37,7 +37,16 @@ def _models(spec: dict[str, Any]) -> list[str]:
     return [str(m.get("model", "?")) if isinstance(m, dict) else str(m) for m in found]
 
 
+def _level(trial_name: str) -> str:
+    """A sweep level's label from its trial's name ("bench c=4" → "c=4"); "" for a single trial."""
+    return trial_name.removeprefix("bench").strip()
+
+
 def _bench_name(spec: dict[str, Any]) -> str:
+    levels = [_level(str(name)) for name in spec.get("levels") or []]
+    if len(levels) > 1:
+        loop = "closed" if spec.get("mode") == "closed" else "open"
+        return f"{loop}-loop sweep {levels[0]} … {levels[-1]}"
     mode = spec.get("mode")
     if mode == "closed":
         users = spec.get("concurrency")
@@ -54,8 +63,11 @@ def verdict(run: RunRow, trials: list[TrialRow]) -> Cell:
     it stopped before its end with some trials kept."""
     if run.status == "running":
         return Cell("running", "warn")
-    if run.kind == BENCH_KIND and trials:
-        return _VERDICTS.get(trials[-1].status, Cell(trials[-1].status.upper(), "warn"))
+    if run.kind == BENCH_KIND and trials:  # a sweep: its worst level
+        worst = next(
+            (t for status in ("failed", "invalid") for t in trials if t.status == status), trials[-1]
+        )
+        return _VERDICTS.get(worst.status, Cell(worst.status.upper(), "warn"))
     if run.status == "done":
         return Cell("done", "good")
     return Cell("partial" if trials else run.status, "warn")  # `perseus report` says why it stopped
@@ -98,13 +110,48 @@ def runs_table(lines: Iterable[RunLine], where: str, width: int | None = None) -
     return TableData(table.key, table.title, table.columns[:-1], [row[:-1] for row in rows], labels=5)
 
 
-def bench_table(run: RunRow, trial: TrialRow) -> TableData:
-    """The bench run's trial per model (and all together), latency from each request's intended send."""
+def bench_table(run: RunRow, trials: list[TrialRow]) -> TableData:
+    """The bench run's trials (one, or a sweep's levels) per model and all together, latency from each
+    request's intended send, and each level's verdict."""
     rows = []
-    for tenant, s in trial.summary.tenants.items():
+    sweep = len(trials) > 1
+    for trial in trials:
+        rows += _bench_rows(trial, sweep)
+    notes = []
+    for trial in trials:
+        note = _VERDICTS.get(trial.status, Cell(trial.status.upper(), "warn"))
+        prefix = f"{_level(trial.name)}: " if sweep else ""
+        notes.append(Cell(f"{prefix}{note.text}" + (f": {trial.reason}" if trial.reason else ""), note.tone))
+        every = trial.summary.tenant(ALL_TENANTS)
+        if every.get("sla"):
+            met = "met" if every.get("sla_met") else "not met"
+            notes.append(
+                Cell(f"{prefix}SLA {every['sla']}: {met}", "good" if every.get("sla_met") else "bad")
+            )
+    columns = ["model", "offered req/s", "served req/s", "p50 ms", "p95 ms", "p99 ms"]
+    columns += ["errors", "late sends", "QoS"]
+    return TableData(
+        "bench",
+        f"bench run {run.id} — {_bench_name(run.spec)} at {run.spec.get('url') or fmt.MISSING}, latency from "
+        "intended send time",
+        ["load", *columns] if sweep else columns,
+        rows,
+        notes=notes,
+        labels=2 if sweep else 1,
+    )
+
+
+def _bench_rows(trial: TrialRow, sweep: bool) -> list[list[Cell]]:
+    rows = []
+    tenants = trial.summary.tenants
+    models = [t for t in tenants if t != ALL_TENANTS]
+    for tenant, s in tenants.items():
+        if tenant == ALL_TENANTS and len(models) == 1:
+            continue  # the one model's row says it all
         qos = s.get("qos_satisfaction")
         rows.append(
-            [
+            ([Cell(_level(trial.name))] if sweep else [])
+            + [
                 Cell("all" if tenant == ALL_TENANTS else tenant),
                 Cell(fmt.rate(s.get("offered_rps"))),
                 Cell(fmt.rate(s.get("throughput_rps"))),
@@ -116,28 +163,4 @@ def bench_table(run: RunRow, trial: TrialRow) -> TableData:
                 Cell(fmt.pct(qos) if qos is not None else fmt.MISSING),
             ]
         )
-    notes = [_VERDICTS.get(trial.status, Cell(trial.status.upper(), "warn"))]
-    if trial.reason:
-        notes = [Cell(f"{notes[0].text}: {trial.reason}", notes[0].tone)]
-    every = trial.summary.tenant(ALL_TENANTS)
-    if every.get("sla"):
-        met = "met" if every.get("sla_met") else "not met"
-        notes.append(Cell(f"SLA {every['sla']}: {met}", "good" if every.get("sla_met") else "bad"))
-    return TableData(
-        "bench",
-        f"bench run {run.id} — {_bench_name(run.spec)} at {run.spec.get('url') or fmt.MISSING}, latency from "
-        "intended send time",
-        [
-            "model",
-            "offered req/s",
-            "served req/s",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "errors",
-            "late sends",
-            "QoS",
-        ],
-        rows,
-        notes=notes,
-    )
+    return rows
