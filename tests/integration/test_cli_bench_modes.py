@@ -208,6 +208,7 @@ def test_a_concurrency_sweep_stops_past_the_threshold(server: RunningServer, tmp
             "--warmup",
             "0.5",
             "--json",
+            "--allow-invalid",
             "-f",
             str(table),
         ]
@@ -256,7 +257,10 @@ def test_a_table_row_per_level_at_80_columns(server: RunningServer) -> None:
         "--concurrency-range",
         "1:2",
     ]
-    result = cli([*args, "--duration", "1.5", "--warmup", "0.5"], env={**os.environ, "COLUMNS": "80"})
+    result = cli(
+        [*args, "--duration", "1.5", "--warmup", "0.5", "--allow-invalid"],
+        env={**os.environ, "COLUMNS": "80"},
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80

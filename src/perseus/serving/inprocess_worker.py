@@ -164,7 +164,9 @@ def session_runner(model: ModelInfo, config: TenantConfig, inputs: Inputs) -> Ru
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = config.effective_intra_op_threads()
+    # Unset (0), onnxruntime would start a thread per physical core and pin each one outside this
+    # process's CPUs (a taskset or a cpuset): one per allowed CPU instead, none pinned.
+    options.intra_op_num_threads = config.effective_intra_op_threads() or len(os.sched_getaffinity(0))
     options.inter_op_num_threads = config.inter_op_threads
     spinning = "1" if config.allow_spinning else "0"
     options.add_session_config_entry("session.intra_op.allow_spinning", spinning)

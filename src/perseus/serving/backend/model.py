@@ -27,7 +27,10 @@ class TritonPythonModel:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(params.get("intra_op_threads", "0"))
+        # Unset (0), onnxruntime starts a thread per physical core and pins each one, whatever CPUs this
+        # process may use (a taskset or a container's cpuset): one per allowed CPU, and none pinned.
+        threads = int(params.get("intra_op_threads", "0")) or len(os.sched_getaffinity(0))
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = int(params.get("inter_op_threads", "0"))
         options.add_session_config_entry("session.intra_op.allow_spinning", params.get("allow_spinning", "0"))
         options.add_session_config_entry("session.inter_op.allow_spinning", params.get("allow_spinning", "0"))
