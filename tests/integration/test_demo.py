@@ -40,6 +40,8 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
     assert set(dedicated) == set(shared) == {"synthetic-sleep", "synthetic-cpu"}
     machines = sum(shared[m] / dedicated[m] for m in dedicated)
     assert summary["saving"] == pytest.approx(1 - 1 / machines)
+    # What the saving is against: each model alone at the one setting measured (its file's: the defaults).
+    assert summary["against"] == {m: {"rps": dedicated[m], "setting": {}} for m in dedicated}
     assert shared["synthetic-sleep"] == pytest.approx(shared["synthetic-cpu"])  # equal request share
     assert dedicated["synthetic-sleep"] <= 101  # one instance of a 10 ms sleep serves at most 100 req/s
     assert summary["max_saving"] == max(p["saving"] for p in summary["frontier"])

@@ -3,7 +3,7 @@
 import pytest
 
 from perseus.core.errors import ConfigError
-from perseus.cost import cost_per_million_usd, sharing_saving
+from perseus.cost import Alone, best_alone, cost_per_million_usd, saving_against, sharing_saving
 
 
 def test_cost_per_million() -> None:
@@ -33,3 +33,20 @@ def test_missing_peak_is_a_clear_error() -> None:
 def test_cost_needs_positive_throughput() -> None:
     with pytest.raises(ConfigError):
         cost_per_million_usd(1.0, 0.0)
+
+
+def test_best_alone_is_each_models_highest_peak_over_every_setting() -> None:
+    one, two = {"instances": 1}, {"instances": 2}
+    measured = [
+        Alone("a", 180.0, one),
+        Alone("b", 187.6, one),
+        Alone("a", 309.2, two),
+        Alone("b", 187.6, two),
+    ]
+    best = best_alone(measured)
+    assert best == {"a": Alone("a", 309.2, two), "b": Alone("b", 187.6, one)}  # a tie keeps the first
+    # 154.9/309.2 + 154.9/187.6 = 1.3267 machines; against the 1-instance peaks it would be 1.6862.
+    assert saving_against({"a": 154.9, "b": 154.9}, best) == pytest.approx(
+        1 - 1 / (154.9 / 309.2 + 154.9 / 187.6)
+    )
+    assert best_alone([]) == {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from perseus.config.prices import load_catalog
 from perseus.cost.pricing import cost_line
-from perseus.cost.saving import sharing_saving
+from perseus.cost.saving import Alone, best_alone, saving_against, sharing_saving
 from perseus.experiments import frontier, interference, knobs, qos
 from perseus.experiments.analysis import Peak, Probe
 from perseus.experiments.fig1 import Fig1
@@ -54,6 +54,11 @@ def dedicated() -> dict[str, Peak]:
     }
 
 
+def against() -> dict[str, Alone]:
+    """Each model alone at the one setting a Fig 1 run measures: its file's, all defaults here."""
+    return {m: Alone(m, r, {}) for m, r in PEAKS.items()}
+
+
 def fig1() -> Fig1:
     catalog = load_catalog()
     shared = _peak("shared", SHARED, {A: 698.2, B: 540.3}, 7)
@@ -62,7 +67,7 @@ def fig1() -> Fig1:
         machine = catalog.get(machine_id)
         costs += [cost_line(f"{m} dedicated", machine, r) for m, r in PEAKS.items()]
         costs.append(cost_line("shared", machine, shared.total_rps))
-    return Fig1([A, B], dedicated(), shared, sharing_saving(SHARED, PEAKS), costs)
+    return Fig1([A, B], dedicated(), shared, sharing_saving(SHARED, PEAKS), costs, against())
 
 
 def fig2() -> Fig2:
@@ -72,7 +77,7 @@ def fig2() -> Fig2:
     points.append(FrontierPoint(dict(SHARED), sharing_saving(SHARED, PEAKS), "shared peak"))
     points.append(FrontierPoint({A: 0.0, B: PEAKS[B]}, 0.0, "dedicated"))
     points.sort(key=lambda p: -p.rates_rps[A])
-    return Fig2((A, B), dict(PEAKS), points, max(p.saving for p in points))
+    return Fig2((A, B), against(), points, max(p.saving for p in points))
 
 
 def qos_curves() -> list[QosCurve]:
@@ -106,18 +111,27 @@ def interference_findings() -> interference.Findings:
 
 
 def knobs_findings() -> knobs.Findings:
-    rows = []
-    for instances, batching, peaks, shared in [
+    """Each saving against each model alone at its best setting (here: 1 instance, batching on), the
+    same-knob saving beside it."""
+    grid = [
         (1, False, PEAKS, SHARED),
         (1, True, {A: 27.9, B: 171.0}, {A: 25.1, B: 25.1}),
         (2, False, {A: 24.1, B: 158.0}, {A: 20.8, B: 20.8}),
         (2, True, {A: 26.0, B: 160.2}, {}),
-    ]:
-        saving = sharing_saving(shared, peaks) if shared else None
+    ]
+    best_of = best_alone(
+        Alone(m, r, {"instances": i, "dynamic_batching": d})
+        for i, d, peaks, _ in grid
+        for m, r in peaks.items()
+    )
+    rows = []
+    for instances, batching, peaks, shared in grid:
+        saving = saving_against(shared, best_of) if shared else None
+        same = sharing_saving(shared, peaks) if shared else None
         setting = {"instances": instances, "dynamic_batching": batching, "pinning": "shared"}
-        rows.append(KnobRow(setting, dict(peaks), dict(shared), saving, bool(shared)))
+        rows.append(KnobRow(setting, dict(peaks), dict(shared), saving, bool(shared), same))
     best = max((r for r in rows if r.saving is not None), key=lambda r: r.saving or -math.inf)
-    return knobs.Findings(rows, best)
+    return knobs.Findings(rows, best, best_of)
 
 
 def provenance() -> dict[str, Any]:

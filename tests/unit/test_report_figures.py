@@ -7,6 +7,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from perseus.cost.saving import Alone
 from perseus.experiments import interference, knobs, qos
 from perseus.experiments.frontier import Fig2, FrontierPoint
 from perseus.experiments.interference import Slowdown
@@ -61,7 +62,7 @@ def test_every_section_gets_a_png(tmp_path: Path) -> None:
 def test_missing_sections_draw_nothing(tmp_path: Path) -> None:
     assert _write(sample_results(frontier_findings(fig1=None, fig2=None)), tmp_path) == []
     assert _write(sample_results(qos.Findings({}, []), "qos-sweep"), tmp_path) == []
-    assert _write(sample_results(knobs.Findings([], None), "knobs"), tmp_path) == []
+    assert _write(sample_results(knobs.Findings([], None, {}), "knobs"), tmp_path) == []
     only_copies = interference.Findings({}, [], interference_findings().copies)
     assert [f.path.name for f in _write(sample_results(only_copies, "interference"), tmp_path)] == [
         "copies.png"
@@ -101,7 +102,8 @@ def test_frontier_labels_of_close_points_do_not_overlap() -> None:
             rates, ["dedicated", *["measured"] * 3, "shared peak", "dedicated"], strict=True
         )
     ]
-    fig = fig2_figure(sample_results(), Fig2((A, B), peaks, points, 0.12))
+    against = {m: Alone(m, r, {}) for m, r in peaks.items()}
+    fig = fig2_figure(sample_results(), Fig2((A, B), against, points, 0.12))
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw_without_rendering()
     labels = [t for t in fig.axes[0].texts if t.get_text().endswith("%")]

@@ -61,7 +61,7 @@ def test_all_sections_render_with_their_numbers() -> None:
         ("peak", peak.Findings({})),
         ("qos-sweep", qos.Findings(dedicated(), [])),
         ("interference", interference.Findings({}, [], [])),
-        ("knobs", knobs.Findings([], None)),
+        ("knobs", knobs.Findings([], None, {})),
         ("frontier", frontier.Findings({}, None, None)),
     ],
     ids=["fig2", "fig1", "peaks", "qos", "interference", "knobs", "everything"],
@@ -79,7 +79,7 @@ def test_nan_is_shown_as_a_dash() -> None:
     found = frontier_findings().fig1
     assert found is not None
     shared = dataclasses.replace(found.shared, p95_ms={A: math.nan, B: math.nan})
-    fig1 = Fig1(found.models, found.dedicated, shared, math.nan, found.costs)
+    fig1 = Fig1(found.models, found.dedicated, shared, math.nan, found.costs, found.against)
     broken = Slowdown(A, [B], False, math.nan, 0.0, math.nan)  # p95 alone 0 → ratio NaN
     text = _render(sample_results(frontier_findings(fig1=fig1, fig2=None)))
     text += _render(
@@ -87,7 +87,7 @@ def test_nan_is_shown_as_a_dash() -> None:
     )
     assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
     assert "no saving could be computed" in text
-    assert re.search(r"resnet50\s+│\s+25\.3\s+│\s+612\.0\s+│\s+23\.4\s+│\s+-\s+│", text)
+    assert re.search(r"resnet50\s+│\s+default knobs\s+│\s+25\.3\s+│\s+612\.0\s+│\s+23\.4\s+│\s+-\s+│", text)
 
 
 def test_negative_saving_says_sharing_costs_more() -> None:

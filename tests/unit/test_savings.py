@@ -1,6 +1,7 @@
 """`perseus savings`: hand-computed savings along frontiers, peaks from the file or the command line."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from perseus.config.frontier import Frontier, read_frontier
 from perseus.core.errors import ConfigError
 from perseus.cost.frontier import dedicated_peaks, frontier_savings
 from tests.integration.helpers import assert_one_line_error, cli
+
+WIDE = {**os.environ, "COLUMNS": "200"}  # one line per sentence
 
 
 def _csv(tmp_path: Path, text: str) -> Path:
@@ -47,7 +50,23 @@ def test_missing_dedicated_point_needs_peak() -> None:
 
 def test_given_peak_overrides_the_file() -> None:
     frontier = Frontier(("a", "b"), [(10.0, 0.0), (5.0, 50.0), (0.0, 100.0)])
-    assert frontier_savings(frontier, {"a": 20.0}).peaks == {"a": 20.0, "b": 100.0}
+    result = frontier_savings(frontier, {"a": 20.0})
+    assert result.peaks == {"a": 20.0, "b": 100.0}
+    assert result.peaks_from == {"a": "--peak", "b": "frontier"}
+
+
+def test_the_output_says_where_each_peak_came_from_and_that_the_saving_depends_on_them(
+    tmp_path: Path,
+) -> None:
+    path = _csv(tmp_path, "a,b\n10,0\n5,50\n0,100\n")
+    done = cli(["savings", "--frontier", str(path), "--peak", "a=20"], env=WIDE)
+    assert done.returncode == 0, done.stderr
+    assert "λ_a = 20.00 req/s (--peak), λ_b = 100.00 req/s (the file's best row with a at 0)" in done.stdout
+    assert "a saving is only as good as these peaks: each should be the model's λ alone at its best" in (
+        done.stdout
+    )
+    help_text = cli(["savings", "--help"], env=WIDE).stdout
+    assert "only as good as the dedicated peaks" in " ".join(help_text.split())
 
 
 def test_quadratic_fit_finds_the_analytic_maximum() -> None:
@@ -84,6 +103,8 @@ def test_cli_json_and_errors(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["peaks"] == {"resnet50": 25.0, "mobilenet_v2": 170.0}
+    assert data["peaks_from"] == {"resnet50": "frontier", "mobilenet_v2": "frontier"}
+    assert "only as good as these peaks" in data["caveat"] and "best dedicated setting" in data["caveat"]
     assert data["points"][1] == {
         "resnet50": 10.0,
         "mobilenet_v2": 130.0,

@@ -8,6 +8,7 @@ import typer
 from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written, split_models
 from perseus.cli.progress import RichReporter
 from perseus.core.errors import ConfigError
+from perseus.cost.saving import Alone
 from perseus.experiments import frontier
 from perseus.experiments.references import Source
 from perseus.experiments.registry import parse_experiment
@@ -18,6 +19,11 @@ from perseus.orchestrate.runner import run_experiment
 FLAGS = Source("perseus demo", {"models": "--models", "price.machines": "--machine"})
 
 
+def against_json(against: dict[str, Alone]) -> dict[str, Any]:
+    """What every saving is against: each model alone, its λ and the setting it was measured at."""
+    return {m: {"rps": a.rps, "setting": dict(a.setting)} for m, a in against.items()}
+
+
 def demo_json(results: ExperimentResults) -> dict[str, Any]:
     findings = results.findings
     assert isinstance(findings, frontier.Findings)
@@ -25,6 +31,7 @@ def demo_json(results: ExperimentResults) -> dict[str, Any]:
     data: dict[str, Any] = {"run_id": results.run_id, "status": results.status, "warnings": results.warnings}
     if fig1 is not None:
         data.update(
+            against=against_json(fig1.against),
             dedicated_rps={m: p.total_rps for m, p in fig1.dedicated.items()},
             shared_rps=fig1.shared.rates_rps,
             saving=fig1.saving,

@@ -1,4 +1,6 @@
-"""Savings along a measured frontier of feasible (r_A, r_B) pairs (paper Fig 2): per point, and fitted."""
+"""Savings along a measured frontier of feasible (r_A, r_B) pairs (paper Fig 2): per point, and fitted.
+The dedicated peaks come from the user or the file; a saving is only as good as they are, so where each
+came from is kept to be said."""
 
 import math
 from dataclasses import dataclass
@@ -14,10 +16,14 @@ from perseus.cost.saving import sharing_saving
 class FrontierSavings:
     models: tuple[str, str]
     peaks: dict[str, float]
+    peaks_from: dict[str, str]  # per model: GIVEN (--peak) or FROM_FILE (its row where the other is 0)
     points: list[tuple[float, float, float]]  # (r_A, r_B, saving)
     max_saving: float
     fit_max_saving: float | None = None
     fit_at: tuple[float, float] | None = None  # the (r_A, r_B) on the fitted curve where it peaks
+
+
+GIVEN, FROM_FILE = "--peak", "frontier"
 
 
 def dedicated_peaks(frontier: Frontier, given: dict[str, float]) -> dict[str, float]:
@@ -80,10 +86,11 @@ def frontier_savings(
     peaks = dedicated_peaks(frontier, given_peaks)
     a, b = frontier.models
     points = [(r_a, r_b, sharing_saving({a: r_a, b: r_b}, peaks)) for r_a, r_b in frontier.points]
-    result = FrontierSavings(frontier.models, peaks, points, max(p[2] for p in points))
+    source = {m: GIVEN if m in given_peaks else FROM_FILE for m in frontier.models}
+    result = FrontierSavings(frontier.models, peaks, source, points, max(p[2] for p in points))
     if fit is None:
         return result
     if fit != "quadratic":
         raise ConfigError(f"--fit must be quadratic, got {fit!r}")
     best, at = _quadratic_max(frontier.points, peaks, frontier.models)
-    return FrontierSavings(frontier.models, peaks, points, result.max_saving, best, at)
+    return FrontierSavings(frontier.models, peaks, source, points, result.max_saving, best, at)

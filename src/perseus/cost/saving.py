@@ -1,8 +1,12 @@
-"""The paper's cost arithmetic: $ per inference from $/h and throughput; saving of sharing."""
+"""The paper's cost arithmetic: $ per inference from $/h and throughput; the saving of sharing, and the
+dedicated serving it is measured against (each model alone at the best setting a run measured)."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from perseus.core.errors import ConfigError
+
+Knob = str | int | float | bool | None
 
 
 def cost_per_million_usd(price_usd_per_h: float, throughput_rps: float) -> float:
@@ -26,3 +30,28 @@ def sharing_saving(rates_rps: Mapping[str, float], peaks_rps: Mapping[str, float
     if machines <= 0:
         raise ConfigError("the shared rates must not all be 0")
     return 1.0 - 1.0 / machines
+
+
+@dataclass(frozen=True)
+class Alone:
+    """One way to serve a model on a machine of its own: its dedicated peak λ at one measured setting."""
+
+    model: str
+    rps: float
+    setting: Mapping[str, Knob]  # the knobs it was served with, e.g. {"instances": 2}; empty: the defaults
+
+
+def best_alone(measured: Iterable[Alone]) -> dict[str, Alone]:
+    """Per model, the cheapest way measured to serve it alone: its highest λ over every setting measured
+    (the first of equal ones). A saving against any slower dedicated setting credits sharing with what a
+    better-tuned dedicated server would have saved anyway."""
+    best: dict[str, Alone] = {}
+    for alone in measured:
+        if alone.model not in best or alone.rps > best[alone.model].rps:
+            best[alone.model] = alone
+    return best
+
+
+def saving_against(rates_rps: Mapping[str, float], against: Mapping[str, Alone]) -> float:
+    """sharing_saving with each model's dedicated peak taken from `against` (see best_alone)."""
+    return sharing_saving(rates_rps, {model: alone.rps for model, alone in against.items()})

@@ -1,15 +1,17 @@
 """Kind `dedicated-vs-multitenant` (PERSEUS Fig 1): each model's λ alone, then the models sharing one
-server at request-rate weights; the saving 1 − 1/Σ(r/λ) and $ per 1M inferences on priced machines."""
+server at request-rate weights; the saving 1 − 1/Σ(r/λ) and $ per 1M inferences on priced machines. It
+measures each model alone at one setting (as its file configures it), so that is the best dedicated
+setting every saving is against."""
 
 from dataclasses import dataclass
 from typing import Literal
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
 from perseus.cost.pricing import CostLine, cost_line, priced_machines
-from perseus.cost.saving import sharing_saving
+from perseus.cost.saving import Alone, saving_against
 from perseus.experiments.analysis import Peak, dedicated_found, shared_found
 from perseus.experiments.lab import Lab
-from perseus.experiments.placements import dedicated, dedicated_peaks, shared, shared_peak
+from perseus.experiments.placements import alone_setting, dedicated, dedicated_peaks, shared, shared_peak
 from perseus.store import TrialRow
 
 NAME = "dedicated-vs-multitenant"
@@ -30,8 +32,9 @@ class Fig1:
     models: list[str]
     dedicated: dict[str, Peak]
     shared: Peak
-    saving: float  # 1 − 1/Σ r_i/λ_i at the shared peak; negative: sharing loses
+    saving: float  # 1 − 1/Σ r_i/λ_i at the shared peak, λ from `against`; negative: sharing loses
     costs: list[CostLine]
+    against: dict[str, Alone]  # each model alone at the setting measured: what the saving is against
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,18 @@ def fig1_of(
         warnings.append("Fig 1 incomplete: no feasible shared or dedicated peak was stored")
         return None
     peaks = {m: p.total_rps for m, p in dedicated.items()}
+    against = against_of(exp, dedicated)
     costs = []
     # Priced with the catalog of today: a stored run whose machine has left it still reports the rest.
     for machine in priced_machines(exp.price.catalog, exp.price.machines, warnings):
         costs += [cost_line(f"{m} dedicated", machine, p) for m, p in peaks.items()]
         costs.append(cost_line("shared", machine, found.total_rps))
-    return Fig1([*dedicated], dedicated, found, sharing_saving(found.rates_rps, peaks), costs)
+    return Fig1([*dedicated], dedicated, found, saving_against(found.rates_rps, against), costs, against)
+
+
+def against_of(exp: SharedExperiment, dedicated: dict[str, Peak]) -> dict[str, Alone]:
+    """Each model alone at the one setting this kind measures it at: its best dedicated setting."""
+    return {m: Alone(m, p.total_rps, alone_setting(exp, m)) for m, p in dedicated.items()}
 
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:

@@ -1,5 +1,6 @@
 """Kind `frontier` (PERSEUS Fig 2): after Fig 1, the first model held at fractions of its λ while the
-second is pushed to its own beside it; the saving 1 − 1/(r_A/λ_A + r_B/λ_B) at each feasible pair."""
+second is pushed to its own beside it; the saving 1 − 1/(r_A/λ_A + r_B/λ_B) at each feasible pair, λ of
+each model alone at the one setting measured (its best dedicated setting, as in Fig 1)."""
 
 from dataclasses import dataclass
 from typing import Literal
@@ -8,7 +9,7 @@ from pydantic import Field, field_validator
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment, Strict
 from perseus.core.errors import SlaNotMetError
-from perseus.cost.saving import sharing_saving
+from perseus.cost.saving import Alone, saving_against
 from perseus.experiments import fig1
 from perseus.experiments.analysis import Peak, dedicated_found, peak, shared_found
 from perseus.experiments.lab import Lab, RatesAt
@@ -55,9 +56,13 @@ class Fig2:
     """Paper Fig 2: feasible (r_A, r_B) pairs with A held at fractions of λ_A, and the saving at each."""
 
     models: tuple[str, str]
-    peaks: dict[str, float]
+    against: dict[str, Alone]  # each model alone at its best dedicated setting: the axis ends, λ_A and λ_B
     points: list[FrontierPoint]
     max_saving: float
+
+    @property
+    def peaks(self) -> dict[str, float]:
+        return {m: alone.rps for m, alone in self.against.items()}
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,8 @@ def fig2_of(
     if a not in dedicated or b not in dedicated:
         warnings.append("Fig 2 needs both dedicated peaks")
         return None
-    peaks = {a: dedicated[a].total_rps, b: dedicated[b].total_rps}
+    against = fig1.against_of(exp, {a: dedicated[a], b: dedicated[b]})
+    peaks = {m: alone.rps for m, alone in against.items()}
     where = shared(exp)
     name_b = where.tenant_of(b)
     points = [FrontierPoint({a: peaks[a], b: 0.0}, 0.0, "dedicated")]
@@ -125,15 +131,15 @@ def fig2_of(
         if found is None:
             warnings.append(f"frontier: no feasible rate of {b} with {a} at {fraction:.0%} of λ_{a}")
             continue
-        points.append(FrontierPoint(found.rates_rps, sharing_saving(found.rates_rps, peaks), "measured"))
+        points.append(FrontierPoint(found.rates_rps, saving_against(found.rates_rps, against), "measured"))
     at_share = shared_found(trials, exp)
     if at_share is not None:  # Fig 1's shared peak (equal share) is a frontier point too
         points.append(
-            FrontierPoint(at_share.rates_rps, sharing_saving(at_share.rates_rps, peaks), "shared peak")
+            FrontierPoint(at_share.rates_rps, saving_against(at_share.rates_rps, against), "shared peak")
         )
     points.append(FrontierPoint({a: 0.0, b: peaks[b]}, 0.0, "dedicated"))
     points.sort(key=lambda p: -p.rates_rps[a])
-    return Fig2((a, b), peaks, points, max(p.saving for p in points))
+    return Fig2((a, b), against, points, max(p.saving for p in points))
 
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:

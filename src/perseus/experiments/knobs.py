@@ -1,7 +1,9 @@
 """Kind `knobs`: a grid of serving knobs (instances × dynamic batching × intra-op threads × core pinning);
 per setting, each model's λ alone and the models sharing one server, and the setting that saves most.
-Dedicated peaks depend only on the knobs that change them (not pinning), so settings that differ only in
-pinning share them."""
+Every saving is against each model alone at its best measured setting (its highest λ in the grid), not at
+the shared setting's knobs, which may leave cores idle; the same-knob saving is kept beside it. Dedicated
+peaks depend only on the knobs that change them (not pinning), so settings that differ only in pinning
+share them."""
 
 import itertools
 import math
@@ -13,10 +15,17 @@ from pydantic import Field
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment, Strict
 from perseus.core.errors import SlaNotMetError
-from perseus.cost.saving import sharing_saving
+from perseus.cost.saving import Alone, best_alone, saving_against, sharing_saving
 from perseus.experiments.analysis import dedicated_found, shared_found, trials_of
 from perseus.experiments.lab import Lab
-from perseus.experiments.placements import SHARED_PEAK, dedicated, dedicated_peaks, shared, shared_peak
+from perseus.experiments.placements import (
+    SHARED_PEAK,
+    alone_setting,
+    dedicated,
+    dedicated_peaks,
+    shared,
+    shared_peak,
+)
 from perseus.store import TrialRow
 from perseus.store.keys import Scalar
 
@@ -58,16 +67,18 @@ class Settings(SharedExperiment):
 @dataclass(frozen=True)
 class KnobRow:
     setting: dict[str, Scalar]  # e.g. {"instances": 2, "dynamic_batching": True, "pinning": "split"}
-    dedicated_rps: dict[str, float]
+    dedicated_rps: dict[str, float]  # each model's λ alone with this setting's knobs
     shared_rps: dict[str, float]
-    saving: float | None  # None when no shared rate met the SLAs
+    saving: float | None  # against Findings.against; None when no shared rate met the SLAs
     sla_met: bool
+    same_knobs_saving: float | None  # against dedicated_rps: dedicated servers with this setting's knobs
 
 
 @dataclass(frozen=True)
 class Findings:
     rows: list[KnobRow]
     best: KnobRow | None  # the feasible setting with the largest saving
+    against: dict[str, Alone]  # each model alone at its best measured setting: what every saving is against
 
 
 def _settings(experiment: ExperimentBase) -> Settings:
@@ -120,15 +131,23 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
     exp = _settings(experiment)
+    measured: list[Alone] = []
+    for knobs in {repr(k): k for k in map(_knobs, settings_of(exp))}.values():
+        # Every dedicated λ counts, also of a setting whose shared server never ran.
+        for key, alone in dedicated_found(trials, exp, knobs).items():
+            measured.append(Alone(key, alone.total_rps, alone_setting(exp, key, knobs)))
+    against = best_alone(measured)
     rows: list[KnobRow] = []
     for setting in settings_of(exp):
         if not trials_of(trials, shared(exp, setting), SHARED_PEAK):
             continue  # its dedicated peaks were not all found: the shared server never ran
         peaks = {m: p.total_rps for m, p in dedicated_found(trials, exp, _knobs(setting)).items()}
         found = shared_found(trials, exp, setting)
+        rates = found.rates_rps if found is not None else {}
         ok = found is not None and len(peaks) == len(exp.models)
-        saving = sharing_saving(found.rates_rps, peaks) if ok and found is not None else None
-        rows.append(KnobRow(setting, peaks, found.rates_rps if found else {}, saving, ok))
+        saving = saving_against(rates, against) if ok else None
+        same = sharing_saving(rates, peaks) if ok else None
+        rows.append(KnobRow(setting, peaks, rates, saving, ok, same))
     feasible_rows = [r for r in rows if r.saving is not None]
     best = max(feasible_rows, key=lambda r: r.saving if r.saving is not None else -math.inf, default=None)
-    return Findings(rows, best)
+    return Findings(rows, best, against)

@@ -7,7 +7,7 @@ from typing import Any
 
 from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase, SharedExperiment
-from perseus.config.serving import tenant_names
+from perseus.config.serving import format_cpuset, tenant_names
 from perseus.experiments.lab import Lab, Server
 from perseus.store import Placement
 from perseus.store.keys import Scalar
@@ -29,6 +29,24 @@ def alone(exp: ExperimentBase, key: str, knobs: Mapping[str, Any] | None = None)
     """Model `key` as served alone: with `knobs` (a knob setting) on all cores, else as configured."""
     tenant = exp.models[exp.model_keys().index(key)]
     return tenant if knobs is None else tenant.model_copy(update={**knobs, "cpus": None})
+
+
+def alone_setting(
+    exp: ExperimentBase, key: str, knobs: Mapping[str, Scalar] | None = None
+) -> dict[str, Scalar]:
+    """The setting model `key` is served alone at, as a report names it: the knob setting, else the knobs
+    its file gives that differ from the defaults (none: the defaults)."""
+    if knobs is not None:
+        return dict(knobs)
+    changed = alone(exp, key).model_dump(exclude_defaults=True, exclude={"model"})
+    return {k: _plain(k, v) for k, v in changed.items()}
+
+
+def _plain(knob: str, value: Any) -> Scalar:
+    """A knob's value as one word: CPUs as the kernel lists them (`0-1`), batch sizes as `4,8`."""
+    if knob == "cpus":
+        return format_cpuset(value)
+    return ",".join(map(str, value)) if isinstance(value, tuple) else value
 
 
 def dedicated(exp: ExperimentBase, key: str, knobs: Mapping[str, Scalar] | None = None) -> Placement:

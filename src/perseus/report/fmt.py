@@ -1,11 +1,13 @@
 """How numbers and facts read in every report format: "-" for a missing or NaN number, signed savings,
-the headline sentence, the SLA and machine phrases, and the provenance facts."""
+the headline sentence, what a saving is against, the SLA and machine phrases, and the provenance facts."""
 
 import math
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from perseus.cost.saving import Alone
 from perseus.experiments.results import ExperimentResults
 
 MISSING = "-"
@@ -68,8 +70,23 @@ def saving_headline(saving: float, where: str) -> Headline:
     return Headline(f"Multi-tenant serving saves {saving:.1%} {where}", saving)
 
 
-def setting_text(setting: dict[str, Any]) -> str:
+def setting_text(setting: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in setting.items()) or "defaults"
+
+
+def knobs_text(setting: Mapping[str, Any]) -> str:
+    """The knobs a model was served alone with: `instances=2, intra_op_threads=1`, or `default knobs`."""
+    return setting_text(setting) if setting else "default knobs"
+
+
+def alone_text(alone: Alone) -> str:
+    """`mobilenet_v2 alone at instances=2, intra_op_threads=1: 309.2 req/s`."""
+    return f"{alone.model} alone at {knobs_text(alone.setting)}: {rate(alone.rps)} req/s"
+
+
+def against_text(against: Mapping[str, Alone]) -> str:
+    """What a saving is measured against: each model on a machine of its own at its best setting."""
+    return "against " + "; ".join(alone_text(a) for a in against.values())
 
 
 def sla_text(results: ExperimentResults) -> str:

@@ -217,8 +217,10 @@ FRONTIER_CSV = """\
 A measured frontier of feasible rate pairs, from perseus or anywhere else (the paper, perf_analyzer):
 a header naming the two models, then one `r_A,r_B` row in req/s per feasible point; lines starting
 with `#` are comments. Rows where the other model is at 0 give the dedicated peaks λ (or pass
-`--peak MODEL=REQ/S`). `perseus report RUN` of a `kind: frontier` run writes one as `frontier.csv` beside
-`report.html`.
+`--peak MODEL=REQ/S`). A saving is only as good as these peaks: each should be the model's λ alone at its
+best dedicated setting, else the saving is against a crippled dedicated server. `perseus report RUN` of a
+`kind: frontier` run writes one as `frontier.csv` beside `report.html`, a comment naming the setting its
+peaks were measured at.
 
 ```
 resnet50,mobilenet_v2

@@ -44,8 +44,8 @@ def fig2_table(fig2: Fig2) -> TableData:
         labels=0,
         notes=[
             Cell(
-                f"λ {a} = {fmt.rate(fig2.peaks.get(a))} req/s, λ {b} = {fmt.rate(fig2.peaks.get(b))} req/s "
-                f"(dedicated); best saving {fmt.pct(fig2.max_saving, signed=True)}.",
+                f"Each saving is {fmt.against_text(fig2.against)} (λ {a}, λ {b}: the one dedicated "
+                f"setting this run measured); best saving {fmt.pct(fig2.max_saving, signed=True)}.",
                 tone(fig2.max_saving),
             )
         ],
@@ -171,15 +171,21 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
 def headline(findings: Any) -> Headline | None:
     found = findings_of(findings, Findings)
     if found.fig2 is not None and fmt.finite(found.fig2.max_saving):
-        return fmt.saving_headline(found.fig2.max_saving, "at the best measured frontier point")
+        where = f"at the best measured frontier point, {fmt.against_text(found.fig2.against)}"
+        return fmt.saving_headline(found.fig2.max_saving, where)
     return fig1.fig1_headline(found.fig1)
 
 
 def frontier_csv(fig2: Fig2) -> str:
     """The feasible rate pairs as `perseus savings --frontier` reads them: a header naming the two models,
-    then r_A,r_B per point, the dedicated peaks (the other model at 0) included."""
+    then r_A,r_B per point, the dedicated peaks (the other model at 0) included; a comment names the
+    setting each peak was measured at, since a saving is only as good as its peaks."""
     a, b = fig2.models
-    lines = ["# feasible rate pairs (req/s) of the frontier: perseus savings --frontier FILE", f"{a},{b}"]
+    lines = [
+        "# feasible rate pairs (req/s) of the frontier: perseus savings --frontier FILE",
+        "# λ, the rows with the other model at 0: " + "; ".join(map(fmt.alone_text, fig2.against.values())),
+        f"{a},{b}",
+    ]
     for point in fig2.points:
         r_a, r_b = point.rates_rps.get(a), point.rates_rps.get(b)
         if fmt.finite(r_a) and fmt.finite(r_b) and (r_a or r_b):
