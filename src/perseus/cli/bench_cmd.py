@@ -10,7 +10,7 @@ import typer
 
 from perseus.cli.bench_csv import write_bench_csv
 from perseus.cli.bench_output import bench_json, bench_table, sending_table, server_table, verdict_lines
-from perseus.cli.common import DbOption, console, open_store, split_models
+from perseus.cli.common import DbOption, QuietHostOption, console, open_store, split_models
 from perseus.cli.errors import INVALID_EXIT, SLA_EXIT
 from perseus.cli.knobs import with_knobs
 from perseus.cli.progress import RichReporter
@@ -173,6 +173,7 @@ def bench(
             "--allow-invalid", help="exit 0 even when a level is INVALID (the verdict is still printed)"
         ),
     ] = False,
+    require_quiet_host: QuietHostOption = False,
     db: DbOption = None,
 ) -> None:
     """Send load and measure it. Latency counts from each request's intended send time
@@ -208,6 +209,7 @@ def bench(
             seed=seed,
             telemetry_interval_s=telemetry_interval,
             knobs=knobs,
+            require_quiet_host=require_quiet_host,
         )
     )
     with open_store(db) as store, RichReporter(console, quiet=json_out) as reporter:

@@ -19,6 +19,15 @@ if TYPE_CHECKING:  # the report layer loads matplotlib; commands import it only 
 # COLUMNS says how wide it is (rich reads it).
 console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 
+QuietHostOption = Annotated[
+    bool,
+    typer.Option(
+        "--require-quiet-host",
+        help="refuse to measure when a ~1 s look finds other servers or perseus processes running, or "
+        "other processes using CPU (by default that is only said, and recorded with the run)",
+    ),
+]
+
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="Results store (SQLite). Default: $PERSEUS_HOME/results.db")
 ]

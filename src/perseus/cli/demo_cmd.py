@@ -5,7 +5,15 @@ from typing import Annotated, Any
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written, split_models
+from perseus.cli.common import (
+    DbOption,
+    QuietHostOption,
+    console,
+    open_store,
+    reports_dir,
+    show_written,
+    split_models,
+)
 from perseus.cli.progress import RichReporter
 from perseus.core.errors import ConfigError
 from perseus.cost.saving import Alone
@@ -70,6 +78,7 @@ def demo(
         typer.Option(help="write report.html, figures and frontier.csv to $PERSEUS_HOME/reports/run-ID/"),
     ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
+    require_quiet_host: QuietHostOption = False,
     db: DbOption = None,
 ) -> None:
     """The headline experiment: paper Fig 1 and Fig 2 for two models on this machine.
@@ -109,7 +118,9 @@ def demo(
     )
     with open_store(db) as store:
         with RichReporter(console, quiet=json_out) as reporter:
-            run_id = run_experiment(experiment, store, reporter, fresh=fresh, source=FLAGS)
+            run_id = run_experiment(
+                experiment, store, reporter, fresh=fresh, source=FLAGS, require_quiet_host=require_quiet_host
+            )
         results = experiment_results(store, run_id)
     if json_out:
         print(json.dumps(demo_json(results)))

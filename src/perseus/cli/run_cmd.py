@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from perseus.cli.common import DbOption, console, open_store, reports_dir, show_written
+from perseus.cli.common import DbOption, QuietHostOption, console, open_store, reports_dir, show_written
 from perseus.cli.progress import RichReporter
 from perseus.experiments.references import Source
 from perseus.experiments.registry import load_experiment
@@ -26,6 +26,7 @@ def run(
     report: Annotated[
         bool, typer.Option(help="also write report.html and figures to $PERSEUS_HOME/reports/run-ID/")
     ] = True,
+    require_quiet_host: QuietHostOption = False,
     db: DbOption = None,
 ) -> None:
     """Run an experiment: peak, dedicated-vs-multitenant (paper Fig 1), frontier (Fig 2), qos-sweep,
@@ -37,7 +38,14 @@ def run(
     experiment = load_experiment(file)
     with open_store(db) as store:
         with RichReporter(console) as reporter:
-            run_id = run_experiment(experiment, store, reporter, fresh=fresh, source=Source(str(file)))
+            run_id = run_experiment(
+                experiment,
+                store,
+                reporter,
+                fresh=fresh,
+                source=Source(str(file)),
+                require_quiet_host=require_quiet_host,
+            )
         results = experiment_results(store, run_id)
     render_results(results, console)
     if report:

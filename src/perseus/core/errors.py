@@ -38,6 +38,12 @@ class SlaNotMetError(PerseusError):
     exit_code = 6
 
 
+class HostBusyError(PerseusError):
+    """The host is not quiet enough to measure on, and the user asked for a quiet one."""
+
+    exit_code = 8
+
+
 def one_line(what: str | BaseException, limit: int | None = 300, *, with_type: bool = False) -> str:
     """A text or an exception's message as one line: white space folded, at most `limit` characters
     (a cut line ends in …). An exception without a message is named by its type; `with_type` names

@@ -12,6 +12,7 @@ from perseus.loadgen.preflight import preflight
 from perseus.loadgen.summary import latency_at
 from perseus.orchestrate.bench_plan import BenchPlan, BenchSettings, Level, plan_bench
 from perseus.orchestrate.provenance import provenance
+from perseus.orchestrate.quiet import look_at_host
 from perseus.orchestrate.targets import Backend, remote_target, started_target
 from perseus.orchestrate.trial import TrialOutcome, run_trial
 from perseus.store import Store
@@ -73,7 +74,8 @@ def run_bench(settings: BenchSettings | BenchPlan, store: Store, reporter: Repor
     spec, options = plan.spec, plan.settings
     results: list[LevelResult] = []
     stopped: str | None = None
-    with store.recording("bench", plan.record(), provenance()) as run_id:
+    host = look_at_host(reporter, options.require_quiet_host, spec.url if plan.server is None else None)
+    with store.recording("bench", plan.record(), provenance(host)) as run_id:
         if plan.server is None:
             endpoint = remote_target(spec.url, spec.protocol, options.metrics_url)
         else:

@@ -57,6 +57,7 @@ class BenchSettings:
     seed: int = 0
     telemetry_interval_s: float = 1.0
     knobs: Knobs = field(default_factory=Knobs)
+    require_quiet_host: bool = False
 
 
 @dataclass(frozen=True)

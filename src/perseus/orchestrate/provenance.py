@@ -12,6 +12,7 @@ import psutil
 
 from perseus import __version__
 from perseus.serving import TRITON_VERSION
+from perseus.telemetry.host import HostCheck
 
 _PACKAGES = ("onnxruntime", "numpy", "tritonclient", "nvidia-pytriton", "onnx", "torch", "pytorchcv")
 
@@ -79,9 +80,10 @@ def host_facts() -> dict[str, Any]:
     }
 
 
-def provenance() -> dict[str, Any]:
+def provenance(host_check: HostCheck | None = None) -> dict[str, Any]:
     return {
         "host": host_facts(),
+        "host_check": host_check.as_dict() if host_check is not None else None,
         "versions": versions(),
         "git_sha": _git_sha(),
         "command": sys.argv,

@@ -17,6 +17,7 @@ from perseus.experiments.results import RUN_KIND
 from perseus.models import resolve_model
 from perseus.orchestrate.probe import ProbingServer
 from perseus.orchestrate.provenance import provenance
+from perseus.orchestrate.quiet import look_at_host
 from perseus.orchestrate.session import ServerSession, Session
 from perseus.store import Placement, Store
 
@@ -59,6 +60,7 @@ def run_experiment(
     reporter: Reporter,
     fresh: bool = False,
     source: Source = Source("experiment"),
+    require_quiet_host: bool = False,
 ) -> int:
     """Run (or resume) the experiment; returns its run id. A finished run with the same spec is not
     measured again unless `fresh`. Every reference it makes is resolved first (`source` says where the
@@ -76,7 +78,10 @@ def run_experiment(
     if previous is not None:
         kept = len(store.trials(previous.id))
         reporter.status(f"resuming run {previous.id}: {kept} finished trials are kept and not re-run")
-    with store.recording(RUN_KIND, spec, provenance(), resume=previous.id if previous else None) as run_id:
+    host = look_at_host(reporter, require_quiet_host)
+    with store.recording(
+        RUN_KIND, spec, provenance(host), resume=previous.id if previous else None
+    ) as run_id:
         lab = ServerLab(
             store, run_id, experiment, reporter, runs_dir() / f"run-{run_id}", kind.plan(experiment)
         )
