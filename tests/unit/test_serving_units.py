@@ -65,14 +65,37 @@ def test_tenant_names_make_copies_unique() -> None:
     ]
 
 
-def test_taken_port_is_refused() -> None:
+@pytest.mark.parametrize("reuse", [False, True])
+def test_taken_port_is_refused(reuse: bool) -> None:
+    """A live listener refuses the port, also one bound with SO_REUSEADDR as tritonserver binds."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse))
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(ServerError, match=f"grpc port {port} on 127.0.0.1 is already in use"):
             pick_ports("127.0.0.1", {"http": None, "grpc": port, "metrics": None})
     ensure_free("127.0.0.1", port, "grpc")
+
+
+def test_port_left_in_time_wait_is_free() -> None:
+    """A server stopped a moment ago leaves only TIME_WAIT sockets on its port (~60 s): tritonserver binds
+    it again (SO_REUSEADDR), so perseus serve on the same ports must not refuse it."""
+    with socket.socket() as listener:
+        # As tritonserver's: the sockets it accepts inherit SO_REUSEADDR, and Linux lets a new bind
+        # share the port with a TIME_WAIT socket only when both ask for it.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            conn, _ = listener.accept()
+            conn.close()  # the server's side closes first: it is the one left in TIME_WAIT, on `port`
+            client.recv(1)  # the FIN arrived; our close then completes the handshake
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # a bind without SO_REUSEADDR still sees the port as taken
+    ensure_free("127.0.0.1", port, "metrics")
+    assert pick_ports("127.0.0.1", {"http": None, "grpc": None, "metrics": port})["metrics"] == port
 
 
 def test_picked_ports_differ() -> None:

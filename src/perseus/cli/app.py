@@ -1,8 +1,10 @@
-"""Assemble the typer app and run it with one-line errors and clean interrupts."""
+"""Assemble the typer app and run it with one-line errors and clean interrupts, after removing what
+perseus processes that died left running."""
 
 import sys
 
 import typer
+from rich.markup import escape
 
 from perseus.cli import (
     bench_cmd,
@@ -16,8 +18,9 @@ from perseus.cli import (
     serve_cmd,
 )
 from perseus.cli.commands import USAGE_EXIT, App, usage_line
-from perseus.cli.errors import fail, install_signal_handlers, interrupted, usage_error
+from perseus.cli.errors import err_console, fail, install_signal_handlers, interrupted, usage_error
 from perseus.core.errors import PerseusError
+from perseus.serving.orphans import sweep
 
 app = App(
     name="perseus",
@@ -37,9 +40,18 @@ app.command("run")(run_cmd.run)
 app.command("report")(report_cmd.report)
 
 
+def sweep_leftovers() -> None:
+    """Before any command: remove the servers, stubs and /dev/shm regions of perseus processes that
+    died without cleaning up, and say so on stderr (stdout may be a --json object)."""
+    removed = sweep()
+    if removed:
+        err_console.print(f"[dim]· {escape(removed)}[/dim]")
+
+
 def main() -> None:
     install_signal_handlers()
     try:
+        sweep_leftovers()
         code = app(standalone_mode=False, prog_name="perseus")
     except PerseusError as exc:
         sys.exit(fail(exc))

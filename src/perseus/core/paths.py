@@ -25,3 +25,10 @@ def runs_dir() -> Path:
 
 def default_db_path() -> Path:
     return perseus_home() / "results.db"
+
+
+def servers_dir() -> Path:
+    """Records of the servers perseus processes are running (serving/orphans.py)."""
+    path = perseus_home() / "servers"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

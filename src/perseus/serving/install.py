@@ -22,6 +22,11 @@ class TritonInstall:
     backend_dir: Path  # holds python/ with libtriton_python.so and the stub for this interpreter
     env: dict[str, str]
 
+    @property
+    def stub(self) -> Path:
+        """The python-backend stub tritonserver starts for each model instance."""
+        return self.backend_dir / "python" / "triton_python_backend_stub"
+
 
 def _pytriton_root() -> Path:
     spec = importlib.util.find_spec("pytriton")

@@ -12,7 +12,10 @@ def free_port(host: str) -> int:
 
 
 def ensure_free(host: str, port: int, what: str) -> None:
+    """Refuse a port the server could not bind. Bound as tritonserver binds (SO_REUSEADDR): the
+    TIME_WAIT sockets a stopped server leaves for ~60 s do not stop it, a live listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

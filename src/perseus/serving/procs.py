@@ -11,14 +11,20 @@ from pathlib import Path
 
 import psutil
 
+from perseus.serving.watchdog import SHM_DIR
+
 _PR_SET_PDEATHSIG = 1
-SHM_DIR = Path("/dev/shm")
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _die_with(parent: int) -> Callable[[], None]:
+    def preexec() -> None:  # runs in the child between fork and exec
+        os.setsid()
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl: no signal will come for it
+            os._exit(1)
+
+    return preexec
 
 
 def spawn(argv: Sequence[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -31,7 +37,7 @@ def spawn(argv: Sequence[str], env: dict[str, str], log_path: Path) -> subproces
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with(os.getpid()),
         )
 
 

@@ -14,7 +14,7 @@ import psutil
 from perseus.config.serving import ServerConfig, tenant_names
 from perseus.core.errors import ServerError, one_line
 from perseus.models import resolve_model
-from perseus.serving import pinning, procs
+from perseus.serving import orphans, pinning, procs
 from perseus.serving.install import TRITON_VERSION, locate_triton
 from perseus.serving.ports import pick_ports
 from perseus.serving.repository import Tenant, write_repository
@@ -130,7 +130,8 @@ def embedded_server(
     """Start tritonserver for the tenants, yield once /v2/health/ready answers, then stop and reap it.
 
     Whatever happens inside the block (exception, Ctrl-C), the server, its python-backend stubs and
-    their /dev/shm regions are gone when this returns.
+    their /dev/shm regions are gone when this returns; if perseus itself dies (SIGKILL, the OOM
+    killer), its watchdog removes them (serving/orphans.py).
     """
     install = locate_triton()
     tenants = resolve_tenants(config, on_status)
@@ -160,21 +161,24 @@ def embedded_server(
     ]
     if on_status:
         on_status(f"starting tritonserver {TRITON_VERSION} with {', '.join(t.name for t in tenants)}")
-    proc = procs.spawn(argv, install.env, log_path)
-    server = RunningServer(
-        endpoints=endpoints, pid=proc.pid, tenants=tenants, log_path=log_path, exit_code=proc.poll
-    )
-    try:
-        _wait_ready(proc.poll, endpoints, log_path, config.ready_timeout_s)
-        server.stubs = procs.descendants(proc.pid)
-        server.shm = procs.shm_regions(server.stubs)
-        if pinned:
-            with pinning.Pinner(server.tenant_pids, pinned):
+    with orphans.guarded([install.binary, install.stub], run_dir / "watchdog.log") as guard:
+        proc = procs.spawn(argv, install.env, log_path)
+        server = RunningServer(
+            endpoints=endpoints, pid=proc.pid, tenants=tenants, log_path=log_path, exit_code=proc.poll
+        )
+        try:
+            guard.watch(proc.pid)
+            _wait_ready(proc.poll, endpoints, log_path, config.ready_timeout_s)
+            server.stubs = procs.descendants(proc.pid)
+            server.shm = procs.shm_regions(server.stubs)
+            guard.update([p.pid for p in server.stubs], server.shm)
+            if pinned:
+                with pinning.Pinner(server.tenant_pids, pinned):
+                    yield server
+            else:
                 yield server
-        else:
-            yield server
-    finally:
-        children = [*server.stubs, *procs.descendants(proc.pid)]
-        regions = sorted({*server.shm, *procs.shm_regions(children)})
-        procs.stop(proc, children, _STOP_GRACE_S, _drained(log_path))
-        procs.remove_shm(regions)
+        finally:
+            children = [*server.stubs, *procs.descendants(proc.pid)]
+            regions = sorted({*server.shm, *procs.shm_regions(children)})
+            procs.stop(proc, children, _STOP_GRACE_S, _drained(log_path))
+            procs.remove_shm(regions)
