@@ -236,7 +236,7 @@ def _rules(s: BenchSettings, duration_s: float) -> TrialRules:
         longest = s.max_trials * window if s.max_trials is not None else duration_s
         rules = TrialRules(
             warmup_s=s.warmup_s,
-            min_duration_s=min(max(5.0, 3 * window), longest),
+            min_duration_s=min(3 * window, longest),  # as perf_analyzer: stable as soon as 3 windows agree
             max_duration_s=longest,
             window_s=window,
             min_window_requests=0 if window_s else 100,
