@@ -38,7 +38,7 @@ def _server_us(result: LevelResult, key: str) -> float | str:
 def _row(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
     s = result.outcome.summaries[ALL]
     settings = bench.plan.settings
-    batch = max(batch for _, batch in result.level.spec.needs())
+    batch = result.level.batch
     level = result.level
     row: dict[str, Any] = (
         {"Concurrency": level.concurrency}

@@ -56,7 +56,7 @@ def _table(title: str) -> Table:
 def bench_table(bench: BenchResult) -> Table:
     """Throughput and latency (from the intended send) of each level and model, and the verdict."""
     settings = bench.plan.settings
-    batch = max(batch for _, batch in bench.plan.spec.needs())
+    batch = bench.plan.levels[0].batch
     extra = settings.percentile is not None and settings.percentile not in (50.0, 95.0, 99.0)
     table = _table("latency from the intended send time, ms (coordinated-omission-correct)")
     table.add_column("load", no_wrap=True)
@@ -196,7 +196,7 @@ def level_json(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
     """One level as JSON: the overall summary, the load, the verdict, and each model's summary."""
     outcome, settings = result.outcome, bench.plan.settings
     overall = outcome.summaries[ALL]
-    batch = max(batch for _, batch in result.level.spec.needs())
+    batch = result.level.batch
     data: dict[str, Any] = {key: getattr(overall, key) for key in SUMMARY_KEYS}
     data.update(
         concurrency=result.level.concurrency,

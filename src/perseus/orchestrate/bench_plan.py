@@ -69,6 +69,11 @@ class Level:
     rate_rps: float | None  # open loop, per model
     spec: LoadSpec
 
+    @property
+    def batch(self) -> int:
+        """The largest batch a request of this level carries (a trace may mix sizes)."""
+        return max(batch for _, batch in self.spec.needs())
+
 
 def parse_mix(text: str, arrival: Arrival, batch: int) -> tuple[TenantRate, ...]:
     """`resnet50=40,mobilenet_v2=120` → one arrival process per model at that many req/s."""

@@ -231,6 +231,30 @@ resnet50,mobilenet_v2
 """
 
 
+def _nested(top: type[BaseModel], skip: type[BaseModel] | None = None) -> list[str]:
+    """A section for each model `top`'s fields are made of (not `top` itself, nor `skip`)."""
+    return [
+        line
+        for model in _documented([top])[1:]
+        if model is not skip
+        for line in model_section(model, f"`{model.__name__}`", level=4)
+    ]
+
+
+def _file_section(
+    title: str, intro: str, top: type[BaseModel], skip: type[BaseModel] | None = None
+) -> list[str]:
+    """A file format: its heading and what it is, its top model's fields, then the models inside."""
+    return [
+        f"## {title}",
+        "",
+        intro,
+        "",
+        *model_section(top, f"`{top.__name__}`")[2:],
+        *_nested(top, skip),
+    ]
+
+
 def reference(root: Path) -> str:
     """The whole page; `root` is the repository (for the example files it links)."""
     shipped = examples(root)
@@ -243,8 +267,7 @@ def reference(root: Path) -> str:
         "",
         *model_section(ExperimentBase, "Common fields")[2:],
     ]
-    for model in _documented([ExperimentBase])[1:]:
-        lines += model_section(model, f"`{model.__name__}`", level=4)
+    lines += _nested(ExperimentBase)
     lines += ["### Kinds", "", "What each `kind` measures, and the sections it adds.", ""]
     own: list[type[BaseModel]] = []
     for kind in KINDS:
@@ -253,26 +276,18 @@ def reference(root: Path) -> str:
             own += [m for m in sections_of(kind.Settings, name) if m not in own]
     for model in own:
         lines += model_section(model, f"`{model.__name__}`", level=5)
-    lines += [
-        "## Serve config (`perseus serve --config FILE`, `perseus repo export --config FILE`)",
-        "",
+    lines += _file_section(
+        "Serve config (`perseus serve --config FILE`, `perseus repo export --config FILE`)",
         "Per-model serving knobs; command-line `--host` and ports override the file's.",
-        "",
-        *model_section(ServerConfig, "`ServerConfig`")[2:],
-    ]
-    for model in _documented([ServerConfig])[1:]:
-        if model is not TenantConfig:  # documented once, with the experiment's models
-            lines += model_section(model, f"`{model.__name__}`", level=4)
-    lines += [
-        "## Price catalog (`price: {catalog: FILE}` in an experiment file)",
-        "",
+        ServerConfig,
+        skip=TenantConfig,  # documented once, with the experiment's models
+    )
+    lines += _file_section(
+        "Price catalog (`price: {catalog: FILE}` in an experiment file)",
         "The shipped catalog is `src/perseus/config/prices.yaml` (a copy in `catalog/prices.yaml`); "
         "a catalog of your own has the same shape.",
-        "",
-        *model_section(Catalog, "`Catalog`")[2:],
-    ]
-    for model in _documented([Catalog])[1:]:
-        lines += model_section(model, f"`{model.__name__}`", level=4)
+        Catalog,
+    )
     lines.append(FRONTIER_CSV)
     return "\n".join(lines).rstrip("\n") + "\n"
 
