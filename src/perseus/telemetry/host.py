@@ -1,12 +1,12 @@
 """Is the host quiet enough to measure on? A ~1 s look before a run: other inference servers or perseus
-processes, CPU that other processes use, the frequency governor. Recorded with the run; a busy host is
-said, not ignored (two measurements on one small host distort each other)."""
+processes, and CPU that other processes use (the frequency governor is among the host facts every run's
+provenance records). Recorded with the run; a busy host is said, not ignored (two measurements on one
+small host distort each other)."""
 
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -21,7 +21,6 @@ class HostCheck:
     sample_s: float
     other_cpu_cores: float  # CPU used by processes other than this one and its children
     others: list[str] = field(default_factory=list)  # other servers and perseus processes running
-    governor: str | None = None
     reasons: list[str] = field(default_factory=list)  # why not quiet; empty when quiet
 
     @property
@@ -105,11 +104,4 @@ def check_host(sample_s: float = 1.0, target_ports: Iterable[int] = ()) -> HostC
         reasons.append(f"other measurements are running: {shown}")
     if other_cores > BUSY_CORES:
         reasons.append(f"other processes used {other_cores:.2f} cores during a {sample_s:g} s look")
-    return HostCheck(sample_s, round(other_cores, 3), others, _governor(), reasons)
-
-
-def _governor() -> str | None:
-    try:
-        return Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor").read_text().strip()
-    except OSError:
-        return None
+    return HostCheck(sample_s, round(other_cores, 3), others, reasons)
