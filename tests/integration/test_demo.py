@@ -36,15 +36,30 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
     result = cli(args)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    dedicated, shared = summary["dedicated_rps"], summary["shared_rps"]
+    # Every figure is {value, low, high, searches}: one search each here, so its bracket.
+    figures = [*summary["dedicated_rps"].values(), *summary["shared_rps"].values(), summary["saving"]]
+    for figure in figures + list(summary["usd_per_1m"].values()):
+        assert figure["low"] <= figure["value"] <= figure["high"] and figure["searches"] == 1
+    dedicated = {m: f["value"] for m, f in summary["dedicated_rps"].items()}
+    shared = {m: f["value"] for m, f in summary["shared_rps"].items()}
     assert set(dedicated) == set(shared) == {"synthetic-sleep", "synthetic-cpu"}
     machines = sum(shared[m] / dedicated[m] for m in dedicated)
-    assert summary["saving"] == pytest.approx(1 - 1 / machines)
+    assert summary["saving"]["value"] == pytest.approx(1 - 1 / machines)
+    # Its interval from the ends of the rates' and the peaks' (interval arithmetic).
+    ends = {e: {m: summary["dedicated_rps"][m][e] for m in dedicated} for e in ("low", "high")}
+    low_rates = {m: summary["shared_rps"][m]["low"] for m in dedicated}
+    assert summary["saving"]["low"] == pytest.approx(
+        1 - 1 / sum(low_rates[m] / ends["high"][m] for m in dedicated)
+    )
     # What the saving is against: each model alone at the one setting measured (its file's: the defaults).
-    assert summary["against"] == {m: {"rps": dedicated[m], "setting": {}} for m in dedicated}
+    assert summary["against"] == {
+        m: {"rps": dedicated[m], "low": ends["low"][m], "high": ends["high"][m], "setting": {}}
+        for m in dedicated
+    }
     assert shared["synthetic-sleep"] == pytest.approx(shared["synthetic-cpu"])  # equal request share
     assert dedicated["synthetic-sleep"] <= 101  # one instance of a 10 ms sleep serves at most 100 req/s
-    assert summary["max_saving"] == max(p["saving"] for p in summary["frontier"])
+    savings = [p["saving"]["value"] for p in summary["frontier"]]
+    assert summary["max_saving"]["value"] == max(savings)
     # Fig 2: both axis ends, the point with A held at half its peak, and Fig 1's shared peak.
     assert sorted(p["source"] for p in summary["frontier"]) == [
         "dedicated",
@@ -54,7 +69,7 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
     ]
     for point in summary["frontier"]:
         machines = sum(point[m] / dedicated[m] for m in dedicated)
-        assert point["saving"] == pytest.approx(1 - 1 / machines)
+        assert point["saving"]["value"] == pytest.approx(1 - 1 / machines)
     assert any(key.startswith("shared @ gcp-n2-standard-2") for key in summary["usd_per_1m"])
     with Store(db) as store:
         run = store.run(summary["run_id"])

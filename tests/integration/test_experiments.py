@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from perseus.config.experiment import ExperimentBase
 from perseus.core.errors import SlaNotMetError
@@ -155,3 +156,25 @@ def test_sla_unreachable_and_bad_files(tmp_path: Path) -> None:
     assert_one_line_error(cli(["run", str(bad), "--db", db]), f"{bad}: sla: cannot read duration")
     bad.write_text("name: x\nkind: peak\nmodels: [synthetic-cpu]\nserch: {}\n")
     assert_one_line_error(cli(["run", str(bad), "--db", db]), f"{bad}: serch: Extra inputs are not permitted")
+
+
+def test_repeats_search_again_on_fresh_servers(tmp_path: Path, perseus_home: Path) -> None:
+    """`--repeats 2`: λ is searched twice, each time on a server of its own, and carries the interval of
+    both searches, in the stored findings and in what `run` prints."""
+    file = tmp_path / "peak.yaml"
+    spec = {**QUICK, "name": "twice", "kind": "peak", "models": [FAST], "sla": "p95=100ms"}
+    file.write_text(yaml.safe_dump(spec))
+    db = tmp_path / "results.db"
+    result = cli(["run", str(file), "--repeats", "2", "--db", str(db), "--no-report"])
+    assert result.returncode == 0, result.stderr
+    assert "90% t-interval" in " ".join(result.stdout.split())  # the λ table says where it comes from
+    with Store(db) as store:
+        (run,) = store.runs()
+        assert run.spec["repeats"] == 2
+        (lam,) = experiment_results(store, run.id).findings.peaks.values()
+        repeats = {t.key.placement.setting.get("repeat") for t in store.trials(run.id) if t.key is not None}
+    assert repeats == {None, 2}
+    assert lam.total.searches == 2 and lam.total.low <= lam.total.value <= lam.total.high
+    # Two servers, each with its own log: the second search did not reuse the first one's server.
+    logs = sorted((perseus_home / "runs" / f"run-{run.id}").glob("*/tritonserver.log"))
+    assert len(logs) == 2 and "repeat=2" in logs[1].parent.name

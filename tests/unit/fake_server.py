@@ -39,6 +39,10 @@ class FakeSession:
     config: ServerConfig
     log: list[str] = field(default_factory=list)  # trial names measured
     doubt_first: bool = False  # every open-loop probe's first attempt comes out unstable
+    slowdown: float = 1.0  # every service time × this: a server start that landed on a slower host
+
+    def service_ms(self, model: str) -> float:
+        return service_ms(model) * self.slowdown
 
     def server(self) -> Any:
         names = tenant_names([t.model for t in self.config.tenants])
@@ -54,13 +58,13 @@ class FakeSession:
         """Utilisation each tenant sees: its own instances, and the cores it shares with CPU-bound ones."""
         server = self.server()
         cpu_load = sum(
-            rates.get(t.name, 0.0) * service_ms(t.config.model) / 1e3
+            rates.get(t.name, 0.0) * self.service_ms(t.config.model) / 1e3
             for t in server.tenants
             if cpu_bound(t.config.model)
         )
         load = {}
         for t in server.tenants:
-            own = rates.get(t.name, 0.0) * service_ms(t.config.model) / 1e3 / t.config.instances
+            own = rates.get(t.name, 0.0) * self.service_ms(t.config.model) / 1e3 / t.config.instances
             load[t.name] = max(own, cpu_load / CORES) if cpu_bound(t.config.model) else own
         return load
 
@@ -73,7 +77,7 @@ class FakeSession:
         by_name = {t.name: t for t in self.server().tenants}
         if spec.mode == "closed":
             rates = {
-                t: by_name[t].config.instances / (service_ms(by_name[t].config.model) / 1e3)
+                t: by_name[t].config.instances / (self.service_ms(by_name[t].config.model) / 1e3)
                 for t in spec.tenants
             }
         else:
@@ -81,7 +85,7 @@ class FakeSession:
         rho = self._capacity(rates)
         tenants: dict[str, dict[str, Any]] = {}
         for tenant, rate in rates.items():
-            s_ms = service_ms(by_name[tenant].config.model)
+            s_ms = self.service_ms(by_name[tenant].config.model)
             p95 = s_ms * (1 + 3 * rho[tenant] / (1 - rho[tenant])) if rho[tenant] < 1 else 1e6
             target = sla.get(tenant) if isinstance(sla, dict) else None
             met = None if target is None else p95 * 1e6 <= target.threshold_ns
@@ -109,6 +113,19 @@ def fake_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iter
 @contextmanager
 def doubting_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
     yield FakeSession(config, doubt_first=True)
+
+
+def drifting_session(slowdowns: list[float]) -> Callable[..., Any]:
+    """Sessions whose servers run slower or faster, one factor per server started, in turn: what makes
+    repeated searches of one placement disagree on a real host."""
+    started: list[float] = []
+
+    @contextmanager
+    def session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
+        started.append(slowdowns[len(started) % len(slowdowns)])
+        yield FakeSession(config, slowdown=started[-1])
+
+    return session
 
 
 class WouldMeasure(AssertionError):

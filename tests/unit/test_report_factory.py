@@ -6,8 +6,9 @@ import math
 from typing import Any
 
 from perseus.config.prices import load_catalog
+from perseus.core.interval import Estimate, of_searches
 from perseus.cost.pricing import cost_line
-from perseus.cost.saving import Alone, best_alone, saving_against, sharing_saving
+from perseus.cost.saving import Alone, best_alone, saving_interval, sharing_saving
 from perseus.experiments import frontier, interference, knobs, qos
 from perseus.experiments.analysis import Peak, Probe
 from perseus.experiments.fig1 import Fig1
@@ -38,25 +39,28 @@ def _probe(trial_id: int, name: str, offered: dict[str, float], ok: bool, p95: f
     )
 
 
-def _peak(label: str, rates: dict[str, float], p95: dict[str, float], first_id: int) -> Peak:
+def _peak(
+    label: str, rates: dict[str, float], p95: dict[str, float], first_id: int, judged: str | None = None
+) -> Peak:
     probes = [
         _probe(first_id, f"{label} probe 1", {t: r * 0.5 for t, r in rates.items()}, True, 120.0),
         _probe(first_id + 1, f"{label} probe 2", {t: r * 1.2 for t, r in rates.items()}, False, 1900.0),
         _probe(first_id + 2, f"{label} probe 3", dict(rates), True, max(p95.values())),
     ]
-    return Peak(label, dict(rates), dict(p95), "bisect", probes)
+    total = sum(rates.values())  # λ lies between the feasible probe at 1.0× and the infeasible one at 1.2×
+    return Peak(label, dict(rates), dict(p95), "bisect", probes, of_searches([(total, 1.2 * total)]), judged)
 
 
 def dedicated() -> dict[str, Peak]:
     return {
-        A: _peak(f"{A} dedicated", {A: PEAKS[A]}, {A: 612.0}, 1),
-        B: _peak(f"{B} dedicated", {B: PEAKS[B]}, {B: 431.5}, 4),
+        A: _peak(f"{A} dedicated", {A: PEAKS[A]}, {A: 612.0}, 1, A),
+        B: _peak(f"{B} dedicated", {B: PEAKS[B]}, {B: 431.5}, 4, B),
     }
 
 
 def against() -> dict[str, Alone]:
     """Each model alone at the one setting a Fig 1 run measures: its file's, all defaults here."""
-    return {m: Alone(m, r, {}) for m, r in PEAKS.items()}
+    return {m: Alone(m, p.total_rps, {}, p.total) for m, p in dedicated().items()}
 
 
 def fig1() -> Fig1:
@@ -65,19 +69,28 @@ def fig1() -> Fig1:
     costs = []
     for machine_id in ("gcp-n2-standard-2", "aws-c7i.large"):
         machine = catalog.get(machine_id)
-        costs += [cost_line(f"{m} dedicated", machine, r) for m, r in PEAKS.items()]
-        costs.append(cost_line("shared", machine, shared.total_rps))
-    return Fig1([A, B], dedicated(), shared, sharing_saving(SHARED, PEAKS), costs, against())
+        costs += [cost_line(f"{m} dedicated", machine, p.total_rps, p.total) for m, p in dedicated().items()]
+        costs.append(cost_line("shared", machine, shared.total_rps, shared.total))
+    saving = saving_interval({m: shared.rate_of(m) for m in SHARED}, against())
+    return Fig1([A, B], dedicated(), shared, saving, costs, against())
 
 
 def fig2() -> Fig2:
     pairs = [(6.3, 128.0, "measured"), (12.7, 90.5, "measured"), (19.0, 47.0, "measured")]
-    points = [FrontierPoint({A: PEAKS[A], B: 0.0}, 0.0, "dedicated")]
-    points += [FrontierPoint({A: a, B: b}, sharing_saving({A: a, B: b}, PEAKS), s) for a, b, s in pairs]
-    points.append(FrontierPoint(dict(SHARED), sharing_saving(SHARED, PEAKS), "shared peak"))
-    points.append(FrontierPoint({A: 0.0, B: PEAKS[B]}, 0.0, "dedicated"))
+    none = Estimate.exact(0.0)
+    points = [FrontierPoint({A: PEAKS[A], B: 0.0}, none, "dedicated")]
+    for a, b, source in pairs:  # A held (exact), B searched to a 5% bracket
+        rates = {A: Estimate.exact(a), B: of_searches([(b, 1.05 * b)])}
+        points.append(FrontierPoint({A: a, B: b}, saving_interval(rates, against()), source))
+    shared = fig1().shared
+    points.append(
+        FrontierPoint(
+            dict(SHARED), saving_interval({m: shared.rate_of(m) for m in SHARED}, against()), "shared peak"
+        )
+    )
+    points.append(FrontierPoint({A: 0.0, B: PEAKS[B]}, none, "dedicated"))
     points.sort(key=lambda p: -p.rates_rps[A])
-    return Fig2((A, B), against(), points, max(p.saving for p in points))
+    return Fig2((A, B), against(), points, max(points, key=lambda p: p.saving))
 
 
 def qos_curves() -> list[QosCurve]:
@@ -126,7 +139,8 @@ def knobs_findings() -> knobs.Findings:
     )
     rows = []
     for instances, batching, peaks, shared in grid:
-        saving = saving_against(shared, best_of) if shared else None
+        exact = {m: Estimate.exact(r) for m, r in shared.items()}
+        saving = saving_interval(exact, best_of) if shared else None
         same = sharing_saving(shared, peaks) if shared else None
         setting = {"instances": instances, "dynamic_batching": batching, "pinning": "shared"}
         rows.append(KnobRow(setting, dict(peaks), dict(shared), saving, bool(shared), same))

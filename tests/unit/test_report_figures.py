@@ -7,6 +7,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from perseus.core.interval import Estimate
 from perseus.cost.saving import Alone
 from perseus.experiments import interference, knobs, qos
 from perseus.experiments.frontier import Fig2, FrontierPoint
@@ -72,9 +73,9 @@ def test_missing_sections_draw_nothing(tmp_path: Path) -> None:
 def test_nan_values_do_not_break_figures(tmp_path: Path) -> None:
     found = frontier_findings().fig2
     assert found is not None
-    fig2 = dataclasses.replace(
-        found, points=[dataclasses.replace(p, saving=math.nan) for p in found.points], max_saving=math.nan
-    )
+    nan = Estimate.exact(math.nan)
+    points = [dataclasses.replace(p, saving_interval=nan) for p in found.points]
+    fig2 = dataclasses.replace(found, points=points, best=points[0])
     broken = interference.Findings(
         {},
         [Slowdown(A, [B], False, 10.0, 0.0, 50.0)],
@@ -97,13 +98,15 @@ def test_frontier_labels_of_close_points_do_not_overlap() -> None:
     peaks = {A: 27.5, B: 133.7}
     rates = [(27.5, 0.0), (6.9, 119.1), (13.8, 68.9), (20.6, 25.6), (21.7, 21.7), (0.0, 133.7)]
     points = [
-        FrontierPoint({A: a, B: b}, 0.0 if 0.0 in (a, b) else a / 27.5 + b / 133.7 - 1, source)
+        FrontierPoint(
+            {A: a, B: b}, Estimate.exact(0.0 if 0.0 in (a, b) else a / 27.5 + b / 133.7 - 1), source
+        )
         for (a, b), source in zip(
             rates, ["dedicated", *["measured"] * 3, "shared peak", "dedicated"], strict=True
         )
     ]
     against = {m: Alone(m, r, {}) for m, r in peaks.items()}
-    fig = fig2_figure(sample_results(), Fig2((A, B), against, points, 0.12))
+    fig = fig2_figure(sample_results(), Fig2((A, B), against, points, points[1]))
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw_without_rendering()
     labels = [t for t in fig.axes[0].texts if t.get_text().endswith("%")]

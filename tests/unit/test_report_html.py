@@ -4,6 +4,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+from perseus.core.interval import Estimate
 from perseus.experiments import frontier
 from perseus.report import render_html, write_report
 from perseus.report.fmt import WEIGHTS_SENTENCE
@@ -56,11 +57,13 @@ def test_every_string_is_escaped() -> None:
 def test_negative_saving_is_the_headline() -> None:
     found = frontier_findings().fig1
     assert found is not None
-    fig1 = dataclasses.replace(found, saving=-0.072)
+    fig1 = dataclasses.replace(found, saving_interval=Estimate(-0.072, -0.09, -0.05, 1))
     page = render_html(sample_results(frontier_findings(fig2=None, fig1=fig1)))
     assert (
-        'class="headline bad">Multi-tenant serving costs 7.2% more at the shared peak, against resnet50 '
-        "alone at default knobs: 25.3 req/s; mobilenet_v2 alone at default knobs: 164.8 req/s.</p>"
+        'class="headline bad">Multi-tenant serving costs 7.2% more (-9.0% to -5.0%) at the shared peak, '
+        "against resnet50 alone at default knobs: 25.3 (25.3–30.4) req/s; mobilenet_v2 alone at default "
+        "knobs: 164.8 (164.8–197.8) req/s; interval: search bracket only, run-to-run spread not measured: "
+        "see --repeats.</p>"
     ) in page
     assert "sharing COSTS MORE by 7.2%" in page
 

@@ -7,6 +7,7 @@ import re
 import pytest
 from rich.console import Console
 
+from perseus.core.interval import Estimate
 from perseus.experiments import frontier, interference, knobs, peak, qos
 from perseus.experiments.fig1 import Fig1
 from perseus.experiments.interference import Slowdown
@@ -44,7 +45,8 @@ def test_all_sections_render_with_their_numbers() -> None:
     ):
         assert title in text
     assert "25.3" in text and "164.8" in text  # each model's λ
-    assert "+6.3%" in text and "sharing saves 6.3%" in text
+    # The sample's saving interval holds zero: it is said so, not "sharing saves".
+    assert "+6.3%" in text and "not distinguishable from zero" in text
     assert "★ best" in text
     assert "2.50×" in text  # mobilenet_v2 beside resnet50
     assert "41 trials (1 failed)" in text
@@ -79,7 +81,7 @@ def test_nan_is_shown_as_a_dash() -> None:
     found = frontier_findings().fig1
     assert found is not None
     shared = dataclasses.replace(found.shared, p95_ms={A: math.nan, B: math.nan})
-    fig1 = Fig1(found.models, found.dedicated, shared, math.nan, found.costs, found.against)
+    fig1 = Fig1(found.models, found.dedicated, shared, Estimate.exact(math.nan), found.costs, found.against)
     broken = Slowdown(A, [B], False, math.nan, 0.0, math.nan)  # p95 alone 0 → ratio NaN
     text = _render(sample_results(frontier_findings(fig1=fig1, fig2=None)))
     text += _render(
@@ -87,13 +89,18 @@ def test_nan_is_shown_as_a_dash() -> None:
     )
     assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
     assert "no saving could be computed" in text
-    assert re.search(r"resnet50\s+│\s+default knobs\s+│\s+25\.3\s+│\s+612\.0\s+│\s+23\.4\s+│\s+-\s+│", text)
+    cells = ["resnet50", "default knobs", r"25\.3", r"25\.3–30\.4", r"612\.0", r"23\.4", r"23\.4–28\.1", "-"]
+    assert re.search(r"\s+│\s+".join(cells) + r"\s+│", text)
 
 
 def test_negative_saving_says_sharing_costs_more() -> None:
     found = frontier_findings().fig1
     assert found is not None
-    results = sample_results(frontier_findings(fig2=None, fig1=dataclasses.replace(found, saving=-0.072)))
+    results = sample_results(
+        frontier_findings(
+            fig2=None, fig1=dataclasses.replace(found, saving_interval=Estimate(-0.072, -0.09, -0.05, 1))
+        )
+    )
     text = _render(results)
     assert "-7.2%" in text and "sharing COSTS MORE by 7.2%" in text
     line = headline(results)

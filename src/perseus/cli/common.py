@@ -19,6 +19,17 @@ if TYPE_CHECKING:  # the report layer loads matplotlib; commands import it only 
 # COLUMNS says how wide it is (rich reads it).
 console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 
+RepeatsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--repeats",
+        min=1,
+        max=20,
+        metavar="K",
+        help="search each λ K times, each on a fresh server: λ, savings and $/1M then carry 90% intervals "
+        "from their spread (1: each search's bracket only, which leaves out run-to-run spread)",
+    ),
+]
 QuietHostOption = Annotated[
     bool,
     typer.Option(

@@ -8,6 +8,7 @@ import typer
 from perseus.cli.common import (
     DbOption,
     QuietHostOption,
+    RepeatsOption,
     console,
     open_store,
     reports_dir,
@@ -16,6 +17,7 @@ from perseus.cli.common import (
 )
 from perseus.cli.progress import RichReporter
 from perseus.core.errors import ConfigError
+from perseus.core.interval import Estimate
 from perseus.cost.saving import Alone
 from perseus.experiments import frontier
 from perseus.experiments.references import Source
@@ -28,8 +30,18 @@ FLAGS = Source("perseus demo", {"models": "--models", "price.machines": "--machi
 
 
 def against_json(against: dict[str, Alone]) -> dict[str, Any]:
-    """What every saving is against: each model alone, its λ and the setting it was measured at."""
-    return {m: {"rps": a.rps, "setting": dict(a.setting)} for m, a in against.items()}
+    """What every saving is against: each model alone, its λ (with its interval) and its setting."""
+    return {m: {"rps": a.rps, **_ends(a.lam), "setting": dict(a.setting)} for m, a in against.items()}
+
+
+def _ends(est: Estimate) -> dict[str, float]:
+    """The low and high ends of a figure's interval, to sit beside its value in JSON."""
+    return {"low": est.low, "high": est.high}
+
+
+def interval_json(est: Estimate) -> dict[str, Any]:
+    """A figure with its interval: value, low, high, and how many independent searches it rests on."""
+    return {**est.json(), "searches": est.searches}
 
 
 def demo_json(results: ExperimentResults) -> dict[str, Any]:
@@ -40,15 +52,18 @@ def demo_json(results: ExperimentResults) -> dict[str, Any]:
     if fig1 is not None:
         data.update(
             against=against_json(fig1.against),
-            dedicated_rps={m: p.total_rps for m, p in fig1.dedicated.items()},
-            shared_rps=fig1.shared.rates_rps,
-            saving=fig1.saving,
-            usd_per_1m={f"{c.placement} @ {c.machine}": c.usd_per_1m for c in fig1.costs},
+            dedicated_rps={m: interval_json(p.total) for m, p in fig1.dedicated.items()},
+            shared_rps={m: interval_json(fig1.shared.rate_of(m)) for m in fig1.shared.rates_rps},
+            saving=interval_json(fig1.saving_interval),
+            usd_per_1m={f"{c.placement} @ {c.machine}": interval_json(c.usd) for c in fig1.costs},
         )
     if fig2 is not None:
         data.update(
-            frontier=[{**p.rates_rps, "saving": p.saving, "source": p.source} for p in fig2.points],
-            max_saving=fig2.max_saving,
+            frontier=[
+                {**p.rates_rps, "saving": interval_json(p.saving_interval), "source": p.source}
+                for p in fig2.points
+            ],
+            max_saving=interval_json(fig2.best.saving_interval),
         )
     return data
 
@@ -78,6 +93,7 @@ def demo(
         typer.Option(help="write report.html, figures and frontier.csv to $PERSEUS_HOME/reports/run-ID/"),
     ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
+    repeats: RepeatsOption = None,
     require_quiet_host: QuietHostOption = False,
     db: DbOption = None,
 ) -> None:
@@ -106,6 +122,7 @@ def demo(
             "sla": f"p95={sla_p95_ms:g}ms",
             "frontier": {"fractions": held},
             "search": {"tolerance": tolerance, "max_probes": max_probes},
+            "repeats": repeats or 1,
             "trial": {
                 "warmup_s": warmup_s,
                 "min_duration_s": min(4.0, trial_s),

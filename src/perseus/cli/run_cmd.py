@@ -5,7 +5,15 @@ from typing import Annotated
 
 import typer
 
-from perseus.cli.common import DbOption, QuietHostOption, console, open_store, reports_dir, show_written
+from perseus.cli.common import (
+    DbOption,
+    QuietHostOption,
+    RepeatsOption,
+    console,
+    open_store,
+    reports_dir,
+    show_written,
+)
 from perseus.cli.progress import RichReporter
 from perseus.experiments.references import Source
 from perseus.experiments.registry import load_experiment
@@ -26,6 +34,7 @@ def run(
     report: Annotated[
         bool, typer.Option(help="also write report.html and figures to $PERSEUS_HOME/reports/run-ID/")
     ] = True,
+    repeats: RepeatsOption = None,
     require_quiet_host: QuietHostOption = False,
     db: DbOption = None,
 ) -> None:
@@ -36,6 +45,8 @@ def run(
     from perseus.report import render_results, write_report
 
     experiment = load_experiment(file)
+    if repeats is not None:  # the flag overrides the file's `repeats:` (typer checked its bounds)
+        experiment = experiment.model_copy(update={"repeats": repeats})
     with open_store(db) as store:
         with RichReporter(console) as reporter:
             run_id = run_experiment(

@@ -5,9 +5,17 @@ file into the kind it names, and rejects a section that belongs to another kind.
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from perseus.config.serving import TenantConfig, tenant_names
 from perseus.core.errors import ConfigError
@@ -95,6 +103,13 @@ class ExperimentBase(Strict):
     )
     load: LoadSettings = Field(default=LoadSettings(), description="how probes offer load")
     search: SearchSettings = Field(default=SearchSettings(), description="how λ is searched")
+    repeats: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="independent λ searches of each server, each on a fresh one: their spread gives λ a 90% "
+        "interval (1: the search's own bracket, which leaves out run-to-run spread)",
+    )
     trial: TrialSettings = Field(default=TrialSettings(), description="how each probe is measured and judged")
     price: PriceSettings = Field(default=PriceSettings(), description="the machines costs are priced on")
     telemetry_interval_s: float = Field(
@@ -118,6 +133,14 @@ class ExperimentBase(Strict):
             except ConfigError as exc:  # e.g. a unit it does not know; pydantic adds the field
                 raise ValueError(str(exc)) from None
         return value
+
+    @model_serializer(mode="wrap")
+    def _lean(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`repeats: 1` is left out: a run stored before repeats existed has the same spec, so it resumes."""
+        data: dict[str, Any] = handler(self)
+        if data.get("repeats") == 1:
+            del data["repeats"]
+        return data
 
     MODELS: ClassVar[int | None] = None  # a kind that compares exactly this many models says so
     PRICED: ClassVar[bool] = False  # a kind whose findings are priced on `price.machines` says so

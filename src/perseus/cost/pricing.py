@@ -6,6 +6,7 @@ from pathlib import Path
 
 from perseus.config.prices import Machine, load_catalog
 from perseus.core.errors import ConfigError
+from perseus.core.interval import Estimate
 from perseus.cost.saving import cost_per_million_usd
 
 
@@ -18,6 +19,13 @@ class CostLine:
     price_usd_per_h: float
     throughput_rps: float
     usd_per_1m: float
+    throughput: Estimate | None = None  # the throughput's interval (None: taken as exact)
+
+    @property
+    def usd(self) -> Estimate:
+        """$ per 1M inferences with its interval: the cost falls as the throughput rises."""
+        measured = self.throughput or Estimate.exact(self.throughput_rps)
+        return measured.map_decreasing(lambda rps: cost_per_million_usd(self.price_usd_per_h, rps))
 
 
 def machine_cost_per_million_usd(machine: Machine, throughput_rps: float) -> float:
@@ -25,14 +33,18 @@ def machine_cost_per_million_usd(machine: Machine, throughput_rps: float) -> flo
     return cost_per_million_usd(machine.usd_per_h, throughput_rps)
 
 
-def cost_line(placement: str, machine: Machine, throughput_rps: float) -> CostLine:
-    """What one placement (e.g. "resnet50 dedicated", "shared") costs on one machine at its throughput."""
+def cost_line(
+    placement: str, machine: Machine, throughput_rps: float, interval: Estimate | None = None
+) -> CostLine:
+    """What one placement (e.g. "resnet50 dedicated", "shared") costs on one machine at its throughput
+    (`interval`: the throughput's, when it was searched)."""
     return CostLine(
         placement=placement,
         machine=machine.id,
         price_usd_per_h=machine.usd_per_h,
         throughput_rps=throughput_rps,
         usd_per_1m=machine_cost_per_million_usd(machine, throughput_rps),
+        throughput=interval,
     )
 
 

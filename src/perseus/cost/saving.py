@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from perseus.core.errors import ConfigError
+from perseus.core.interval import Estimate, searches_of
 
 Knob = str | int | float | bool | None
 
@@ -39,6 +40,11 @@ class Alone:
     model: str
     rps: float
     setting: Mapping[str, Knob]  # the knobs it was served with, e.g. {"instances": 2}; empty: the defaults
+    interval: Estimate | None = None  # λ's interval (None: taken as exact)
+
+    @property
+    def lam(self) -> Estimate:
+        return self.interval or Estimate.exact(self.rps)
 
 
 def best_alone(measured: Iterable[Alone]) -> dict[str, Alone]:
@@ -55,3 +61,18 @@ def best_alone(measured: Iterable[Alone]) -> dict[str, Alone]:
 def saving_against(rates_rps: Mapping[str, float], against: Mapping[str, Alone]) -> float:
     """sharing_saving with each model's dedicated peak taken from `against` (see best_alone)."""
     return sharing_saving(rates_rps, {model: alone.rps for model, alone in against.items()})
+
+
+def saving_interval(rates: Mapping[str, Estimate], against: Mapping[str, Alone]) -> Estimate:
+    """The saving with its interval: the saving is larger with more shared throughput and smaller dedicated
+    peaks, so its low end takes the rates' lows and the peaks' highs, its high end the reverse (interval
+    arithmetic: at least as wide as the parts' own intervals allow)."""
+
+    def at(pick_rate: str, pick_peak: str) -> float:
+        return sharing_saving(
+            {m: getattr(r, pick_rate) for m, r in rates.items()},
+            {m: getattr(a.lam, pick_peak) for m, a in against.items()},
+        )
+
+    parts = [*rates.values(), *(a.lam for a in against.values())]
+    return Estimate(at("value", "value"), at("low", "high"), at("high", "low"), searches_of(parts))

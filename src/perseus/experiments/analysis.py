@@ -2,11 +2,13 @@
 report shows it, λ of a search, and the dedicated and shared peaks. Pure over trial rows."""
 
 import math
-from collections.abc import Iterable, Mapping
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
-from perseus.experiments.placements import PEAK, SHARED_PEAK, dedicated, shared
+from perseus.core.interval import Estimate, of_searches
+from perseus.experiments.placements import PEAK, SHARED_PEAK, dedicated, repeats, shared
 from perseus.store import Placement, TrialRow
 from perseus.store.judge import feasible
 from perseus.store.keys import Scalar
@@ -29,17 +31,42 @@ class Probe:
 
 @dataclass(frozen=True)
 class Peak:
-    """λ: the highest offered rate found feasible (VALID and every SLA met), with how it was found."""
+    """λ: the highest offered rate found feasible (VALID and every SLA met), with how it was found; of
+    repeated searches, their mean, each search's probes one after the other."""
 
     label: str  # e.g. "resnet50 dedicated", "shared"
     rates_rps: dict[str, float]  # per model at the peak (one entry when dedicated)
     p95_ms: dict[str, float]
     method: str  # bisect | ramp
     probes: list[Probe]
+    # The searched rate (the judged model's, else the total) with its interval; None: taken as exact.
+    interval: Estimate | None = None
+    judged: str | None = None  # the model whose rate was searched (others held fixed); None: all, in shares
 
     @property
     def total_rps(self) -> float:
         return sum(self.rates_rps.values())
+
+    @property
+    def searched(self) -> Estimate:
+        return self.interval or Estimate.exact(self.total_rps)
+
+    def rate_of(self, model: str) -> Estimate:
+        """One model's rate at the peak with its interval: the searched rate's, or its share of it when the
+        models were searched together; a model held at a fixed rate has none."""
+        rate = self.rates_rps[model]
+        if self.judged is not None:
+            return self.searched if model == self.judged else Estimate.exact(rate)
+        value = self.searched.value
+        return self.searched.scaled(rate / value) if value > 0 else Estimate.exact(rate)
+
+    @property
+    def total(self) -> Estimate:
+        """The total rate at the peak with its interval (the tenants not searched add exactly)."""
+        searched = self.searched
+        fixed = self.total_rps - searched.value
+        low, high = searched.low + fixed, searched.high + fixed
+        return Estimate(searched.value + fixed, low, high, searched.searches)
 
 
 def trials_of(trials: Iterable[TrialRow], where: Placement, purpose: str, **params: Scalar) -> list[TrialRow]:
@@ -113,24 +140,74 @@ def peak(
         return rates[judged] if judged is not None else sum(rates.values())
 
     best = max(good, key=score)
-    return Peak(title, by_model(where, best.offered_rps), by_model(where, best.p95_ms), method, probes)
+    return Peak(
+        title,
+        by_model(where, best.offered_rps),
+        by_model(where, best.p95_ms),
+        method,
+        probes,
+        of_searches([(score(best), _bracket_high(probes, best, judged))]),
+        None if judged is None else where.model_of(judged),
+    )
+
+
+def _bracket_high(probes: list[Probe], best: Probe, judged: str | None) -> float:
+    """The lowest offered rate above the best feasible one that was not feasible: λ lies below it. The
+    best rate itself when the search found no such bound (it ran out of probes while rising)."""
+
+    def offered_at(p: Probe) -> float:
+        return p.offered_rps[judged] if judged is not None else sum(p.offered_rps.values())
+
+    above = [offered_at(p) for p in probes if not p.feasible and offered_at(p) > offered_at(best)]
+    return min(above, default=offered_at(best))
+
+
+def combined(found: Sequence[Peak]) -> Peak:
+    """One λ from independent searches of the same placement: the mean rates, each search's probes, and
+    the interval of their spread (see of_searches)."""
+    first = found[0]
+    if len(found) == 1:
+        return first
+
+    def mean(field: str) -> dict[str, float]:
+        return {m: statistics.fmean(getattr(p, field)[m] for p in found) for m in getattr(first, field)}
+
+    brackets = [(p.searched.low, p.searched.high) for p in found]
+    return Peak(
+        first.label,
+        mean("rates_rps"),
+        mean("p95_ms"),
+        first.method,
+        [probe for p in found for probe in p.probes],
+        of_searches(brackets),
+        first.judged,
+    )
 
 
 def dedicated_found(
     trials: list[TrialRow], exp: ExperimentBase, knobs: Mapping[str, Scalar] | None = None
 ) -> dict[str, Peak]:
-    """λ of each model alone, by model key (missing when no probe was feasible)."""
+    """λ of each model alone, by model key, over its repeated searches (missing when no probe of any was
+    feasible; a repeat that found none is left out of the mean)."""
     found: dict[str, Peak] = {}
     for key in exp.model_keys():
-        where = dedicated(exp, key, knobs)
-        (name,) = where.names
-        result = peak(trials, where, PEAK, name, exp.search.method, f"{key} dedicated", tenant=name)
-        if result is not None:
-            found[key] = result
+        searches = []
+        for repeat in repeats(exp):
+            where = dedicated(exp, key, knobs, repeat)
+            (name,) = where.names
+            result = peak(trials, where, PEAK, name, exp.search.method, f"{key} dedicated", tenant=name)
+            searches += [result] if result is not None else []
+        if searches:
+            found[key] = combined(searches)
     return found
 
 
 def shared_found(
     trials: list[TrialRow], exp: SharedExperiment, setting: Mapping[str, Scalar] = {}
 ) -> Peak | None:
-    return peak(trials, shared(exp, setting), SHARED_PEAK, None, exp.search.method, "shared")
+    searches = [
+        peak(trials, shared(exp, setting, repeat), SHARED_PEAK, None, exp.search.method, "shared")
+        for repeat in repeats(exp)
+    ]
+    kept = [p for p in searches if p is not None]
+    return combined(kept) if kept else None

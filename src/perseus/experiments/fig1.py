@@ -7,11 +7,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
+from perseus.core.interval import Estimate
 from perseus.cost.pricing import CostLine, cost_line, priced_machines
-from perseus.cost.saving import Alone, saving_against
+from perseus.cost.saving import Alone, saving_interval
 from perseus.experiments.analysis import Peak, dedicated_found, shared_found
 from perseus.experiments.lab import Lab
-from perseus.experiments.placements import alone_setting, dedicated, dedicated_peaks, shared, shared_peak
+from perseus.experiments.placements import (
+    alone_setting,
+    dedicated_labels,
+    dedicated_peaks,
+    shared_labels,
+    shared_peak,
+)
 from perseus.store import TrialRow
 
 NAME = "dedicated-vs-multitenant"
@@ -32,9 +39,13 @@ class Fig1:
     models: list[str]
     dedicated: dict[str, Peak]
     shared: Peak
-    saving: float  # 1 − 1/Σ r_i/λ_i at the shared peak, λ from `against`; negative: sharing loses
+    saving_interval: Estimate  # 1 − 1/Σ r_i/λ_i at the shared peak, λ from `against`; negative: sharing loses
     costs: list[CostLine]
     against: dict[str, Alone]  # each model alone at the setting measured: what the saving is against
+
+    @property
+    def saving(self) -> float:
+        return self.saving_interval.value
 
 
 @dataclass(frozen=True)
@@ -49,8 +60,7 @@ def _settings(experiment: ExperimentBase) -> SharedExperiment:
 
 
 def plan(experiment: ExperimentBase) -> list[str]:
-    keys = experiment.model_keys()
-    return [dedicated(experiment, k).label() for k in keys] + [shared(experiment).label()]
+    return dedicated_labels(experiment) + shared_labels(experiment)
 
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:
@@ -66,19 +76,19 @@ def fig1_of(
     if found is None or len(dedicated) < len(exp.models):
         warnings.append("Fig 1 incomplete: no feasible shared or dedicated peak was stored")
         return None
-    peaks = {m: p.total_rps for m, p in dedicated.items()}
     against = against_of(exp, dedicated)
     costs = []
     # Priced with the catalog of today: a stored run whose machine has left it still reports the rest.
     for machine in priced_machines(exp.price.catalog, exp.price.machines, warnings):
-        costs += [cost_line(f"{m} dedicated", machine, p) for m, p in peaks.items()]
-        costs.append(cost_line("shared", machine, found.total_rps))
-    return Fig1([*dedicated], dedicated, found, saving_against(found.rates_rps, against), costs, against)
+        costs += [cost_line(f"{m} dedicated", machine, p.total_rps, p.total) for m, p in dedicated.items()]
+        costs.append(cost_line("shared", machine, found.total_rps, found.total))
+    rates = {m: found.rate_of(m) for m in found.rates_rps}
+    return Fig1([*dedicated], dedicated, found, saving_interval(rates, against), costs, against)
 
 
 def against_of(exp: SharedExperiment, dedicated: dict[str, Peak]) -> dict[str, Alone]:
     """Each model alone at the one setting this kind measures it at: its best dedicated setting."""
-    return {m: Alone(m, p.total_rps, alone_setting(exp, m)) for m, p in dedicated.items()}
+    return {m: Alone(m, p.total_rps, alone_setting(exp, m), p.total) for m, p in dedicated.items()}
 
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:

@@ -9,11 +9,12 @@ from pydantic import Field, field_validator
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment, Strict
 from perseus.core.errors import SlaNotMetError
-from perseus.cost.saving import Alone, saving_against
+from perseus.core.interval import Estimate
+from perseus.cost.saving import Alone, saving_interval
 from perseus.experiments import fig1
 from perseus.experiments.analysis import Peak, dedicated_found, peak, shared_found
 from perseus.experiments.lab import Lab, RatesAt
-from perseus.experiments.placements import dedicated_peaks, shared, shared_on
+from perseus.experiments.placements import dedicated_peaks, shared, shared_on, shared_peak
 from perseus.store import TrialRow
 
 NAME = "frontier"
@@ -47,8 +48,12 @@ class Settings(SharedExperiment):
 @dataclass(frozen=True)
 class FrontierPoint:
     rates_rps: dict[str, float]  # (r_A, r_B)
-    saving: float
+    saving_interval: Estimate
     source: str  # "dedicated" (an axis end), "measured" (A held at a fraction of λ_A) or "shared peak"
+
+    @property
+    def saving(self) -> float:
+        return self.saving_interval.value
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,11 @@ class Fig2:
     models: tuple[str, str]
     against: dict[str, Alone]  # each model alone at its best dedicated setting: the axis ends, λ_A and λ_B
     points: list[FrontierPoint]
-    max_saving: float
+    best: FrontierPoint  # the point that saves most
+
+    @property
+    def max_saving(self) -> float:
+        return self.best.saving
 
     @property
     def peaks(self) -> dict[str, float]:
@@ -84,8 +93,9 @@ def plan(experiment: ExperimentBase) -> list[str]:
 
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:
-    """Fig 1's phases, then the frontier on the same shared server (Fig 1's shared peak at equal share
-    is one more frontier point)."""
+    """Fig 1's phases, then the frontier on the first shared server (Fig 1's shared peak at equal share
+    is one more frontier point), then the shared peak's repeats. The frontier's own searches are not
+    repeated: each point's rate carries its bracket."""
     exp = _settings(experiment)
     peaks = dedicated_peaks(exp, lab)
     key_a, key_b = exp.model_keys()
@@ -108,6 +118,7 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
                 )
             except SlaNotMetError as exc:
                 lab.status(f"no feasible point at {fraction:.0%}: {exc}")
+    shared_peak(exp, lab, peaks, first=2)
 
 
 def _holding(a: str, rate_a: float, b: str) -> RatesAt:
@@ -125,21 +136,26 @@ def fig2_of(
     peaks = {m: alone.rps for m, alone in against.items()}
     where = shared(exp)
     name_b = where.tenant_of(b)
-    points = [FrontierPoint({a: peaks[a], b: 0.0}, 0.0, "dedicated")]
+    none = Estimate.exact(0.0)  # an axis end is a dedicated server: no saving, by definition
+    points = [FrontierPoint({a: peaks[a], b: 0.0}, none, "dedicated")]
     for fraction in exp.frontier.fractions:
         found = peak(trials, where, FRONTIER, name_b, exp.search.method, "frontier", fraction=fraction)
         if found is None:
             warnings.append(f"frontier: no feasible rate of {b} with {a} at {fraction:.0%} of λ_{a}")
             continue
-        points.append(FrontierPoint(found.rates_rps, saving_against(found.rates_rps, against), "measured"))
+        points.append(FrontierPoint(found.rates_rps, _saving(found, against), "measured"))
     at_share = shared_found(trials, exp)
     if at_share is not None:  # Fig 1's shared peak (equal share) is a frontier point too
-        points.append(
-            FrontierPoint(at_share.rates_rps, saving_against(at_share.rates_rps, against), "shared peak")
-        )
-    points.append(FrontierPoint({a: 0.0, b: peaks[b]}, 0.0, "dedicated"))
+        points.append(FrontierPoint(at_share.rates_rps, _saving(at_share, against), "shared peak"))
+    points.append(FrontierPoint({a: 0.0, b: peaks[b]}, none, "dedicated"))
     points.sort(key=lambda p: -p.rates_rps[a])
-    return Fig2((a, b), against, points, max(p.saving for p in points))
+    return Fig2((a, b), against, points, max(points, key=lambda p: p.saving))
+
+
+def _saving(found: Peak, against: dict[str, Alone]) -> Estimate:
+    """The saving at a measured point, with the interval its rates and the dedicated λs give it. A model
+    held at a fixed rate is taken as exact; only the searched rate carries its bracket."""
+    return saving_interval({m: found.rate_of(m) for m in found.rates_rps}, against)
 
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:

@@ -16,7 +16,14 @@ from perseus.config.serving import tenant_names
 from perseus.core.errors import SlaNotMetError
 from perseus.experiments.analysis import Peak, dedicated_found, offered, peak, trials_of
 from perseus.experiments.lab import Lab, Server
-from perseus.experiments.placements import PEAK, dedicated, dedicated_peaks, peak_of, placement
+from perseus.experiments.placements import (
+    PEAK,
+    dedicated,
+    dedicated_labels,
+    dedicated_peaks,
+    peak_of,
+    placement,
+)
 from perseus.store import Placement, TrialRow
 
 NAME = "interference"
@@ -97,7 +104,7 @@ def _copies(exp: ExperimentBase, n: int, pinned: bool) -> tuple[Placement, tuple
 
 def plan(experiment: ExperimentBase) -> list[str]:
     exp = _settings(experiment)
-    phases = [dedicated(exp, k).label() for k in exp.model_keys()] + [p.label() for p, _ in _pairs(exp)]
+    phases = dedicated_labels(exp) + [p.label() for p, _ in _pairs(exp)]
     n = exp.interference.copies
     if n >= 2:
         phases += [_copies(exp, n, pinned)[0].label() for pinned in exp.interference.pinning]

@@ -15,15 +15,17 @@ from pydantic import Field
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment, Strict
 from perseus.core.errors import SlaNotMetError
-from perseus.cost.saving import Alone, best_alone, saving_against, sharing_saving
+from perseus.core.interval import Estimate
+from perseus.cost.saving import Alone, best_alone, saving_interval, sharing_saving
 from perseus.experiments.analysis import dedicated_found, shared_found, trials_of
 from perseus.experiments.lab import Lab
 from perseus.experiments.placements import (
     SHARED_PEAK,
     alone_setting,
-    dedicated,
+    dedicated_labels,
     dedicated_peaks,
     shared,
+    shared_labels,
     shared_peak,
 )
 from perseus.store import TrialRow
@@ -69,9 +71,13 @@ class KnobRow:
     setting: dict[str, Scalar]  # e.g. {"instances": 2, "dynamic_batching": True, "pinning": "split"}
     dedicated_rps: dict[str, float]  # each model's λ alone with this setting's knobs
     shared_rps: dict[str, float]
-    saving: float | None  # against Findings.against; None when no shared rate met the SLAs
+    saving_interval: Estimate | None  # against Findings.against; None when no shared rate met the SLAs
     sla_met: bool
     same_knobs_saving: float | None  # against dedicated_rps: dedicated servers with this setting's knobs
+
+    @property
+    def saving(self) -> float | None:
+        return None if self.saving_interval is None else self.saving_interval.value
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,7 @@ def _knobs(setting: dict[str, Scalar]) -> dict[str, Scalar]:
 def plan(experiment: ExperimentBase) -> list[str]:
     exp = _settings(experiment)
     return [
-        label
-        for s in settings_of(exp)
-        for label in [dedicated(exp, k, _knobs(s)).label() for k in exp.model_keys()]
-        + [shared(exp, s).label()]
+        label for s in settings_of(exp) for label in dedicated_labels(exp, _knobs(s)) + shared_labels(exp, s)
     ]
 
 
@@ -135,7 +138,7 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
     for knobs in {repr(k): k for k in map(_knobs, settings_of(exp))}.values():
         # Every dedicated λ counts, also of a setting whose shared server never ran.
         for key, alone in dedicated_found(trials, exp, knobs).items():
-            measured.append(Alone(key, alone.total_rps, alone_setting(exp, key, knobs)))
+            measured.append(Alone(key, alone.total_rps, alone_setting(exp, key, knobs), alone.total))
     against = best_alone(measured)
     rows: list[KnobRow] = []
     for setting in settings_of(exp):
@@ -145,7 +148,11 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
         found = shared_found(trials, exp, setting)
         rates = found.rates_rps if found is not None else {}
         ok = found is not None and len(peaks) == len(exp.models)
-        saving = saving_against(rates, against) if ok else None
+        saving = (
+            saving_interval({m: found.rate_of(m) for m in rates}, against)
+            if ok and found is not None
+            else None
+        )
         same = sharing_saving(rates, peaks) if ok else None
         rows.append(KnobRow(setting, peaks, rates, saving, ok, same))
     feasible_rows = [r for r in rows if r.saving is not None]

@@ -7,7 +7,7 @@ from typing import Literal
 from perseus.config.experiment import ExperimentBase
 from perseus.experiments.analysis import Peak, dedicated_found
 from perseus.experiments.lab import Lab
-from perseus.experiments.placements import dedicated, dedicated_peaks
+from perseus.experiments.placements import dedicated_labels, dedicated_peaks
 from perseus.store import TrialRow
 
 NAME = "peak"
@@ -24,7 +24,7 @@ class Findings:
 
 
 def plan(experiment: ExperimentBase) -> list[str]:
-    return [dedicated(experiment, key).label() for key in experiment.model_keys()]
+    return dedicated_labels(experiment)
 
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:

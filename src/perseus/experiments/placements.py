@@ -2,6 +2,7 @@
 or ramp) and the models sharing one server at request-rate weights. The same helper names a placement
 when a kind runs it and when its analysis reads it back."""
 
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from perseus.store.keys import Scalar
 START_FRACTION = 0.8  # of the closed-loop estimate: open-loop Poisson load needs headroom to meet a p95
 DEDICATED, SHARED = "dedicated", "shared"
 PEAK, SHARED_PEAK = "peak", "shared-peak"
+REPEAT = "repeat"  # in a placement's setting: the K-th independent search of one server (absent: the 1st)
 
 
 def placement(
@@ -49,12 +51,34 @@ def _plain(knob: str, value: Any) -> Scalar:
     return ",".join(map(str, value)) if isinstance(value, tuple) else value
 
 
-def dedicated(exp: ExperimentBase, key: str, knobs: Mapping[str, Scalar] | None = None) -> Placement:
-    return placement(DEDICATED, [alone(exp, key, knobs)], [key], knobs or {})
+def repeats(exp: ExperimentBase) -> range:
+    """1, 2, ..., K: each λ search is run K times, each on a server of its own (a fresh start)."""
+    return range(1, exp.repeats + 1)
 
 
-def shared(exp: ExperimentBase, setting: Mapping[str, Scalar] = {}) -> Placement:
-    return placement(SHARED, exp.models, exp.model_keys(), setting)
+def _nth(setting: Mapping[str, Scalar], repeat: int) -> dict[str, Scalar]:
+    # The first search keeps the key it had before repeats existed: stored runs read back unchanged.
+    return {**setting, REPEAT: repeat} if repeat > 1 else dict(setting)
+
+
+def dedicated(
+    exp: ExperimentBase, key: str, knobs: Mapping[str, Scalar] | None = None, repeat: int = 1
+) -> Placement:
+    return placement(DEDICATED, [alone(exp, key, knobs)], [key], _nth(knobs or {}, repeat))
+
+
+def shared(exp: ExperimentBase, setting: Mapping[str, Scalar] = {}, repeat: int = 1) -> Placement:
+    return placement(SHARED, exp.models, exp.model_keys(), _nth(setting, repeat))
+
+
+def dedicated_labels(exp: ExperimentBase, knobs: Mapping[str, Scalar] | None = None) -> list[str]:
+    """The phases dedicated_peaks goes through, for a kind's plan."""
+    return [dedicated(exp, k, knobs, r).label() for k in exp.model_keys() for r in repeats(exp)]
+
+
+def shared_labels(exp: ExperimentBase, setting: Mapping[str, Scalar] = {}) -> list[str]:
+    """The phases shared_peak goes through, for a kind's plan."""
+    return [shared(exp, setting, r).label() for r in repeats(exp)]
 
 
 def peak_of(
@@ -76,17 +100,21 @@ def dedicated_peaks(
     knobs: Mapping[str, Scalar] | None = None,
     then: AloneTrials | None = None,
 ) -> dict[str, float]:
-    """Each model alone on its own server (all cores): λ by model key. `then` runs further trials of that
-    model alone on the same server (a server start and stop costs seconds)."""
+    """Each model alone on its own server (all cores), searched `repeats` times on fresh servers: the mean
+    λ by model key. `then` runs further trials of that model alone on the first search's server (a server
+    start and stop costs seconds), at that search's λ."""
     peaks: dict[str, float] = {}
     for key in exp.model_keys():
-        where = dedicated(exp, key, knobs)
-        lab.phase(where.label())
-        with lab.serve(where, (alone(exp, key, knobs),)) as server:
-            (name,) = where.names
-            peaks[key] = peak_of(server, name)
-            if then is not None:
-                then(server, name, peaks[key])
+        found = []
+        for repeat in repeats(exp):
+            where = dedicated(exp, key, knobs, repeat)
+            lab.phase(where.label())
+            with lab.serve(where, (alone(exp, key, knobs),)) as server:
+                (name,) = where.names
+                found.append(peak_of(server, name))
+                if then is not None and repeat == 1:
+                    then(server, name, found[0])
+        peaks[key] = statistics.fmean(found)
     return peaks
 
 
@@ -110,9 +138,14 @@ def shared_peak(
     peaks: Mapping[str, float],
     tenants: tuple[TenantConfig, ...] | None = None,
     setting: Mapping[str, Scalar] = {},
+    first: int = 1,
 ) -> dict[str, float]:
-    """The models sharing one server (of `tenants`, default as configured): see shared_on."""
-    where = shared(exp, setting)
-    lab.phase(where.label())
-    with lab.serve(where, tenants or exp.models) as server:
-        return shared_on(exp, server, peaks)
+    """The models sharing one server (of `tenants`, default as configured), searched `repeats` times on
+    fresh servers from `first` on: see shared_on. The mean rates by tenant."""
+    found = []
+    for repeat in repeats(exp)[first - 1 :]:
+        where = shared(exp, setting, repeat)
+        lab.phase(where.label())
+        with lab.serve(where, tenants or exp.models) as server:
+            found.append(shared_on(exp, server, peaks))
+    return {t: statistics.fmean(f[t] for f in found) for t in found[0]} if found else {}

@@ -10,7 +10,7 @@ from pydantic import Field
 from perseus.config.experiment import ExperimentBase, Strict
 from perseus.experiments.analysis import Peak, dedicated_found, offered, trials_of
 from perseus.experiments.lab import Lab, Server
-from perseus.experiments.placements import dedicated, dedicated_peaks, shared
+from perseus.experiments.placements import dedicated, dedicated_labels, dedicated_peaks, shared
 from perseus.store import Placement, TrialRow
 
 NAME = "qos-sweep"
@@ -63,7 +63,7 @@ def _settings(experiment: ExperimentBase) -> Settings:
 
 def plan(experiment: ExperimentBase) -> list[str]:
     """Each model alone (its λ, then the sweep on the same server), then the sweep co-located."""
-    return [dedicated(experiment, k).label() for k in experiment.model_keys()] + [shared(experiment).label()]
+    return [*dedicated_labels(experiment), shared(experiment).label()]
 
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:

@@ -3,7 +3,7 @@ writing the figures a kind draws. Sized to read at 800 px wide."""
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from perseus.core.files import atomic_write_bytes
+from perseus.core.interval import Estimate
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
 
@@ -57,6 +58,13 @@ def png(fig: Figure) -> bytes:
 def finite(value: float | None) -> float:
     """NaN for a missing value, so matplotlib leaves a gap instead of failing."""
     return value if value is not None and math.isfinite(value) else math.nan
+
+
+def error_bars(found: Sequence[Estimate | None]) -> list[list[float]]:
+    """matplotlib's yerr (distances below and above each value) for these intervals; 0 where none."""
+    below = [e.value - e.low if e is not None and math.isfinite(e.low) else 0.0 for e in found]
+    above = [e.high - e.value if e is not None and math.isfinite(e.high) else 0.0 for e in found]
+    return [below, above]
 
 
 def saving_color(saving: float) -> str:

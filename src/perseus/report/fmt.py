@@ -3,10 +3,11 @@ the headline sentence, what a saving is against, the SLA and machine phrases, an
 
 import math
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from perseus.core.interval import Estimate
 from perseus.cost.saving import Alone
 from perseus.experiments.results import ExperimentResults
 
@@ -58,16 +59,66 @@ def saving_words(saving: float | None) -> str:
     return f"sharing saves {saving:.1%}"
 
 
+def span(est: Estimate | None, show: Callable[[float | None], str], sep: str = "–") -> str:
+    """An interval as `low–high` (each end as `show` prints it); "-" when there is none: a figure taken
+    as exact, or a search that found no rate above its λ infeasible (it ran out of probes rising)."""
+    if est is None or not has_interval(est):
+        return MISSING
+    return f"{show(est.low)}{sep}{show(est.high)}"
+
+
+def has_interval(est: Estimate) -> bool:
+    return est.searches > 0 and est.high > est.low
+
+
+def pct_span(est: Estimate | None) -> str:
+    """A saving's interval, `-1.2% to +7.5%` (a dash between signed numbers would read as a minus)."""
+    return span(est, lambda v: pct(v, signed=True), " to ")
+
+
+def basis(est: Estimate) -> str:
+    """Where an interval comes from, in a few words."""
+    if est.searches > 1:
+        return f"90% interval over {est.searches} searches"
+    if est.searches == 1:
+        return "search bracket only, run-to-run spread not measured: see --repeats"
+    return "exact"
+
+
+def sign_text(est: Estimate) -> str:
+    """What the interval says of a saving's sign."""
+    if est.searches == 0:
+        return ""
+    if est.spans_zero():
+        return "not distinguishable from zero"
+    return "above zero" if est.low > 0 else "below zero: sharing costs more"
+
+
+def saving_interval_text(est: Estimate) -> str:
+    """`+3.0% (-1.2% to +7.5%; 90% interval over 3 searches; not distinguishable from zero)`."""
+    if not has_interval(est):
+        return pct(est.value, signed=True)
+    return f"{pct(est.value, signed=True)} ({pct_span(est)}; {basis(est)}; {sign_text(est)})"
+
+
 @dataclass(frozen=True)
 class Headline:
     text: str
     saving: float | None  # the saving it states, if it is about money
+    interval: Estimate | None = None  # the saving's interval
 
 
-def saving_headline(saving: float, where: str) -> Headline:
-    if saving < 0:
-        return Headline(f"Multi-tenant serving costs {abs(saving):.1%} more {where}", saving)
-    return Headline(f"Multi-tenant serving saves {saving:.1%} {where}", saving)
+def saving_headline(saving: Estimate, where: str) -> Headline:
+    value = saving.value
+    said = f"costs {abs(value):.1%} more" if value < 0 else f"saves {value:.1%}"
+    if not has_interval(saving):
+        return Headline(f"Multi-tenant serving {said} {where}", value, saving)
+    bounds = pct_span(saving)
+    if saving.spans_zero():
+        said += f" — not distinguishable from zero ({bounds})"
+    else:
+        said += f" ({bounds})"
+    return Headline(f"Multi-tenant serving {said} {where}; interval: {basis(saving)}", value, saving)
 
 
 def setting_text(setting: Mapping[str, Any]) -> str:
@@ -80,8 +131,10 @@ def knobs_text(setting: Mapping[str, Any]) -> str:
 
 
 def alone_text(alone: Alone) -> str:
-    """`mobilenet_v2 alone at instances=2, intra_op_threads=1: 309.2 req/s`."""
-    return f"{alone.model} alone at {knobs_text(alone.setting)}: {rate(alone.rps)} req/s"
+    """`mobilenet_v2 alone at instances=2, intra_op_threads=1: 309.2 (301.0–317.4) req/s`."""
+    interval = span(alone.interval, rate)
+    bounds = f" ({interval})" if interval != MISSING else ""
+    return f"{alone.model} alone at {knobs_text(alone.setting)}: {rate(alone.rps)}{bounds} req/s"
 
 
 def against_text(against: Mapping[str, Alone]) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from perseus.core.interval import Estimate
 from perseus.experiments.analysis import Peak, Probe
 from perseus.report import fmt
 
@@ -48,6 +49,20 @@ def saving_cell(saving: float | None) -> Cell:
     return Cell(fmt.pct(saving, signed=True), "bad" if saving < 0 else "good")
 
 
+def interval_cell(est: Estimate | None, show: Callable[[float | None], str] = fmt.rate) -> Cell:
+    """An interval, `low–high`; dim when there is none."""
+    text = fmt.span(est, show)
+    return Cell(text, "dim" if text == fmt.MISSING else None)
+
+
+def saving_interval_cell(est: Estimate | None) -> Cell:
+    """A saving's interval; `≈ 0` and a warning tone when it holds zero (the sign is not established)."""
+    if est is None or not fmt.has_interval(est):
+        return Cell(fmt.MISSING, "dim")
+    text = fmt.pct_span(est)
+    return Cell(f"{text} ≈ 0", "warn") if est.spans_zero() else Cell(text, tone(est.value))
+
+
 def plain(*texts: str) -> list[Cell]:
     return [Cell(t) for t in texts]
 
@@ -66,6 +81,7 @@ def peaks_table(peaks: list[Peak]) -> TableData:
             plain(
                 p.label,
                 per_tenant(p.rates_rps, fmt.rate),
+                fmt.span(p.total, fmt.rate),
                 per_tenant(p.p95_ms, fmt.ms),
                 p.method,
                 f"{feasible} / {len(p.probes)}",
@@ -74,9 +90,16 @@ def peaks_table(peaks: list[Peak]) -> TableData:
     return TableData(
         "peaks",
         "Peak throughput λ within the SLA",
-        ["placement", "λ req/s", "p95 ms at λ", "search", "feasible / probes"],
+        ["placement", "λ req/s", "interval", "p95 ms at λ", "search", "feasible / probes"],
         rows,
+        notes=[Cell(INTERVAL_NOTE, "dim")],
     )
+
+
+INTERVAL_NOTE = (
+    "Interval: over K searches on fresh servers (repeats: K), the 90% t-interval of their mean; of one "
+    "search, its bracket (highest feasible to lowest infeasible rate), which leaves out run-to-run spread."
+)
 
 
 def probes_table(peak: Peak) -> TableData:

@@ -10,7 +10,15 @@ from perseus.experiments.analysis import Peak
 from perseus.experiments.fig1 import Fig1, Findings
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
-from perseus.report.figure import DEDICATED, SHARED, FigureSpec, finite, new_figure, saving_color
+from perseus.report.figure import (
+    DEDICATED,
+    SHARED,
+    FigureSpec,
+    error_bars,
+    finite,
+    new_figure,
+    saving_color,
+)
 from perseus.report.fmt import Headline
 from perseus.report.kinds import findings_of
 from perseus.report.table import Cell, TableData, peaks_table, plain, tone
@@ -26,8 +34,10 @@ def fig1_table(fig1: Fig1) -> TableData:
                 model,
                 fmt.knobs_text(alone.setting) if alone is not None else fmt.MISSING,
                 fmt.rate(dedicated.total_rps if dedicated else None),
+                fmt.span(dedicated.total if dedicated else None, fmt.rate),
                 fmt.ms(dedicated.p95_ms.get(model) if dedicated else None),
                 fmt.rate(fig1.shared.rates_rps.get(model)),
+                fmt.span(fig1.shared.rate_of(model) if model in fig1.shared.rates_rps else None, fmt.rate),
                 fmt.ms(fig1.shared.p95_ms.get(model)),
             )
         )
@@ -37,7 +47,9 @@ def fig1_table(fig1: Fig1) -> TableData:
             Cell(fmt.MISSING, "dim"),
             Cell(fmt.MISSING, "dim"),
             Cell(fmt.MISSING, "dim"),
+            Cell(fmt.MISSING, "dim"),
             Cell(fmt.rate(fig1.shared.total_rps)),
+            Cell(fmt.span(fig1.shared.total, fmt.rate)),
             Cell(fmt.ms(max(fig1.shared.p95_ms.values(), default=math.nan))),
         ]
     )
@@ -50,18 +62,28 @@ def fig1_table(fig1: Fig1) -> TableData:
                 "sharing takes 1."
             )
         )
+    saving = fig1.saving_interval
     notes.append(
         Cell(
-            f"Saving of multi-tenant serving: 1 − 1/(Σ r/λ) = {fmt.pct(fig1.saving, signed=True)} "
-            f"({fmt.saving_words(fig1.saving)}), {fmt.against_text(fig1.against)} (the one dedicated "
-            "setting this run measured).",
-            tone(fig1.saving),
+            f"Saving of multi-tenant serving: 1 − 1/(Σ r/λ) = {fmt.saving_interval_text(saving)}"
+            f"{'' if saving.spans_zero() and fmt.has_interval(saving) else f' ({fmt.saving_words(saving.value)})'}, "
+            f"{fmt.against_text(fig1.against)} (the one dedicated setting this run measured).",
+            "warn" if saving.spans_zero() and saving.searches else tone(saving.value),
         )
     )
     return TableData(
         "fig1",
         "Fig 1 — dedicated vs multi-tenant peak throughput",
-        ["model", "alone at", "dedicated λ req/s", "dedicated p95 ms", "shared req/s", "shared p95 ms"],
+        [
+            "model",
+            "alone at",
+            "dedicated λ req/s",
+            "interval",
+            "dedicated p95 ms",
+            "shared req/s",
+            "interval",
+            "shared p95 ms",
+        ],
         rows,
         notes=notes,
         labels=2,
@@ -86,13 +108,14 @@ def costs_table(fig1: Fig1) -> TableData:
             fmt.num(c.price_usd_per_h, 4),
             fmt.rate(c.throughput_rps),
             fmt.usd(c.usd_per_1m),
+            fmt.span(c.usd, fmt.usd),
         )
         for c in fig1.costs
     ]
     return TableData(
         "costs",
         "Cost per 1M inferences",
-        ["placement", "machine", "$/h", "req/s", "$ / 1M inferences"],
+        ["placement", "machine", "$/h", "req/s", "$ / 1M inferences", "interval"],
         rows,
         labels=2,
     )
@@ -102,13 +125,15 @@ def fig1_figure(results: ExperimentResults, fig1: Fig1) -> Figure:
     fig, (ax,) = new_figure("Dedicated vs multi-tenant peak throughput", results)
     x = range(len(fig1.models))
     width = 0.38
-    dedicated = [finite(fig1.dedicated[m].total_rps if m in fig1.dedicated else None) for m in fig1.models]
-    shared = [finite(fig1.shared.rates_rps.get(m)) for m in fig1.models]
-    for offset, values, color, label in (
+    dedicated = [fig1.dedicated[m].total if m in fig1.dedicated else None for m in fig1.models]
+    shared = [fig1.shared.rate_of(m) if m in fig1.shared.rates_rps else None for m in fig1.models]
+    for offset, found, color, label in (
         (-width / 2, dedicated, DEDICATED, "dedicated (one server per model)"),
         (width / 2, shared, SHARED, "multi-tenant (both on one server)"),
     ):
-        bars = ax.bar([i + offset for i in x], values, width, color=color, label=label)
+        values = [finite(e.value if e else None) for e in found]
+        where = [i + offset for i in x]
+        bars = ax.bar(where, values, width, color=color, label=label, yerr=error_bars(found), capsize=4)
         ax.bar_label(bars, labels=[fmt.rate(v) for v in values], padding=2)
     ax.set_xticks(list(x), fig1.models)
     ax.set_ylabel("throughput within SLA (req/s)")
@@ -117,7 +142,7 @@ def fig1_figure(results: ExperimentResults, fig1: Fig1) -> Figure:
     ax.text(
         0.99,
         0.97,
-        f"saving of sharing: {fmt.pct(fig1.saving, signed=True)}",
+        f"saving of sharing: {fmt.pct(fig1.saving, signed=True)}\n({fmt.pct_span(fig1.saving_interval)})",
         transform=ax.transAxes,
         ha="right",
         va="top",
@@ -166,7 +191,9 @@ def headline(findings: Any) -> Headline | None:
 def fig1_headline(found: Fig1 | None) -> Headline | None:
     if found is None or not fmt.finite(found.saving):
         return None
-    return fmt.saving_headline(found.saving, f"at the shared peak, {fmt.against_text(found.against)}")
+    return fmt.saving_headline(
+        found.saving_interval, f"at the shared peak, {fmt.against_text(found.against)}"
+    )
 
 
 def searches(findings: Any) -> list[Peak]:

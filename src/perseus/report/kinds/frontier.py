@@ -15,7 +15,7 @@ from perseus.report import fmt
 from perseus.report.figure import BAD, DEDICATED, GOOD, SHARED, FigureSpec, finite, new_figure, saving_color
 from perseus.report.fmt import Headline
 from perseus.report.kinds import DataFile, fig1, findings_of
-from perseus.report.table import Cell, TableData, saving_cell, tone
+from perseus.report.table import Cell, TableData, saving_cell, saving_interval_cell, tone
 
 
 def fig2_table(fig2: Fig2) -> TableData:
@@ -32,22 +32,29 @@ def fig2_table(fig2: Fig2) -> TableData:
             Cell(fmt.pct(_share(p.rates_rps.get(a), fig2.peaks.get(a)))),
             Cell(p.source),
             saving_cell(p.saving),
+            saving_interval_cell(p.saving_interval),
         ]
         for p in fig2.points
     ]
     return TableData(
         "fig2",
         f"Fig 2 — feasible rate pairs ({a}, {b}) and the saving of sharing",
-        [f"r {a} req/s", f"r {b} req/s", f"r {a} / λ {a}", "point", "saving"],
+        [f"r {a} req/s", f"r {b} req/s", f"r {a} / λ {a}", "point", "saving", "interval"],
         rows,
         bold=frozenset() if best is None else frozenset({best}),
         labels=0,
         notes=[
             Cell(
                 f"Each saving is {fmt.against_text(fig2.against)} (λ {a}, λ {b}: the one dedicated "
-                f"setting this run measured); best saving {fmt.pct(fig2.max_saving, signed=True)}.",
+                "setting this run measured); best saving "
+                f"{fmt.saving_interval_text(fig2.best.saving_interval)}.",
                 tone(fig2.max_saving),
-            )
+            ),
+            Cell(
+                "Interval: from the λ intervals and the bracket of each searched rate (interval "
+                f"arithmetic); {a}'s held rate is taken as exact.",
+                "dim",
+            ),
         ],
     )
 
@@ -172,7 +179,7 @@ def headline(findings: Any) -> Headline | None:
     found = findings_of(findings, Findings)
     if found.fig2 is not None and fmt.finite(found.fig2.max_saving):
         where = f"at the best measured frontier point, {fmt.against_text(found.fig2.against)}"
-        return fmt.saving_headline(found.fig2.max_saving, where)
+        return fmt.saving_headline(found.fig2.best.saving_interval, where)
     return fig1.fig1_headline(found.fig1)
 
 

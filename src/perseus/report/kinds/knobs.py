@@ -9,10 +9,10 @@ from matplotlib.figure import Figure
 from perseus.experiments.knobs import Findings
 from perseus.experiments.results import ExperimentResults
 from perseus.report import fmt
-from perseus.report.figure import BAD, DEDICATED, GOOD, FigureSpec, finite, new_figure
+from perseus.report.figure import BAD, DEDICATED, GOOD, FigureSpec, error_bars, finite, new_figure
 from perseus.report.fmt import Headline
 from perseus.report.kinds import findings_of
-from perseus.report.table import Cell, TableData, saving_cell, tone
+from perseus.report.table import INTERVAL_NOTE, Cell, TableData, saving_cell, saving_interval_cell, tone
 
 KNOB_NAMES = {"dynamic_batching": "batching", "intra_op_threads": "threads"}  # short, as in the figure
 
@@ -28,7 +28,7 @@ def knobs_table(knobs: Findings) -> TableData:
         rows.append(
             [Cell(_value(row.setting.get(k, fmt.MISSING))) for k in keys]
             + [Cell(fmt.rate(row.shared_rps.get(m))) for m in models]
-            + [saving_cell(row.saving)]
+            + [saving_cell(row.saving), saving_interval_cell(row.saving_interval)]
             + [Cell(fmt.rate(row.dedicated_rps.get(m)), "dim") for m in models]
             + [Cell(fmt.pct(row.same_knobs_saving, signed=True), "dim")]
             + [Cell("yes", "good") if row.sla_met else Cell("no", "bad")]
@@ -41,6 +41,7 @@ def knobs_table(knobs: Findings) -> TableData:
             *(KNOB_NAMES.get(k, k) for k in keys),
             *(f"shared {m} req/s" for m in models),
             "saving",
+            "interval",
             *(f"same knobs: λ {m} alone req/s" for m in models),
             "same knobs: saving",
             "SLA met",
@@ -68,6 +69,7 @@ def against_notes(knobs: Findings) -> list[Cell]:
             "and so overstate what sharing saves.",
             "dim",
         ),
+        Cell(f"saving interval: from the λ intervals (interval arithmetic). {INTERVAL_NOTE}", "dim"),
     ]
 
 
@@ -96,7 +98,8 @@ def knobs_figure(results: ExperimentResults, knobs: Findings) -> Figure:
     y = list(range(len(rows)))[::-1]  # first setting on top
     savings = [100 * finite(r.saving) for r in rows]
     colors = [GOOD if r == knobs.best else (BAD if (r.saving or 0) < 0 else DEDICATED) for r in rows]
-    ax.barh(y, savings, 0.6, color=colors)
+    found = [r.saving_interval.scaled(100) if r.saving_interval is not None else None for r in rows]
+    ax.barh(y, savings, 0.6, color=colors, xerr=error_bars(found), capsize=4)
     span = max([1.0, *(abs(s) for s in savings if math.isfinite(s))])
     for yi, row, value in zip(y, rows, savings, strict=True):
         if not math.isfinite(value):
@@ -152,7 +155,7 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
 def headline(findings: Any) -> Headline | None:
     found = findings_of(findings, Findings)
     best = found.best
-    if best is None or best.saving is None or not fmt.finite(best.saving):
+    if best is None or best.saving_interval is None or not fmt.finite(best.saving):
         return None
     where = f"with the best setting ({fmt.setting_text(best.setting)}), {fmt.against_text(found.against)}"
-    return fmt.saving_headline(best.saving, where)
+    return fmt.saving_headline(best.saving_interval, where)
