@@ -21,6 +21,10 @@ class _Transport:
     def write(self, data: bytes) -> None:
         self.sent += data
 
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.sent += chunk
+
     def close(self) -> None:
         self.closed = True
 

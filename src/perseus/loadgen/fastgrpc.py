@@ -39,6 +39,7 @@ from perseus.loadgen.http2 import (
     WINDOW_UPDATE,
     HeaderDecoder,
     frame,
+    frame_head,
     request_headers,
 )
 
@@ -134,7 +135,9 @@ class Connection(asyncio.Protocol):
             self._window -= len(body)
             stream.window -= len(body)
             stream.pending = memoryview(b"")
-            self.transport.write(out + frame(DATA, END_STREAM, stream_id, body))
+            # The body (602 KB for a 224×224 image) is handed over as it is: concatenating it with the
+            # frame headers copied it twice a call, CPU taken from the server measured on a small host.
+            self.transport.writelines((out + frame_head(DATA, END_STREAM, stream_id, len(body)), body))
         else:
             self.transport.write(out)
             self._blocked[stream_id] = stream

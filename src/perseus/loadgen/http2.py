@@ -23,8 +23,13 @@ CANCEL = 8
 REPLENISH = 2**30  # give the server its connection window back once this much has arrived
 
 
+def frame_head(kind: int, flags: int, stream: int, length: int) -> bytes:
+    """The 9-byte header of a frame whose payload is sent separately (not copied)."""
+    return length.to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big")
+
+
 def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
-    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
+    return frame_head(kind, flags, stream, len(payload)) + payload
 
 
 def _hpack_int(value: int, prefix_bits: int, first: int = 0) -> bytes:

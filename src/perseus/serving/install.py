@@ -69,6 +69,19 @@ def locate_triton() -> TritonInstall:
     return TritonInstall(binary=binary, backend_dir=backend_dir, env=server_env(libs))
 
 
+# glibc malloc tuning for tritonserver. By default each request's input (602 KB for a 224×224 image) lands
+# in freshly faulted pages: glibc hands freed memory of a thread's arena back to the kernel, and the
+# gRPC front end's next receive faults and zeroes it again. Keeping freed memory (trim threshold) and
+# serving blocks up to 32 MiB from the heap instead of mmap cut tritonserver's CPU per request by
+# ~0.1 ms for MobileNetV2 here (~3% of throughput when the client shares the host). What is kept is
+# bounded by the peak in use.
+_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),  # glibc's maximum on 64-bit
+    "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+    "MALLOC_TOP_PAD_": str(16 << 20),
+}
+
+
 def server_env(libs: Path) -> dict[str, str]:
     """Environment for tritonserver; its python stubs inherit it.
 
@@ -81,4 +94,6 @@ def server_env(libs: Path) -> dict[str, str]:
     libdir = str(sysconfig.get_config_var("LIBDIR") or "")
     parts = [p for p in (libdir, str(libs), env.get("LD_LIBRARY_PATH", "")) if p]
     env["LD_LIBRARY_PATH"] = os.pathsep.join(parts)
+    for name, value in _MALLOC.items():
+        env.setdefault(name, value)  # a user's own malloc tuning wins
     return env
