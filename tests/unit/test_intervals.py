@@ -123,3 +123,24 @@ def test_the_headline_says_whether_a_saving_is_distinguishable_from_zero(saving:
     assert said in line.text and "90% interval over 3 searches" in line.text
     one = fmt.saving_headline(Estimate(0.05, 0.02, 0.08, 1), "here")
     assert "search bracket only" in one.text
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "frontier", "frontier": {"fractions": [0.5]}},
+        {"kind": "knobs", "knobs": {"instances": [1], "pinning": ["shared", "split"]}},
+        {"kind": "qos-sweep", "qos": {"fractions": [0.5]}},
+        {"kind": "interference", "interference": {"copies": 0, "peaks": False}},
+    ],
+    ids=lambda f: f["kind"],
+)
+def test_every_kind_counts_the_phases_its_repeats_run(tmp_path: Path, fields: dict[str, Any]) -> None:
+    """Progress counts exactly the servers a kind starts with repeats: 2 (_run checks phases == plan)."""
+    results, phases = _run(tmp_path, [1.0, 1.1], models=[FAST, CPU], repeats=2, **fields)
+    assert sum("repeat=2" in p for p in phases) >= 2  # each model alone searched twice
+    found = results.findings
+    if fields["kind"] == "knobs":
+        assert all(a.lam.searches == 2 for a in found.against.values())
+    else:
+        assert all(p.total.searches == 2 for p in found.peaks.values())

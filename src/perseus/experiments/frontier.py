@@ -14,7 +14,14 @@ from perseus.cost.saving import Alone, saving_interval
 from perseus.experiments import fig1
 from perseus.experiments.analysis import Peak, dedicated_found, peak, shared_found
 from perseus.experiments.lab import Lab, RatesAt
-from perseus.experiments.placements import dedicated_peaks, shared, shared_on, shared_peak
+from perseus.experiments.placements import (
+    dedicated_labels,
+    dedicated_peaks,
+    shared,
+    shared_labels,
+    shared_on,
+    shared_peak,
+)
 from perseus.store import TrialRow
 
 NAME = "frontier"
@@ -89,7 +96,9 @@ def _settings(experiment: ExperimentBase) -> Settings:
 def plan(experiment: ExperimentBase) -> list[str]:
     exp = _settings(experiment)
     a = exp.model_keys()[0]
-    return fig1.plan(exp) + [f"frontier: {a} at {f:.0%} of λ" for f in exp.frontier.fractions]
+    first, *again = shared_labels(exp)  # the frontier runs on the first shared server, before the repeats
+    points = [f"frontier: {a} at {f:.0%} of λ" for f in exp.frontier.fractions]
+    return [*dedicated_labels(exp), first, *points, *again]
 
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:

@@ -63,12 +63,13 @@ def fig1_table(fig1: Fig1) -> TableData:
             )
         )
     saving = fig1.saving_interval
+    unsure = saving.spans_zero() and fmt.has_interval(saving)  # then "sharing saves x%" would overstate it
+    words = "" if unsure else f" ({fmt.saving_words(saving.value)})"
     notes.append(
         Cell(
-            f"Saving of multi-tenant serving: 1 − 1/(Σ r/λ) = {fmt.saving_interval_text(saving)}"
-            f"{'' if saving.spans_zero() and fmt.has_interval(saving) else f' ({fmt.saving_words(saving.value)})'}, "
+            f"Saving of multi-tenant serving: 1 − 1/(Σ r/λ) = {fmt.saving_interval_text(saving)}{words}, "
             f"{fmt.against_text(fig1.against)} (the one dedicated setting this run measured).",
-            "warn" if saving.spans_zero() and saving.searches else tone(saving.value),
+            "warn" if unsure else tone(saving.value),
         )
     )
     return TableData(
