@@ -26,7 +26,7 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
         "--tolerance",
         "0.2",
         "--max-probes",
-        "5",
+        "4",
         "--stability",  # short windows on a noisy 2-core host
         "0.5",
         "--json",
