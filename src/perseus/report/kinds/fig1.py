@@ -143,7 +143,7 @@ def fig1_figure(results: ExperimentResults, fig1: Fig1) -> Figure:
     ax.text(
         0.99,
         0.97,
-        f"saving of sharing: {fmt.pct(fig1.saving, signed=True)}\n({fmt.pct_span(fig1.saving_interval)})",
+        f"saving of sharing: {fmt.pct(fig1.saving, signed=True)}" + _span_line(fig1),
         transform=ax.transAxes,
         ha="right",
         va="top",
@@ -151,6 +151,14 @@ def fig1_figure(results: ExperimentResults, fig1: Fig1) -> Figure:
         color=saving_color(fig1.saving),
     )
     return fig
+
+
+def _span_line(fig1: Fig1) -> str:
+    """The saving's interval under it, when it has one; `≈ 0` when it holds zero."""
+    saving = fig1.saving_interval
+    if not fmt.has_interval(saving):
+        return ""
+    return f"\n({fmt.pct_span(saving)}{', ≈ 0' if saving.spans_zero() else ''})"
 
 
 CAPTION = (

@@ -101,15 +101,17 @@ def knobs_figure(results: ExperimentResults, knobs: Findings) -> Figure:
     found = [r.saving_interval.scaled(100) if r.saving_interval is not None else None for r in rows]
     ax.barh(y, savings, 0.6, color=colors, xerr=error_bars(found), capsize=4)
     span = max([1.0, *(abs(s) for s in savings if math.isfinite(s))])
-    for yi, row, value in zip(y, rows, savings, strict=True):
+    for yi, row, value, interval in zip(y, rows, savings, found, strict=True):
         if not math.isfinite(value):
             ax.text(0.02 * span, yi, "no shared rate met the SLAs", va="center", color="gray", fontsize=10)
             continue
         best = "  ★ best" if row == knobs.best else ""
         same = f"  (same knobs {fmt.pct(row.same_knobs_saving, signed=True)})"
-        # Right of the bar's end, or of zero for a bar going left: its text then never runs into the names.
+        # Right of the bar's end (and its error bar), or of zero for a bar going left: its text then never
+        # runs into the names.
+        end = max(value, interval.high if interval is not None and math.isfinite(interval.high) else value)
         ax.text(
-            max(value, 0.0) + 0.02 * span,
+            max(end, 0.0) + 0.02 * span,
             yi,
             f"{fmt.pct(row.saving, signed=True)}{best}{same}",
             va="center",
