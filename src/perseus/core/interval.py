@@ -7,7 +7,6 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-LEVEL = 0.90  # the nominal coverage of an interval over repeated searches
 # Student's t, 95th percentile (a two-sided 90% interval), by degrees of freedom 1..30; above, the normal's.
 _T95 = (
     6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812,
@@ -37,10 +36,6 @@ class Estimate:
     def exact(cls, value: float) -> "Estimate":
         """A figure taken as given (a rate a trial offered, a price): no interval of its own."""
         return cls(value, value, value, searches=0)
-
-    @property
-    def repeated(self) -> bool:
-        return self.searches > 1
 
     def spans_zero(self) -> bool:
         """The interval holds 0 (or touches it): the sign of the figure is not established."""
