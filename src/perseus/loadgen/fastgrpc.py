@@ -135,8 +135,9 @@ class Connection(asyncio.Protocol):
             self._window -= len(body)
             stream.window -= len(body)
             stream.pending = memoryview(b"")
-            # The body (602 KB for a 224×224 image) is handed over as it is: concatenating it with the
-            # frame headers copied it twice a call, CPU taken from the server measured on a small host.
+            # The body (602 KB for a 224×224 image) is handed over as it is (uvloop writes the buffers
+            # as they are; plain asyncio joins them once): concatenating it with the frame headers copied
+            # it twice a call, CPU taken from the server measured on a small host.
             self.transport.writelines((out + frame_head(DATA, END_STREAM, stream_id, len(body)), body))
         else:
             self.transport.write(out)

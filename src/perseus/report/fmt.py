@@ -105,20 +105,19 @@ def saving_interval_text(est: Estimate) -> str:
 class Headline:
     text: str
     saving: float | None  # the saving it states, if it is about money
-    interval: Estimate | None = None  # the saving's interval
 
 
 def saving_headline(saving: Estimate, where: str) -> Headline:
     value = saving.value
     said = f"costs {abs(value):.1%} more" if value < 0 else f"saves {value:.1%}"
     if not has_interval(saving):
-        return Headline(f"Multi-tenant serving {said} {where}", value, saving)
+        return Headline(f"Multi-tenant serving {said} {where}", value)
     bounds = pct_span(saving)
     if saving.spans_zero():
         said += f" — not distinguishable from zero ({bounds})"
     else:
         said += f" ({bounds})"
-    return Headline(f"Multi-tenant serving {said} {where}; interval: {basis(saving)}", value, saving)
+    return Headline(f"Multi-tenant serving {said} {where}; interval: {basis(saving)}", value)
 
 
 def setting_text(setting: Mapping[str, Any]) -> str:

@@ -49,12 +49,6 @@ def saving_cell(saving: float | None) -> Cell:
     return Cell(fmt.pct(saving, signed=True), "bad" if saving < 0 else "good")
 
 
-def interval_cell(est: Estimate | None, show: Callable[[float | None], str] = fmt.rate) -> Cell:
-    """An interval, `low–high`; dim when there is none."""
-    text = fmt.span(est, show)
-    return Cell(text, "dim" if text == fmt.MISSING else None)
-
-
 def saving_interval_cell(est: Estimate | None) -> Cell:
     """A saving's interval; `≈ 0` and a warning tone when it holds zero (the sign is not established)."""
     if est is None or not fmt.has_interval(est):
