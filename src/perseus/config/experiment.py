@@ -158,6 +158,10 @@ class ExperimentBase(Strict):
                 raise ValueError(f"sla: per model, it must name every model; {', '.join(missing)} has none")
         return self
 
+    def machine_refs(self) -> dict[str, str]:
+        """Every machine id the file names, by where it names it: each must be in the price catalog."""
+        return {f"price.machines.{i}": m for i, m in enumerate(self.price.machines)} if self.PRICED else {}
+
     def bases(self) -> list[str]:
         return [t.model.split(":", 1)[0] for t in self.models]
 

@@ -100,22 +100,30 @@ def dedicated_peaks(
     knobs: Mapping[str, Scalar] | None = None,
     then: AloneTrials | None = None,
 ) -> dict[str, float]:
-    """Each model alone on its own server (all cores), searched `repeats` times on fresh servers: the mean
-    λ by model key. `then` runs further trials of that model alone on the first search's server (a server
-    start and stop costs seconds), at that search's λ."""
-    peaks: dict[str, float] = {}
-    for key in exp.model_keys():
-        found = []
-        for repeat in repeats(exp):
-            where = dedicated(exp, key, knobs, repeat)
-            lab.phase(where.label())
-            with lab.serve(where, (alone(exp, key, knobs),)) as server:
-                (name,) = where.names
-                found.append(peak_of(server, name))
-                if then is not None and repeat == 1:
-                    then(server, name, found[0])
-        peaks[key] = statistics.fmean(found)
-    return peaks
+    """Each model alone on its own server (all cores): see dedicated_peak. The mean λ by model key."""
+    return {key: dedicated_peak(exp, lab, key, knobs, then) for key in exp.model_keys()}
+
+
+def dedicated_peak(
+    exp: ExperimentBase,
+    lab: Lab,
+    key: str,
+    knobs: Mapping[str, Scalar] | None = None,
+    then: AloneTrials | None = None,
+) -> float:
+    """Model `key` alone on its own server (all cores), searched `repeats` times on fresh servers: the
+    mean λ. `then` runs further trials of that model alone on the first search's server (a server start
+    and stop costs seconds), at that search's λ."""
+    found = []
+    for repeat in repeats(exp):
+        where = dedicated(exp, key, knobs, repeat)
+        lab.phase(where.label())
+        with lab.serve(where, (alone(exp, key, knobs),)) as server:
+            (name,) = where.names
+            found.append(peak_of(server, name))
+            if then is not None and repeat == 1:
+                then(server, name, found[0])
+    return statistics.fmean(found)
 
 
 def shared_on(exp: SharedExperiment, server: Server, peaks: Mapping[str, float]) -> dict[str, float]:

@@ -80,10 +80,9 @@ def _price(experiment: ExperimentBase, source: Source) -> None:
     except ConfigError as exc:
         raise ConfigError(f"{source.at('price.catalog')}: {exc}") from None
     among = f"the price catalog {catalog_path} has" if catalog_path else "the price catalog has"
-    for index, machine_id in enumerate(experiment.price.machines):
+    for key, machine_id in experiment.machine_refs().items():
         if catalog.find(machine_id) is None:
-            where = source.at(f"price.machines.{index}")
-            raise ConfigError(f"{where}: {unknown('machine', machine_id, catalog.ids(), among)}")
+            raise ConfigError(f"{source.at(key)}: {unknown('machine', machine_id, catalog.ids(), among)}")
 
 
 def check_served(experiment: ExperimentBase, infos: Sequence[ModelInfo], source: Source) -> None:

@@ -1,0 +1,257 @@
+"""Kind `profile`: what the placement planner needs to know of the machine it runs on. Each model's λ alone
+(as configured, and at each further knob setting listed), its memory, and co-location points: every pair
+of models sharing one server, searched along fixed shares of the machine's work, and any larger sets
+listed (to check the capacity model's prediction for 3 or more tenants)."""
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from perseus.config import TenantConfig
+from perseus.config.experiment import ExperimentBase, Strict
+from perseus.core.errors import SlaNotMetError
+from perseus.core.names import unknown
+from perseus.experiments.analysis import Peak, dedicated_found, peak, trials_of
+from perseus.experiments.lab import Lab, RatesAt
+from perseus.experiments.placements import (
+    PEAK,
+    alone_setting,
+    dedicated,
+    dedicated_labels,
+    dedicated_peak,
+    placement,
+)
+from perseus.planner.profile import Colocation, MachineProfile, ModelProfile
+from perseus.store import Placement, TrialRow
+from perseus.store.keys import Scalar
+
+NAME = "profile"
+REPORT = "perseus.report.kinds.profile"
+COLOCATED, CAPACITY = "colocated", "capacity"
+MACHINE_ID = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class KnobSetting(Strict):
+    """One more way to serve a model alone; the knobs left out stay as the model is configured."""
+
+    instances: int | None = Field(default=None, ge=1, le=64, description="Triton instances")
+    dynamic_batching: bool | None = Field(default=None, description="Triton's dynamic batcher")
+    intra_op_threads: int | None = Field(
+        default=None, ge=0, le=256, description="onnxruntime intra-op threads per instance"
+    )
+
+    def knobs(self) -> dict[str, Scalar]:
+        return self.model_dump(exclude_none=True)
+
+
+class ProfileSettings(Strict):
+    machine: str = Field(
+        pattern=MACHINE_ID,
+        description="the price catalog's id of this host's machine type (or `perseus run --machine ID`): "
+        "plans price and place machines of this type by what is measured here",
+    )
+    solo: tuple[KnobSetting, ...] = Field(
+        default=(),
+        description="more settings each model's λ alone is searched at; a machine holding one model alone "
+        "uses its best",
+    )
+    pairs: bool = Field(default=True, description="every pair of models sharing one server")
+    mixes: tuple[float, ...] = Field(
+        default=(0.5,),
+        min_length=1,
+        description="a pair is searched along these shares of the machine's work for its first model",
+    )
+    sets: tuple[tuple[str, ...], ...] = Field(
+        default=(),
+        description="sets of 3 or more models measured together at equal shares of work, to check the "
+        "capacity model's prediction, e.g. `[[resnet50, mobilenet_v2, googlenet]]`",
+    )
+
+    @field_validator("mixes")
+    @classmethod
+    def _between(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < m < 1 for m in value):
+            raise ValueError("mixes must lie strictly between 0 and 1")
+        return tuple(sorted(set(value)))
+
+
+class Settings(ExperimentBase):
+    kind: Literal["profile"]
+    profile: ProfileSettings = Field(description="the machine measured, and what is measured on it")
+
+    @model_validator(mode="after")
+    def _sets(self) -> Self:
+        keys = self.model_keys()
+        if len({t.model for t in self.models}) != len(self.models):
+            raise ValueError("profile: each model once (a profile describes models, not copies)")
+        for index, group in enumerate(self.profile.sets):
+            if len(group) < 3 or len(set(group)) != len(group):
+                raise ValueError(f"profile.sets.{index}: 3 or more different models")
+            for model in group:
+                if model not in keys:
+                    raise ValueError(f"profile.sets.{index}: {unknown('model', model, keys, 'it has')}")
+        return self
+
+    PRICED = True  # λ alone is priced on the machine measured; `price.catalog` is where its id is found
+
+    def machine_refs(self) -> dict[str, str]:
+        return {**super().machine_refs(), "profile.machine": self.profile.machine}
+
+
+@dataclass(frozen=True)
+class Group:
+    """A co-location measured: these models on one server, searched along `shares` of the machine's work."""
+
+    where: Placement
+    tenants: tuple[TenantConfig, ...]
+    shares: dict[str, float]  # by model key; sum to 1
+
+    @property
+    def mix(self) -> float:
+        return self.shares[self.where.models[0]] if len(self.shares) == 2 else 1 / len(self.shares)
+
+
+@dataclass(frozen=True)
+class Findings:
+    profile: MachineProfile
+    peaks: dict[str, Peak]  # λ of each model alone, as configured
+    solo: dict[str, dict[str, Peak]]  # by model: λ alone at each setting measured, by the setting's label
+    colocated: list[tuple[Group, Peak, Colocation]]  # each co-location: its search and what it found
+
+
+def _settings(experiment: ExperimentBase) -> Settings:
+    assert isinstance(experiment, Settings)
+    return experiment
+
+
+def groups(exp: Settings) -> list[Group]:
+    keys = exp.model_keys()
+    tenant = dict(zip(keys, exp.models, strict=True))
+    found: list[Group] = []
+
+    def add(models: Sequence[str], shares: dict[str, float], setting: Mapping[str, Scalar]) -> None:
+        tenants = tuple(tenant[m] for m in models)
+        found.append(Group(placement(COLOCATED, tenants, models, setting), tenants, shares))
+
+    if exp.profile.pairs:
+        for a, b in itertools.combinations(keys, 2):
+            for mix in exp.profile.mixes:
+                add((a, b), {a: mix, b: 1 - mix}, {"mix": mix})
+    for models in exp.profile.sets:
+        add(models, {m: 1 / len(models) for m in models}, {})
+    return found
+
+
+def _solo(exp: Settings) -> list[dict[str, Scalar] | None]:
+    return [None, *(s.knobs() for s in exp.profile.solo)]
+
+
+def plan(experiment: ExperimentBase) -> list[str]:
+    exp = _settings(experiment)
+    solo = [label for knobs in _solo(exp) for label in dedicated_labels(exp, knobs)]
+    return solo + [g.where.label() for g in groups(exp)]
+
+
+def _rates_at(group: Group, peaks: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+    """Where the search starts (the total rate at which the shares add up to one dedicated machine's
+    work), and each tenant's part of a total rate."""
+    work = {m: share * peaks[m] for m, share in group.shares.items()}
+    total = sum(work.values())
+    return total, {t: work[group.where.model_of(t)] / total for t in group.where.names}
+
+
+def run(experiment: ExperimentBase, lab: Lab) -> None:
+    exp = _settings(experiment)
+    peaks: dict[str, float] = {}
+    for knobs in _solo(exp):
+        for key in exp.model_keys():
+            try:
+                found = dedicated_peak(exp, lab, key, knobs)
+            except SlaNotMetError as exc:
+                lab.status(f"{key} alone ({knobs or 'as configured'}): {exc}")
+                continue
+            if knobs is None:
+                peaks[key] = found
+    for group in groups(exp):
+        lab.phase(group.where.label())
+        missing = [m for m in group.shares if m not in peaks]
+        if missing:
+            lab.status(f"{group.where.label()}: skipped, no λ alone of {', '.join(missing)}")
+            continue
+        start, parts = _rates_at(group, peaks)
+        with lab.serve(group.where, group.tenants) as server:
+            try:
+                server.search(
+                    _split(parts),
+                    group.where.names,
+                    start,
+                    CAPACITY,
+                )
+            except SlaNotMetError as exc:
+                lab.status(f"{group.where.label()}: {exc}")
+
+
+def _split(parts: Mapping[str, float]) -> RatesAt:
+    return lambda total: {t: total * part for t, part in parts.items()}
+
+
+def _memory(trials: list[TrialRow], exp: Settings, key: str) -> float:
+    """The model's peak RSS alone (its server processes), over the λ search at its configured setting."""
+    where = dedicated(exp, key)
+    (name,) = where.names
+    rows = trials_of(trials, where, PEAK, tenant=name)
+    return max((float(t.summary.usage.get(name, {}).get("rss_peak_bytes", 0.0)) for t in rows), default=0.0)
+
+
+def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
+    exp = _settings(experiment)
+    peaks = dedicated_found(trials, exp)
+    solo: dict[str, dict[str, Peak]] = {key: {} for key in exp.model_keys()}
+    for knobs in _solo(exp):
+        for key, found in dedicated_found(trials, exp, knobs).items():
+            solo[key][_label(exp, key, knobs)] = found
+    models: dict[str, ModelProfile] = {}
+    for key, found in peaks.items():
+        best_label, best = max(solo[key].items(), key=lambda item: item[1].total_rps)
+        knobs = next(k for k in _solo(exp) if _label(exp, key, k) == best_label)
+        models[key] = ModelProfile(
+            key,
+            found.total,
+            best.total,
+            alone_setting(exp, key, knobs),
+            _memory(trials, exp, key),
+            _sla_text(exp, key),
+        )
+    missing = [k for k in exp.model_keys() if k not in peaks]
+    if missing:
+        warnings.append(f"no λ alone for {', '.join(missing)}: the planner cannot place it on this machine")
+    colocated: list[tuple[Group, Peak, Colocation]] = []
+    for group in groups(exp):
+        if any(m not in peaks for m in group.shares):
+            continue
+        found_at = peak(trials, group.where, CAPACITY, None, exp.search.method, group.where.label())
+        if found_at is None:
+            if trials_of(trials, group.where, CAPACITY):
+                warnings.append(f"{group.where.label()}: no rate met every SLA")
+            continue
+        start, _ = _rates_at(group, {m: p.total_rps for m, p in peaks.items()})
+        point = Colocation(
+            group.where.models, found_at.rates_rps, found_at.total.scaled(1 / start), group.mix
+        )
+        colocated.append((group, found_at, point))
+    points = tuple(point for _, _, point in colocated)
+    machine = MachineProfile(exp.profile.machine, models, points, f"profile {exp.name!r}")
+    return Findings(machine, peaks, solo, colocated)
+
+
+def _label(exp: Settings, key: str, knobs: dict[str, Scalar] | None) -> str:
+    """The setting as reports name it (`instances=2, intra_op_threads=1`, or `defaults`)."""
+    return ", ".join(f"{k}={v}" for k, v in alone_setting(exp, key, knobs).items()) or "defaults"
+
+
+def _sla_text(exp: Settings, key: str) -> str:
+    target = exp.sla_of(key)
+    return f"p{target.percentile:g}={target.threshold_ns / 1e6:g}ms"

@@ -1,0 +1,178 @@
+"""The capacity model: whether tenants at given rates fit one machine of a type under their SLAs, predicted
+from measured λ alone and co-location points, and how well it predicts (leave-one-pair-out, sets of 3+).
+
+A machine's load is the work of its tenants in dedicated machines, Σ r/λ (λ alone at the setting they
+share at), plus a term for each pair of different models on it: κ_ab = 1 − e_ab, e_ab the pair's measured
+shared capacity. Interference (κ > 0) adds up over pairs; a gain (κ < 0: one model's idle time filled by
+the other's work) counts once, the best pair's, since the idle time it fills is the same. It fits when the
+load is ≤ 1. A pair never measured gets κ from per-model pressures fitted by least squares (κ_ab ≈ p_a +
+p_b), never below 0 (no gain is assumed that was not measured), and is flagged."""
+
+import itertools
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perseus.planner.profile import Colocation, MachineProfile
+
+Pair = tuple[str, str]
+
+
+def pair(a: str, b: str) -> Pair:
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The fitted model of one machine type."""
+
+    profile: MachineProfile
+    kappa: Mapping[Pair, float]  # every pair of profiled models: measured, else predicted (≥ 0)
+    measured: frozenset[Pair]  # the pairs κ was measured for
+    pressures: Mapping[str, float] = field(default_factory=dict)  # the least-squares fit (may be empty)
+    blind: bool = False  # the interference-blind model: every κ is 0
+
+    def lam(self, model: str) -> float:
+        return self.profile.models[model].shared_rps.value
+
+    def best(self, model: str) -> float:
+        return max(self.profile.models[model].best_rps.value, self.lam(model))
+
+    def k(self, a: str, b: str) -> float:
+        return 0.0 if self.blind else self.kappa[pair(a, b)]
+
+    def load(self, rates: Mapping[str, float]) -> float:
+        """Predicted load of one machine serving these models (req/s each): ≤ 1 fits. One model alone on
+        a machine serves up to its best λ."""
+        rates = {m: r for m, r in rates.items() if r > 0}
+        if len(rates) == 1:
+            ((model, rate),) = rates.items()
+            return rate / self.best(model)
+        work = {m: r / self.lam(m) for m, r in rates.items()}
+        return sum(work.values()) + self.pair_terms(work)
+
+    def pair_terms(self, work: Mapping[str, float]) -> float:
+        """What co-location adds to Σ r/λ (`work` by model): every interfering pair's κ, less the largest
+        gain of one pair. A gain grows with the lesser of the pair's two works, reaching κ where it was
+        measured (equal shares), since a model with little work fills little of the other's idle time."""
+        penalty, gain = 0.0, 0.0
+        for a, b in itertools.combinations(sorted(work), 2):
+            kappa = self.k(a, b)
+            if kappa > 0:
+                penalty += kappa
+            elif kappa < 0:
+                gain = max(gain, min(-kappa, gain_slope(kappa) * min(work[a], work[b])))
+        return penalty - gain
+
+    def predicted_capacity(self, models: Iterable[str]) -> float:
+        """Σ r/λ these models can carry together on one machine at equal shares of work."""
+        named = sorted(set(models))
+        low, high = 0.0, 4.0
+        for _ in range(50):
+            mid = (low + high) / 2
+            work = {m: mid / len(named) for m in named}
+            low, high = (mid, high) if sum(work.values()) + self.pair_terms(work) <= 1.0 else (low, mid)
+        return low
+
+    def flags(self, models: Iterable[str]) -> list[str]:
+        """What about a machine of these models is predicted rather than measured."""
+        unmeasured = [
+            f"{a}+{b}"
+            for a, b in itertools.combinations(sorted(set(models)), 2)
+            if pair(a, b) not in self.measured
+        ]
+        return (
+            [f"pair not measured, κ predicted: {', '.join(unmeasured)}"]
+            if unmeasured and not self.blind
+            else []
+        )
+
+    def memory(self, model: str) -> float:
+        return self.profile.models[model].memory_bytes
+
+
+def gain_slope(kappa: float) -> float:
+    """A gain −κ measured at equal shares of work, each (1 − κ)/2: the gain per unit of the lesser work."""
+    return -kappa / ((1.0 - kappa) / 2.0)
+
+
+def pair_points(profile: MachineProfile) -> dict[Pair, float]:
+    """κ = 1 − e of each measured pair, the mean over its mixes."""
+    found: dict[Pair, list[float]] = {}
+    for point in profile.colocations:
+        if len(point.models) == 2:
+            found.setdefault(pair(*point.models), []).append(1.0 - point.efficiency.value)
+    return {p: statistics.fmean(ks) for p, ks in found.items()}
+
+
+def fit_pressures(points: Mapping[Pair, float], models: Iterable[str]) -> dict[str, float]:
+    """Per-model pressures p with κ_ab ≈ p_a + p_b, by least squares over the measured pairs (models in no
+    measured pair get none)."""
+    named = sorted({m for p in points for m in p} & set(models))
+    if not points or not named:
+        return {}
+    index = {m: i for i, m in enumerate(named)}
+    rows = np.zeros((len(points), len(named)))
+    for row, (a, b) in enumerate(points):
+        rows[row, index[a]] += 1.0
+        rows[row, index[b]] += 1.0
+    solution, *_ = np.linalg.lstsq(rows, np.array(list(points.values())), rcond=None)
+    return {m: float(solution[index[m]]) for m in named}
+
+
+def fit(profile: MachineProfile, blind: bool = False) -> Capacity:
+    """The capacity model of one machine type from its profile."""
+    points = pair_points(profile)
+    pressures = fit_pressures(points, profile.models)
+    worst = max([0.0, *points.values()])
+    kappa: dict[Pair, float] = {}
+    for a, b in itertools.combinations(sorted(profile.models), 2):
+        if (a, b) in points:
+            kappa[(a, b)] = points[(a, b)]
+        elif a in pressures and b in pressures:
+            kappa[(a, b)] = max(0.0, pressures[a] + pressures[b])
+        else:  # nothing measured of one of them beside anything: the worst interference measured
+            kappa[(a, b)] = worst
+    return Capacity(profile, kappa, frozenset(points), pressures, blind)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One prediction against its measurement: a pair left out of the fit, or a set of 3+ models."""
+
+    models: tuple[str, ...]
+    measured: float  # shared capacity e (Σ r/λ at the highest rates meeting every SLA)
+    predicted: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.predicted - self.measured) / self.measured
+
+
+def leave_one_pair_out(profile: MachineProfile) -> list[Check]:
+    """Each measured pair's shared capacity predicted from the other pairs only (κ ≈ p_a + p_b, not
+    clipped: the model's own error)."""
+    points = pair_points(profile)
+    checks = []
+    for left_out, kappa in points.items():
+        rest = {p: k for p, k in points.items() if p != left_out}
+        pressures = fit_pressures(rest, profile.models)
+        a, b = left_out
+        if a in pressures and b in pressures:
+            checks.append(Check(left_out, 1.0 - kappa, 1.0 - (pressures[a] + pressures[b])))
+    return checks
+
+
+def set_checks(capacity: Capacity, points: Iterable[Colocation]) -> list[Check]:
+    """Each measured set of 3 or more models against the capacity the model predicts for it."""
+    return [
+        Check(tuple(p.models), p.efficiency.value, capacity.predicted_capacity(p.models))
+        for p in points
+        if len(p.models) >= 3
+    ]
+
+
+def median_error(checks: list[Check]) -> float | None:
+    return statistics.median(c.error for c in checks) if checks else None

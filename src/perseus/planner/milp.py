@@ -1,0 +1,168 @@
+"""The exact planner: a mixed-integer program solved by HiGHS (scipy.optimize.milp) within a time limit.
+
+Machines are slots of each type (at most as many as tenants the type can serve, and no more than a
+reference plan's cost buys). A tenant's rate is split over shared slots and machines of its own (at its
+best setting); a slot's load follows the capacity model (pair terms through model-presence binaries) and
+the memory of the models on it. Minimises $/h."""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from perseus.planner.capacity import gain_slope
+from perseus.planner.problem import (
+    MachineType,
+    Plan,
+    PlannedMachine,
+    Problem,
+    lower_bound,
+    machine,
+    own_machines,
+)
+
+EPS = 1e-6
+
+
+@dataclass
+class _Program:
+    """The columns and rows being built: cost, bounds and integrality per column; rows as triplets."""
+
+    cost: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+    integral: list[int] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    cols: list[int] = field(default_factory=list)
+    vals: list[float] = field(default_factory=list)
+    row_low: list[float] = field(default_factory=list)
+    row_high: list[float] = field(default_factory=list)
+
+    def column(self, cost: float, high: float, integral: bool) -> int:
+        self.cost.append(cost)
+        self.low.append(0.0)
+        self.high.append(high)
+        self.integral.append(1 if integral else 0)
+        return len(self.cost) - 1
+
+    def row(self, terms: list[tuple[int, float]], low: float, high: float) -> None:
+        index = len(self.row_low)
+        for col, val in terms:
+            self.rows.append(index)
+            self.cols.append(col)
+            self.vals.append(val)
+        self.row_low.append(low)
+        self.row_high.append(high)
+
+
+def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: float = 0.01) -> Plan:
+    """The cheapest plan HiGHS finds within the time limit (to `gap` of its own bound); `reference` (a
+    feasible plan, e.g. the greedy's) bounds the machines considered and is returned if nothing cheaper
+    is found."""
+    started = time.perf_counter()
+    p = _Program()
+    tenants = problem.tenants
+    cover: list[list[tuple[int, float]]] = [[] for _ in tenants]
+    slots: list[tuple[MachineType, int, dict[int, int]]] = []  # type, y column, tenant → q column
+    own: list[tuple[MachineType, int, int, int]] = []  # type, tenant index, n column, d column
+    for kind in problem.types:
+        served = [i for i, t in enumerate(tenants) if kind.serves(t)]
+        if not served:
+            continue
+        for i in served:
+            n = p.column(kind.usd_per_h, own_machines(tenants[i], kind), True)
+            d = p.column(0.0, 1.0, False)
+            cover[i].append((d, 1.0))
+            p.row([(d, tenants[i].rate_rps), (n, -kind.capacity.best(tenants[i].model))], -np.inf, 0.0)
+            own.append((kind, i, n, d))
+        count = min(len(served), int(reference.usd_per_h / kind.usd_per_h + EPS))
+        previous = None
+        for _ in range(count):
+            y, q = _slot(p, kind, tenants, served, cover)
+            if previous is not None:
+                p.row([(y, 1.0), (previous, -1.0)], -np.inf, 0.0)  # slots are used in order
+            previous = y
+            slots.append((kind, y, q))
+    for terms in cover:
+        p.row(terms, 1.0, 1.0)
+    matrix = coo_matrix((p.vals, (p.rows, p.cols)), shape=(len(p.row_low), len(p.cost))).tocsr()
+    result = milp(
+        np.array(p.cost),
+        constraints=LinearConstraint(matrix, np.array(p.row_low), np.array(p.row_high)),
+        integrality=np.array(p.integral),
+        bounds=Bounds(np.array(p.low), np.array(p.high)),
+        options={"time_limit": time_limit_s, "mip_rel_gap": gap},
+    )
+    solver = {
+        "status": result.message,
+        "seconds": round(time.perf_counter() - started, 3),
+        "mip_gap": getattr(result, "mip_gap", None),
+        "columns": len(p.cost),
+        "rows": len(p.row_low),
+    }
+    if result.x is None or result.fun >= reference.usd_per_h - EPS:
+        note = "the MILP found nothing cheaper than the greedy plan within its time limit"
+        return Plan(reference.method, reference.machines, reference.lower_bound_usd_per_h, (note,), solver)
+    x = result.x
+    machines: list[PlannedMachine] = []
+    for kind, y, q in slots:
+        if x[y] > 0.5:
+            rates = {tenants[i].name: x[col] * tenants[i].rate_rps for i, col in q.items() if x[col] > EPS}
+            if rates:
+                machines.append(machine(kind, rates, problem))
+    for kind, i, n, d in own:
+        count = round(x[n])
+        for _ in range(count):
+            machines.append(machine(kind, {tenants[i].name: x[d] * tenants[i].rate_rps / count}, problem))
+    return Plan("milp", tuple(machines), lower_bound(problem), (), solver)
+
+
+def _slot(
+    p: _Program,
+    kind: MachineType,
+    tenants: tuple,  # type: ignore[type-arg]
+    served: list[int],
+    cover: list[list[tuple[int, float]]],
+) -> tuple[int, dict[int, int]]:
+    """One machine slot of this type: its columns and rows; returns its y column and q columns."""
+    cap = kind.capacity
+    y = p.column(kind.usd_per_h, 1.0, True)
+    models = sorted({tenants[i].model for i in served})
+    w = {m: p.column(0.0, 1.0, True) for m in models}
+    for col in w.values():
+        p.row([(col, 1.0), (y, -1.0)], -np.inf, 0.0)
+    load: list[tuple[int, float]] = [(y, -1.0)]
+    q: dict[int, int] = {}
+    work: dict[str, list[tuple[int, float]]] = {m: [] for m in models}  # Σ r/λ of each model, as terms
+    for i in served:
+        col = p.column(0.0, 1.0, False)
+        q[i] = col
+        cover[i].append((col, 1.0))
+        model = tenants[i].model
+        p.row([(col, 1.0), (w[model], -1.0)], -np.inf, 0.0)
+        term = (col, tenants[i].rate_rps / cap.lam(model))
+        load.append(term)
+        work[model].append(term)
+    chosen: list[tuple[int, float]] = []
+    for index, a in enumerate(models):
+        for b in models[index + 1 :]:
+            kappa = cap.k(a, b)
+            if kappa > EPS:  # both present → v = 1: the pair's interference is charged
+                v = p.column(0.0, 1.0, False)
+                p.row([(v, 1.0), (w[a], -1.0), (w[b], -1.0)], -1.0, np.inf)
+                load.append((v, kappa))
+            elif kappa < -EPS:  # a gain: one pair's at most, growing with the lesser work (capacity.py)
+                s = p.column(0.0, 1.0, True)
+                gain = p.column(0.0, -kappa, False)
+                p.row([(gain, 1.0), (s, kappa)], -np.inf, 0.0)
+                for m in (a, b):
+                    p.row([(gain, 1.0), *((c, -gain_slope(kappa) * v) for c, v in work[m])], -np.inf, 0.0)
+                load.append((gain, -1.0))
+                chosen.append((s, 1.0))
+    p.row(load, -np.inf, 0.0)
+    if chosen:
+        p.row([*chosen, (y, -1.0)], -np.inf, 0.0)
+    p.row([*((w[m], cap.memory(m)) for m in models), (y, -kind.memory_bytes)], -np.inf, 0.0)
+    return y, q

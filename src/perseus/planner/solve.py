@@ -1,0 +1,57 @@
+"""One entry to the planner: the greedy always, the MILP on top when the fleet is small enough (or asked
+for), and the plans every plan is compared with (all-dedicated, interference-blind)."""
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from perseus.planner import greedy, milp
+from perseus.planner.capacity import Capacity
+from perseus.planner.problem import MachineType, Plan, Problem, dedicated, machine
+
+Method = Literal["auto", "milp", "greedy"]
+MILP_TENANTS = 60  # auto: the MILP above this many tenants rarely closes its gap within a time limit
+
+
+@dataclass(frozen=True)
+class Answer:
+    plan: Plan  # interference-aware: the one recommended
+    dedicated: Plan  # each tenant on its cheapest machines of its own, at its best setting
+    blind: Plan  # planned as if co-located models never interfered (Σ r/λ ≤ 1), loads then predicted
+    problem: Problem
+
+    @property
+    def saving(self) -> float:
+        return 1.0 - self.plan.usd_per_h / self.dedicated.usd_per_h
+
+
+def plan(problem: Problem, method: Method = "auto", time_limit_s: float = 10.0) -> Plan:
+    found = greedy.solve(problem)
+    if method == "milp" or (method == "auto" and len(problem.tenants) <= MILP_TENANTS):
+        return milp.solve(problem, found, time_limit_s)
+    return found
+
+
+def blind(problem: Problem) -> Problem:
+    types = tuple(replace(t, capacity=_blind(t.capacity)) for t in problem.types)
+    return Problem(problem.tenants, types)
+
+
+def _blind(capacity: Capacity) -> Capacity:
+    return replace(capacity, blind=True)
+
+
+def reload(planned: Plan, problem: Problem) -> Plan:
+    """A plan's machines with the loads `problem`'s capacity model predicts for them (a blind plan seen by
+    the interference-aware model)."""
+    machines = tuple(machine(problem.type(m.type), m.tenants, problem) for m in planned.machines)
+    return replace(planned, machines=machines)
+
+
+def answer(problem: Problem, method: Method = "auto", time_limit_s: float = 10.0) -> Answer:
+    problem.check()
+    aware = plan(problem, method, time_limit_s)
+    unaware = reload(plan(blind(problem), method, time_limit_s), problem)
+    return Answer(aware, dedicated(problem), unaware, problem)
+
+
+__all__ = ["Answer", "MachineType", "Method", "Plan", "Problem", "answer", "blind", "plan"]

@@ -1,0 +1,100 @@
+"""Drawing kind `profile`: each model's λ alone at every setting measured and its memory, and each
+co-location's shared capacity (Σ r/λ at the highest rates meeting every SLA) — what plans are made of."""
+
+from typing import Any
+
+from perseus.experiments.analysis import Peak
+from perseus.experiments.profile import Findings
+from perseus.report import fmt
+from perseus.report.fmt import Headline
+from perseus.report.kinds import findings_of
+from perseus.report.table import Cell, TableData, per_tenant, plain
+
+CAPACITY_NOTE = (
+    "Shared capacity: Σ r/λ at the highest rates (in the mix's shares of the machine's work) that met every "
+    "SLA together, λ each model's alone at the same setting. 1.00: sharing does what dedicated machines "
+    "would; above, sharing gains; below, the models interfere."
+)
+
+
+def solo_table(found: Findings) -> TableData:
+    rows = []
+    for model, settings in found.solo.items():
+        profile = found.profile.models.get(model)
+        for label, peak in settings.items():
+            best = profile is not None and fmt.setting_text(profile.best_setting) == label
+            rows.append(
+                [
+                    *plain(model, label, fmt.span(peak.total, fmt.rate)),
+                    Cell("best", "good") if best else Cell(""),
+                    Cell(_mib(profile.memory_bytes) if profile is not None else fmt.MISSING),
+                ]
+            )
+    return TableData(
+        "solo",
+        f"λ of each model alone on {found.profile.machine}",
+        ["model", "setting", "λ req/s (interval)", "machine of its own", "memory MiB"],
+        rows,
+        labels=2,
+        notes=[Cell("Memory: peak RSS of the model's server processes alone, as configured.", "dim")],
+    )
+
+
+def _mib(memory_bytes: float) -> str:
+    return f"{memory_bytes / 2**20:,.0f}" if memory_bytes > 0 else fmt.MISSING
+
+
+def capacity_table(found: Findings) -> TableData | None:
+    if not found.colocated:
+        return None
+    rows = []
+    for group, peak, point in found.colocated:
+        rows.append(
+            [
+                *plain(
+                    " + ".join(group.where.models),
+                    " : ".join(f"{share:.0%}" for share in group.shares.values()),
+                    per_tenant(dict(peak.rates_rps), fmt.rate),
+                ),
+                _capacity_cell(point.efficiency.value),
+                Cell(fmt.span(point.efficiency, fmt.ratio)),
+            ]
+        )
+    return TableData(
+        "capacity",
+        "Shared capacity of models co-located",
+        ["models", "shares of work", "rates req/s at the peak", "shared capacity", "interval"],
+        rows,
+        labels=2,
+        notes=[Cell(CAPACITY_NOTE, "dim")],
+    )
+
+
+def _capacity_cell(value: float) -> Cell:
+    return Cell(fmt.ratio(value), "good" if value >= 1.0 else "bad" if value < 0.9 else "warn")
+
+
+def tables(findings: Any) -> list[TableData]:
+    found = findings_of(findings, Findings)
+    shown = [solo_table(found)] if found.solo else []
+    return shown + [t for t in (capacity_table(found),) if t is not None]
+
+
+def searches(findings: Any) -> list[Peak]:
+    found = findings_of(findings, Findings)
+    return list(found.peaks.values()) + [peak for _, peak, _ in found.colocated]
+
+
+def headline(findings: Any) -> Headline | None:
+    found = findings_of(findings, Findings)
+    points = found.profile.colocations
+    if not points:
+        return None
+    low = min(points, key=lambda c: c.efficiency.value)
+    high = max(points, key=lambda c: c.efficiency.value)
+    return Headline(
+        f"{len(found.profile.models)} models profiled on {found.profile.machine}: co-located, they carry "
+        f"{fmt.ratio(low.efficiency.value)} ({' + '.join(low.models)}) to "
+        f"{fmt.ratio(high.efficiency.value)} ({' + '.join(high.models)}) of dedicated machines' work",
+        None,
+    )

@@ -1,0 +1,80 @@
+"""Kind `profile` over a model of a server (fake_server): λ alone per knob setting, co-location searches
+along shares of work, and the machine profile the planner reads."""
+
+from pathlib import Path
+
+import pytest
+
+from perseus.core.errors import ConfigError
+from perseus.experiments import profile
+from perseus.experiments.registry import parse_experiment
+from perseus.experiments.results import experiment_results
+from perseus.store import Store
+from tests.unit.fake_server import run_on
+from tests.unit.test_kinds import CPU, CPU2, FAST, QUICK
+
+SETTINGS = {"machine": "gcp-n2-standard-2", "solo": [{"instances": 2}]}
+
+
+def _profile(tmp_path: Path, **section: object) -> tuple[profile.Findings, list[str]]:
+    exp = parse_experiment(
+        {
+            "name": "p",
+            "kind": "profile",
+            "models": [FAST, CPU, CPU2],
+            **QUICK,
+            "profile": {**SETTINGS, **section},
+        },
+        "test",
+    )
+    store = Store(tmp_path / "results.db")
+    run_id, phases = run_on(store, exp)
+    assert phases.labels == profile.plan(exp)
+    found = experiment_results(store, run_id).findings
+    assert isinstance(found, profile.Findings)
+    return found, phases.labels
+
+
+def test_profile_measures_every_model_alone_and_every_pair(tmp_path: Path) -> None:
+    found, phases = _profile(tmp_path, sets=[["synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2"]])
+    machine = found.profile
+    assert machine.machine == "gcp-n2-standard-2"
+    assert set(machine.models) == {"synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2"}
+    assert len(phases) == 3 * 2 + 3 + 1  # alone at 2 settings, 3 pairs, 1 triple
+    sleep = machine.models["synthetic-sleep"]
+    # Two instances of a 10 ms sleep serve twice what one does; that is its machine of its own.
+    assert sleep.best_rps.value == pytest.approx(2 * sleep.shared_rps.value, rel=0.1)
+    assert dict(sleep.best_setting) == {"instances": 2}
+    assert sleep.sla == "p95=100ms"
+    pairs = {c.models: c for c in machine.colocations if len(c.models) == 2}
+    assert len(pairs) == 3
+    for point in pairs.values():
+        lam = {m: machine.models[m].shared_rps.value for m in point.models}
+        used = [point.rates_rps[m] / lam[m] for m in point.models]
+        assert used[0] == pytest.approx(used[1])  # searched along equal shares of the machine's work
+        assert point.efficiency.value == pytest.approx(sum(used))
+        assert point.efficiency.low <= point.efficiency.value <= point.efficiency.high
+    # A sleeping model takes no CPU from a CPU-bound one: together they carry far more than one machine's
+    # work; two CPU-bound models share one core: about one machine's work.
+    assert pairs[("synthetic-cpu", "synthetic-sleep")].efficiency.value > 1.3
+    assert pairs[("synthetic-cpu", "synthetic-cpu-2")].efficiency.value == pytest.approx(1.0, abs=0.2)
+    (triple,) = [c for c in machine.colocations if len(c.models) == 3]
+    assert triple.efficiency.value > 1.0
+
+
+def test_profile_mixes_search_along_other_shares(tmp_path: Path) -> None:
+    found, _ = _profile(tmp_path, solo=[], mixes=[0.25, 0.75])
+    points = [c for c in found.profile.colocations if c.models == ("synthetic-cpu", "synthetic-sleep")]
+    assert sorted(c.mix for c in points) == [0.25, 0.75]
+
+
+def test_profile_file_errors_are_one_line() -> None:
+    base = {"name": "p", "kind": "profile", "models": ["resnet50", "mobilenet_v2"]}
+    with pytest.raises(ConfigError, match=r"profile\.sets\.0: 3 or more different models"):
+        parse_experiment({**base, "profile": {"machine": "x", "sets": [["resnet50", "mobilenet_v2"]]}}, "f")
+    with pytest.raises(ConfigError, match="profile.machine"):
+        parse_experiment({**base, "profile": {}}, "f")
+    with pytest.raises(ConfigError, match="mixes must lie strictly between 0 and 1"):
+        parse_experiment({**base, "profile": {"machine": "x", "mixes": [1.0]}}, "f")
+    with pytest.raises(ConfigError, match="each model once"):
+        parse_experiment({**base, "models": ["resnet50", "resnet50"], "profile": {"machine": "x"}}, "f")
