@@ -72,7 +72,7 @@ def test_profile_file_errors_are_one_line() -> None:
     base = {"name": "p", "kind": "profile", "models": ["resnet50", "mobilenet_v2"]}
     with pytest.raises(ConfigError, match=r"profile\.sets\.0: 3 or more different models"):
         parse_experiment({**base, "profile": {"machine": "x", "sets": [["resnet50", "mobilenet_v2"]]}}, "f")
-    with pytest.raises(ConfigError, match="profile.machine"):
+    with pytest.raises(ConfigError, match=r"profile\.machine"):
         parse_experiment({**base, "profile": {}}, "f")
     with pytest.raises(ConfigError, match="mixes must lie strictly between 0 and 1"):
         parse_experiment({**base, "profile": {"machine": "x", "mixes": [1.0]}}, "f")

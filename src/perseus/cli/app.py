@@ -10,6 +10,7 @@ from perseus.cli import (
     bench_cmd,
     demo_cmd,
     models_cmd,
+    plan_cmd,
     repo_cmd,
     report_cmd,
     run_cmd,
@@ -38,6 +39,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("savings")(savings_cmd.savings)
 app.command("run")(run_cmd.run)
 app.command("report")(report_cmd.report)
+app.command("plan", epilog=plan_cmd.EPILOG)(plan_cmd.plan)
 
 
 def sweep_leftovers() -> None:

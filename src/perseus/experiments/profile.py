@@ -224,6 +224,7 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
             alone_setting(exp, key, knobs),
             _memory(trials, exp, key),
             _sla_text(exp, key),
+            exp.models[exp.model_keys().index(key)],
         )
     missing = [k for k in exp.model_keys() if k not in peaks]
     if missing:

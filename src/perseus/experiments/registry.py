@@ -12,7 +12,7 @@ from perseus.config.experiment import ExperimentBase
 from perseus.config.loading import read_yaml, validation_line
 from perseus.core.errors import ConfigError
 from perseus.core.names import did_you_mean
-from perseus.experiments import fig1, frontier, interference, knobs, peak, profile, qos
+from perseus.experiments import deploy, fig1, frontier, interference, knobs, peak, profile, qos
 from perseus.experiments.lab import Kind
 
 KINDS: tuple[Kind, ...] = (
@@ -23,6 +23,7 @@ KINDS: tuple[Kind, ...] = (
     interference,
     knobs,
     profile,
+    deploy,
 )
 
 

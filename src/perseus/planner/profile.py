@@ -5,6 +5,7 @@ measured under, and co-location points: a set of models at rates that just met e
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from perseus.config.serving import TenantConfig
 from perseus.core.interval import Estimate
 from perseus.core.sla import SlaTarget, parse_sla
 
@@ -19,6 +20,7 @@ class ModelProfile:
     best_setting: Setting
     memory_bytes: float  # peak RSS of its server processes, alone at the shared setting
     sla: str  # the SLA λ was measured under, e.g. "p95=100ms"
+    config: TenantConfig | None = None  # how it was served (its knobs) where it shares a server
 
     @property
     def target(self) -> SlaTarget:

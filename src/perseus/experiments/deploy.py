@@ -1,0 +1,160 @@
+"""Kind `deploy`: a plan's machines served as planned, to check the plan by measurement. Each machine is
+one server holding its models (at the knobs the plan gives them), driven open loop (Poisson) at the
+planned rates; each tenant's p95 is judged against its own SLA. `perseus plan --validate` writes it."""
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from perseus.config import TenantConfig
+from perseus.config.experiment import ExperimentBase, Strict
+from perseus.core.sla import parse_sla
+from perseus.experiments.analysis import offered, trials_of
+from perseus.experiments.lab import Lab
+from perseus.experiments.placements import placement
+from perseus.store import Placement, TrialRow
+from perseus.store.judge import feasible
+
+NAME = "deploy"
+REPORT = "perseus.report.kinds.deploy"
+VALIDATE = "validate"
+
+
+class DeployTenant(Strict):
+    name: str = Field(min_length=1, description="the tenant's name in the plan")
+    model: str = Field(min_length=1, description="one of the experiment's models (its key)")
+    rate: float = Field(gt=0, description="req/s the plan gives it on this machine")
+    sla: str = Field(description="its own latency target, e.g. p95=100ms")
+
+
+class DeployMachine(Strict):
+    type: str = Field(min_length=1, description="the machine type planned")
+    tenants: tuple[DeployTenant, ...] = Field(min_length=1, description="who the plan puts on it")
+    knobs: dict[str, dict[str, int | bool]] = Field(
+        default_factory=dict, description="per model, knobs that differ here (a model alone at its best)"
+    )
+    predicted_load: float = Field(ge=0, description="what the capacity model predicted")
+
+
+class DeploySettings(Strict):
+    plan: str = Field(default="", description="which plan these machines are")
+    machines: tuple[DeployMachine, ...] = Field(min_length=1, description="the machines deployed one by one")
+
+
+class Settings(ExperimentBase):
+    kind: Literal["deploy"]
+    deploy: DeploySettings = Field(description="the planned machines")
+
+
+@dataclass(frozen=True)
+class TenantCheck:
+    name: str
+    model: str
+    rate_rps: float
+    sla: str
+    served_rps: float
+    latency_ms: float  # at the SLA's percentile
+    qos_satisfaction: float | None  # of the model's requests, within the model's strictest SLA
+    met: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class Deployed:
+    index: int
+    type: str
+    predicted_load: float
+    tenants: list[TenantCheck]
+    measured: bool  # its trial is stored
+
+    @property
+    def met(self) -> bool:
+        return self.measured and all(t.met for t in self.tenants)
+
+
+@dataclass(frozen=True)
+class Findings:
+    plan: str
+    machines: list[Deployed]
+
+    @property
+    def met(self) -> bool:
+        return all(m.met for m in self.machines)
+
+    @property
+    def missed(self) -> list[TenantCheck]:
+        return [t for m in self.machines for t in m.tenants if not t.met]
+
+
+def _settings(experiment: ExperimentBase) -> Settings:
+    assert isinstance(experiment, Settings)
+    return experiment
+
+
+def server_of(exp: Settings, index: int) -> tuple[Placement, tuple[TenantConfig, ...]]:
+    machine = exp.deploy.machines[index]
+    keys = list(dict.fromkeys(t.model for t in machine.tenants))
+    configured = dict(zip(exp.model_keys(), exp.models, strict=True))
+    tenants = tuple(configured[k].model_copy(update=machine.knobs.get(k, {})) for k in keys)
+    return placement("deployed", tenants, keys, {"machine": index + 1, "type": machine.type}), tenants
+
+
+def plan(experiment: ExperimentBase) -> list[str]:
+    exp = _settings(experiment)
+    return [server_of(exp, i)[0].label() for i in range(len(exp.deploy.machines))]
+
+
+def run(experiment: ExperimentBase, lab: Lab) -> None:
+    exp = _settings(experiment)
+    for index, machine in enumerate(exp.deploy.machines):
+        where, tenants = server_of(exp, index)
+        lab.phase(where.label())
+        rates: dict[str, float] = {}
+        for tenant in machine.tenants:
+            name = where.tenant_of(tenant.model)
+            assert name is not None
+            rates[name] = rates.get(name, 0.0) + tenant.rate
+        with lab.serve(where, tenants) as server:
+            server.trial(rates, VALIDATE)
+
+
+def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
+    exp = _settings(experiment)
+    machines: list[Deployed] = []
+    for index, machine in enumerate(exp.deploy.machines):
+        where, _ = server_of(exp, index)
+        rows = trials_of(trials, where, VALIDATE)
+        checks = []
+        for tenant in machine.tenants:
+            name = where.tenant_of(tenant.model)
+            assert name is not None
+            checks.append(_check(rows[-1] if rows else None, name, tenant))
+        machines.append(Deployed(index + 1, machine.type, machine.predicted_load, checks, bool(rows)))
+    return Findings(exp.deploy.plan, machines)
+
+
+def _check(trial: TrialRow | None, name: str, tenant: DeployTenant) -> TenantCheck:
+    if trial is None:
+        return TenantCheck(
+            tenant.name,
+            tenant.model,
+            tenant.rate,
+            tenant.sla,
+            math.nan,
+            math.nan,
+            None,
+            False,
+            "not measured",
+        )
+    target = parse_sla(tenant.sla)
+    summary = trial.summary
+    latency = float(summary.value(name, target.key, math.nan))
+    served = float(summary.value(name, "throughput_rps", math.nan)) * tenant.rate / offered(trial)[name]
+    ok, detail = feasible(trial, [name])  # overload, errors, late sends: judged as a probe is
+    within = latency * 1e6 <= target.threshold_ns
+    met = within and (ok or "missed" in detail)
+    why = "ok" if met else (f"{target.label} missed ({latency:.1f} ms)" if not within else detail)
+    qos = summary.value(name, "qos_satisfaction")
+    return TenantCheck(tenant.name, tenant.model, tenant.rate, tenant.sla, served, latency, qos, met, why)

@@ -1,0 +1,194 @@
+"""A fleet plan file turned into the planner's problem: the stored profile runs it names, read back into
+machine profiles, priced from the catalog, and the machine types it may rent (a type without a profile
+only when extrapolation is asked for, and then flagged)."""
+
+import platform
+from dataclasses import dataclass, replace
+
+from perseus.config.plan import PlanFile
+from perseus.config.prices import Machine, load_catalog
+from perseus.core.errors import ConfigError
+from perseus.core.sla import parse_sla
+from perseus.experiments import deploy
+from perseus.experiments import profile as profile_kind
+from perseus.experiments.registry import parse_experiment
+from perseus.experiments.results import RUN_KIND, experiment_results
+from perseus.planner.capacity import fit
+from perseus.planner.problem import MachineType, Plan, Problem, Tenant
+from perseus.planner.profile import MachineProfile, ModelProfile
+from perseus.store import Store
+
+GIB = 2.0**30
+
+
+@dataclass(frozen=True)
+class Fleet:
+    problem: Problem
+    profiles: dict[str, MachineProfile]  # by machine type, as measured (or extrapolated)
+    runs: dict[str, list[int]]  # the profile runs behind each machine type
+    notes: list[str]
+
+
+def profile_run(store: Store, ref: int | str) -> int:
+    """The run a plan names: by id, or the latest run of kind profile with that name."""
+    runs = [r for r in store.runs() if r.kind == RUN_KIND and r.spec.get("kind") == profile_kind.NAME]
+    if isinstance(ref, int):
+        if not any(r.id == ref for r in store.runs()):
+            raise ConfigError(f"profiles: run {ref} is not in {store.path} (perseus runs list)")
+        if not any(r.id == ref for r in runs):
+            raise ConfigError(f"profiles: run {ref} is not a profile run (kind: profile)")
+        return ref
+    named = [r for r in runs if r.spec.get("name") == ref]
+    if not named:
+        raise ConfigError(
+            f"profiles: no profile run named {ref!r} in {store.path}: run it first "
+            f"(e.g. perseus run experiments/profile-6cnn.yaml)"
+        )
+    done = [r for r in named if r.status == "done"]
+    return (done or named)[-1].id
+
+
+def read_profiles(
+    store: Store, plan: PlanFile
+) -> tuple[dict[str, MachineProfile], dict[str, list[int]], list[str]]:
+    """Each machine type's profile, merged over the runs that measured it (a later run's model wins)."""
+    merged: dict[str, MachineProfile] = {}
+    runs: dict[str, list[int]] = {}
+    notes: list[str] = []
+    for ref in plan.profiles:
+        run_id = profile_run(store, ref)
+        results = experiment_results(store, run_id)
+        if results.status != "done":
+            notes.append(f"profile run {run_id} is {results.status}: planning from what it measured")
+        found = results.findings
+        assert isinstance(found, profile_kind.Findings)
+        mp = found.profile
+        runs.setdefault(mp.machine, []).append(run_id)
+        if mp.machine in merged:
+            old = merged[mp.machine]
+            mp = replace(
+                old,
+                models={**old.models, **mp.models},
+                colocations=old.colocations + mp.colocations,
+                source=f"{old.source}; {mp.source}",
+            )
+        merged[mp.machine] = replace(mp, source=f"run {', '.join(map(str, runs[mp.machine]))}")
+    return merged, runs, notes
+
+
+def extrapolated(source: MachineProfile, machine: Machine, measured_on: Machine) -> MachineProfile:
+    """A profile scaled by vCPUs from another type's: λ × (vCPUs / vCPUs measured); κ kept."""
+    factor = machine.vcpus / measured_on.vcpus
+
+    def scaled(m: ModelProfile) -> ModelProfile:
+        return replace(m, shared_rps=m.shared_rps.scaled(factor), best_rps=m.best_rps.scaled(factor))
+
+    return replace(
+        source,
+        machine=machine.id,
+        models={k: scaled(m) for k, m in source.models.items()},
+        extrapolated_from=f"{source.machine} × {factor:g} (vCPUs)",
+    )
+
+
+def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fleet:
+    catalog = load_catalog(plan.catalog)
+    profiles, runs, notes = read_profiles(store, plan)
+    for machine_id in [*profiles, *plan.machines]:
+        catalog.get(machine_id)  # one line naming an id the catalog lacks
+    wanted = list(plan.machines) or list(profiles)
+    how = extrapolate or plan.extrapolate
+    types: list[MachineType] = []
+    for machine_id in wanted:
+        machine = catalog.get(machine_id)
+        found = profiles.get(machine_id)
+        if found is None and how == "cores":
+            nearest = min(profiles, key=lambda m: abs(catalog.get(m).vcpus - machine.vcpus))
+            found = extrapolated(profiles[nearest], machine, catalog.get(nearest))
+            profiles[machine_id] = found
+            notes.append(f"{machine_id}: no profile; λ extrapolated from {found.extrapolated_from}, flagged")
+        elif found is None:
+            notes.append(f"{machine_id}: no profile, not used (--extrapolate cores to scale one, flagged)")
+            continue
+        memory = (machine.memory_gib - plan.server_memory_gib) * GIB
+        types.append(MachineType(machine_id, machine.usd_per_h, memory, fit(found)))
+    if not types:
+        raise ConfigError(f"no machine type to plan on: none of {', '.join(wanted)} has a profile")
+    names = plan.tenant_names()
+    tenants = tuple(Tenant(n, t.model, t.rate, t.sla) for n, t in zip(names, plan.tenants, strict=True))
+    problem = Problem(tenants, tuple(types))
+    problem.check()
+    return Fleet(problem, profiles, runs, notes)
+
+
+VALIDATION_TRIAL = {"warmup_s": 3.0, "min_duration_s": 20.0, "max_duration_s": 30.0}
+ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
+
+
+def deploy_experiment(
+    plan: PlanFile, fleet: Fleet, planned: Plan, label: str, host: str
+) -> deploy.Settings | None:
+    """The machines of `planned` of type `host` as a `deploy` experiment (None: the plan has none)."""
+    profile = fleet.profiles[host]
+    by_name = {t.name: t for t in fleet.problem.tenants}
+    machines = []
+    slas: dict[str, str] = {}
+    for m in planned.machines:
+        if m.type != host:
+            continue
+        tenants = []
+        for name, rate in m.tenants.items():
+            tenant = by_name[name]
+            tenants.append({"name": name, "model": tenant.model, "rate": rate, "sla": tenant.sla})
+            if tenant.model not in slas or _stricter(tenant.sla, slas[tenant.model]):
+                slas[tenant.model] = tenant.sla
+        knobs = {}
+        if m.dedicated:
+            (model,) = m.models
+            best = profile.models[model].best_setting
+            knobs[model] = {k: v for k, v in best.items() if k in ALONE_KNOBS}
+        machines.append(
+            {"type": m.type, "tenants": tenants, "knobs": knobs, "predicted_load": m.predicted_load}
+        )
+    if not machines:
+        return None
+    models = [profile.models[m].config for m in slas]
+    data = {
+        "name": f"validate plan {plan.name!r} ({label})",
+        "kind": deploy.NAME,
+        "models": [
+            c.model_dump(exclude_defaults=True) if c is not None else m
+            for c, m in zip(models, slas, strict=True)
+        ],
+        "sla": slas,
+        "trial": VALIDATION_TRIAL,
+        "deploy": {"plan": f"{plan.name} ({label})", "machines": machines},
+    }
+    experiment = parse_experiment(data, f"plan {plan.name!r}")
+    assert isinstance(experiment, deploy.Settings)
+    return experiment
+
+
+def _stricter(a: str, b: str) -> bool:
+    return parse_sla(a).threshold_ns < parse_sla(b).threshold_ns
+
+
+def host_type(fleet: Fleet, store: Store, given: str | None) -> str:
+    """The machine type of this host: --machine, else the one type profiled on this host."""
+    if given is not None:
+        if given not in fleet.profiles or fleet.profiles[given].extrapolated_from:
+            raise ConfigError(f"--machine {given}: the plan has no measured profile of that type to validate")
+        return given
+    here = platform.node()
+    measured = {
+        machine
+        for machine, run_ids in fleet.runs.items()
+        for run_id in run_ids
+        if store.run(run_id).provenance.get("host", {}).get("hostname") == here
+    }
+    if len(measured) != 1:
+        raise ConfigError(
+            f"--validate: say which machine type this host is with --machine ID (profiled here: "
+            f"{', '.join(sorted(measured)) or 'none'})"
+        )
+    return measured.pop()

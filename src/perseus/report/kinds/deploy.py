@@ -1,0 +1,73 @@
+"""Drawing kind `deploy`: each planned machine as measured, every tenant's latency against its own SLA,
+beside the load the capacity model predicted."""
+
+from typing import Any
+
+from perseus.experiments.deploy import Findings
+from perseus.report import fmt
+from perseus.report.fmt import Headline
+from perseus.report.kinds import findings_of
+from perseus.report.table import Cell, TableData, plain
+
+
+def deployed_table(found: Findings) -> TableData:
+    rows = []
+    for machine in found.machines:
+        for tenant in machine.tenants:
+            qos = tenant.qos_satisfaction
+            rows.append(
+                [
+                    *plain(str(machine.index), machine.type, tenant.name, tenant.model),
+                    Cell(f"{machine.predicted_load:.0%}"),
+                    Cell(fmt.rate(tenant.rate_rps)),
+                    Cell(fmt.rate(tenant.served_rps)),
+                    Cell(tenant.sla),
+                    Cell(fmt.ms(tenant.latency_ms), None if tenant.met else "bad"),
+                    Cell(fmt.MISSING if qos is None else f"{qos:.1%}"),
+                    Cell("yes" if tenant.met else "no", "good" if tenant.met else "bad"),
+                    Cell("" if tenant.met else tenant.why),
+                ]
+            )
+    return TableData(
+        "deployed",
+        f"Plan {found.plan!r} deployed: each machine as planned, open loop (Poisson) at the planned rates",
+        [
+            "#",
+            "type",
+            "tenant",
+            "model",
+            "predicted load",
+            "planned req/s",
+            "served req/s",
+            "SLA",
+            "latency ms at the SLA's percentile",
+            "QoS satisfaction",
+            "SLA met",
+            "why not",
+        ],
+        rows,
+        labels=4,
+        notes=[
+            Cell(
+                "Tenants of one model on a machine share one served model: its latency is theirs. QoS "
+                "satisfaction: the fraction of the model's requests within its strictest tenant's SLA.",
+                "dim",
+            )
+        ],
+    )
+
+
+def tables(findings: Any) -> list[TableData]:
+    return [deployed_table(findings_of(findings, Findings))]
+
+
+def headline(findings: Any) -> Headline | None:
+    found = findings_of(findings, Findings)
+    tenants = [t for m in found.machines for t in m.tenants]
+    if found.met:
+        return Headline(
+            f"Every SLA met: {len(tenants)} tenants on {len(found.machines)} machines, as planned", None
+        )
+    missed = found.missed
+    names = ", ".join(t.name for t in missed[:5]) + (" ..." if len(missed) > 5 else "")
+    return Headline(f"{len(missed)} of {len(tenants)} tenants missed their SLA as planned: {names}", None)

@@ -1,0 +1,116 @@
+"""`perseus plan` end to end over a profile measured on a model of a server (fake_server): the plan file
+read, the profile run found by name, the plan printed as tables or one JSON object, bad input one line."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from perseus.cli.app import app
+from perseus.core.errors import PerseusError
+from perseus.experiments.registry import parse_experiment
+from perseus.store import Store
+from tests.unit.fake_server import run_on
+from tests.unit.test_kinds import CPU, CPU2, FAST, QUICK
+
+
+@pytest.fixture(scope="module")
+def profiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("plan") / "results.db"
+    exp = parse_experiment(
+        {
+            "name": "fake profile",
+            "kind": "profile",
+            "models": [FAST, CPU, CPU2],
+            **QUICK,
+            "profile": {
+                "machine": "gcp-n2-standard-2",
+                "sets": [["synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2"]],
+            },
+        },
+        "test",
+    )
+    with Store(db) as store:
+        run_on(store, exp)
+    return db
+
+
+def _plan(tmp_path: Path, **fields: object) -> Path:
+    data = {
+        "name": "fleet",
+        "profiles": ["fake profile"],
+        "tenants": [
+            {"model": "synthetic-sleep", "rate": 20, "sla": "p95=100ms"},
+            {"model": "synthetic-cpu", "rate": 100, "sla": "p95=200ms"},
+            {"model": "synthetic-cpu-2", "rate": 60, "sla": "p95=100ms"},
+            {"name": "big", "model": "synthetic-sleep", "rate": 150, "sla": "p95=100ms"},
+        ],
+        **fields,
+    }
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _invoke(profiled: Path, *args: str) -> tuple[int, str]:
+    """The exit code and output; a PerseusError (which `perseus` prints as one line) as its message."""
+    result = CliRunner().invoke(app, ["plan", *args, "--db", str(profiled)], env={"COLUMNS": "200"})
+    if isinstance(result.exception, PerseusError):
+        return 2, str(result.exception)
+    return result.exit_code, result.output
+
+
+def test_plan_prints_json_with_the_totals_and_machines(tmp_path: Path, profiled: Path) -> None:
+    code, out = _invoke(profiled, str(_plan(tmp_path)), "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert {"usd_per_h", "dedicated_usd_per_h", "saving", "lower_bound_usd_per_h", "machines"} <= set(data)
+    assert data["lower_bound_usd_per_h"] <= data["usd_per_h"] <= data["dedicated_usd_per_h"]
+    assert data["saving"] == pytest.approx(1 - data["usd_per_h"] / data["dedicated_usd_per_h"])
+    served: dict[str, float] = {}
+    for m in data["machines"]:
+        assert m["type"] == "gcp-n2-standard-2" and m["predicted_load"] <= 1 + 1e-6
+        for name, rate in m["tenants"].items():
+            served[name] = served.get(name, 0) + rate
+    assert served == pytest.approx(
+        {"synthetic-sleep-1": 20, "synthetic-cpu-1": 100, "synthetic-cpu-2-1": 60, "big": 150}
+    )
+    assert data["prediction"]["sets"][0]["models"] == ["synthetic-cpu", "synthetic-cpu-2", "synthetic-sleep"]
+
+
+def test_plan_prints_tables(tmp_path: Path, profiled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSEUS_HOME", str(tmp_path))
+    code, out = _invoke(profiled, str(_plan(tmp_path)))
+    assert code == 0, out
+    assert "the machines to rent" in out and "all-dedicated" in out and "LP lower bound" in out
+    assert (tmp_path / "reports" / "plan-fleet" / "plan.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        ({"profiles": ["nothing"]}, "no profile run named 'nothing'"),
+        ({"profiles": [999]}, "run 999 is not in"),
+        ({"tenants": [{"model": "resnet50", "rate": 1, "sla": "p95=100ms"}]}, "no profile of model resnet50"),
+        ({"tenants": [{"model": "synthetic-cpu", "rate": 1, "sla": "p95=5ms"}]}, "stricter than"),
+        ({"machines": ["gcp-n2-standard-4"]}, "none of gcp-n2-standard-4 has a profile"),
+        ({"machines": ["nope"]}, "machine 'nope'"),
+        ({"tenants": [{"model": "synthetic-cpu", "rate": -1, "sla": "p95=5ms"}]}, "tenants.0.rate"),
+    ],
+)
+def test_bad_plans_are_one_line(tmp_path: Path, profiled: Path, fields: dict[str, object], line: str) -> None:
+    code, out = _invoke(profiled, str(_plan(tmp_path, **fields)), "--json")
+    assert code != 0
+    assert line in out and "\n" not in out.strip(), out
+
+
+def test_extrapolated_types_are_flagged(tmp_path: Path, profiled: Path) -> None:
+    path = _plan(tmp_path, machines=["gcp-n2-standard-2", "gcp-n2-standard-8"])
+    code, out = _invoke(profiled, str(path), "--json", "--extrapolate", "cores")
+    assert code == 0, out
+    data = json.loads(out)
+    assert any("extrapolated" in n for n in data["notes"])
+    for m in data["machines"]:
+        assert (m["type"] == "gcp-n2-standard-8") == any("extrapolated" in f for f in m["flags"])
