@@ -12,6 +12,7 @@ import itertools
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -34,8 +35,24 @@ class Capacity:
     pressures: Mapping[str, float] = field(default_factory=dict)  # the least-squares fit (may be empty)
     blind: bool = False  # the interference-blind model: every κ is 0
 
+    @cached_property
+    def _lam(self) -> dict[str, float]:
+        return {m: p.shared_rps.value for m, p in self.profile.models.items()}
+
+    @cached_property
+    def _table(self) -> dict[str, dict[str, float]]:
+        """κ by model and model (both ways round), 0 for the blind model: the planner's inner loop."""
+        table: dict[str, dict[str, float]] = {m: {} for m in self.profile.models}
+        for (a, b), kappa in self.kappa.items():
+            table[a][b] = table[b][a] = 0.0 if self.blind else kappa
+        return table
+
     def lam(self, model: str) -> float:
-        return self.profile.models[model].shared_rps.value
+        return self._lam[model]
+
+    def row(self, model: str) -> Mapping[str, float]:
+        """κ of `model` beside each other model (0 for the blind model)."""
+        return self._table[model]
 
     def best(self, model: str) -> float:
         return max(self.profile.models[model].best_rps.value, self.lam(model))
@@ -50,7 +67,8 @@ class Capacity:
         if len(rates) == 1:
             ((model, rate),) = rates.items()
             return rate / self.best(model)
-        work = {m: r / self.lam(m) for m, r in rates.items()}
+        lam = self._lam
+        work = {m: r / lam[m] for m, r in rates.items()}
         return sum(work.values()) + self.pair_terms(work)
 
     def pair_terms(self, work: Mapping[str, float]) -> float:
@@ -58,12 +76,15 @@ class Capacity:
         gain of one pair. A gain grows with the lesser of the pair's two works, reaching κ where it was
         measured (equal shares), since a model with little work fills little of the other's idle time."""
         penalty, gain = 0.0, 0.0
-        for a, b in itertools.combinations(sorted(work), 2):
-            kappa = self.k(a, b)
-            if kappa > 0:
-                penalty += kappa
-            elif kappa < 0:
-                gain = max(gain, min(-kappa, gain_slope(kappa) * min(work[a], work[b])))
+        models = list(work)
+        for index, a in enumerate(models):
+            row = self._table[a]
+            for b in models[index + 1 :]:
+                kappa = row[b]
+                if kappa > 0:
+                    penalty += kappa
+                elif kappa < 0:
+                    gain = max(gain, min(-kappa, gain_slope(kappa) * min(work[a], work[b])))
         return penalty - gain
 
     def predicted_capacity(self, models: Iterable[str]) -> float:

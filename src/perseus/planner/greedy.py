@@ -5,31 +5,67 @@ them. The cheapest type's plan is kept, then each machine moves to the cheapest 
 
 from dataclasses import dataclass, field
 
-from perseus.planner.problem import MachineType, Plan, PlannedMachine, Problem, Tenant, lower_bound, machine
+from perseus.planner.capacity import gain_slope
+from perseus.planner.problem import (
+    MachineType,
+    Plan,
+    PlannedMachine,
+    Problem,
+    Tenant,
+    lower_bound,
+    machine,
+)
+
+TRIED = 3  # machine types packed, cheapest work first
 
 
 @dataclass
 class _Open:
-    """A machine being filled: the rate of each model and tenant on it, its memory in use."""
+    """A machine being filled: the rate of each model and tenant on it, its memory in use, and its load
+    as the capacity model predicts it, kept in parts so a piece is tried in O(models on it)."""
 
-    models: dict[str, float] = field(default_factory=dict)
+    models: dict[str, float] = field(default_factory=dict)  # req/s
     tenants: dict[str, float] = field(default_factory=dict)
+    work: dict[str, float] = field(default_factory=dict)  # r/λ of each model
     memory: float = 0.0
+    total: float = 0.0  # Σ r/λ
+    penalty: float = 0.0  # Σ κ of its interfering pairs
+    gain: float = 0.0  # the largest gain of one pair (see Capacity.pair_terms)
 
+    def trial(self, kind: MachineType, model: str, work: float) -> tuple[float, float] | None:
+        """The (penalty, gain) with this piece added, or None when its memory does not fit."""
+        cap = kind.capacity
+        if model not in self.work and self.memory + cap.memory(model) > kind.memory_bytes:
+            return None
+        row = cap.row(model)
+        mine = self.work.get(model, 0.0) + work
+        penalty, gain = self.penalty, self.gain
+        for other, theirs in self.work.items():
+            if other == model:
+                continue
+            kappa = row[other]
+            if kappa > 0 and model not in self.work:
+                penalty += kappa
+            elif kappa < 0:
+                gain = max(gain, min(-kappa, gain_slope(kappa) * min(theirs, mine)))
+        return penalty, gain
 
-def _fits(kind: MachineType, box: _Open, tenant: Tenant) -> bool:
-    cap = kind.capacity
-    if tenant.model not in box.models and box.memory + cap.memory(tenant.model) > kind.memory_bytes:
-        return False
-    models = {**box.models, tenant.model: box.models.get(tenant.model, 0.0) + tenant.rate_rps}
-    return cap.load(models) <= 1.0 + 1e-9
+    def fits(self, kind: MachineType, model: str, rate: float, work: float) -> bool:
+        if self.work.keys() <= {model}:  # one model alone: served at its best setting
+            return self.models.get(model, 0.0) + rate <= kind.capacity.best(model) * (1.0 + 1e-9)
+        found = self.trial(kind, model, work)
+        return found is not None and self.total + work + found[0] - found[1] <= 1.0 + 1e-9
 
-
-def _place(kind: MachineType, box: _Open, tenant: Tenant) -> None:
-    if tenant.model not in box.models:
-        box.memory += kind.capacity.memory(tenant.model)
-    box.models[tenant.model] = box.models.get(tenant.model, 0.0) + tenant.rate_rps
-    box.tenants[tenant.name] = box.tenants.get(tenant.name, 0.0) + tenant.rate_rps
+    def place(self, kind: MachineType, tenant: Tenant, work: float) -> None:
+        found = self.trial(kind, tenant.model, work)
+        assert found is not None
+        self.penalty, self.gain = found
+        if tenant.model not in self.work:
+            self.memory += kind.capacity.memory(tenant.model)
+        self.work[tenant.model] = self.work.get(tenant.model, 0.0) + work
+        self.models[tenant.model] = self.models.get(tenant.model, 0.0) + tenant.rate_rps
+        self.tenants[tenant.name] = self.tenants.get(tenant.name, 0.0) + tenant.rate_rps
+        self.total += work
 
 
 def _on_type(problem: Problem, kind: MachineType) -> list[dict[str, float]] | None:
@@ -50,14 +86,15 @@ def _on_type(problem: Problem, kind: MachineType) -> list[dict[str, float]] | No
     pieces.sort(key=lambda t: -t.rate_rps / kind.capacity.lam(t.model))
     boxes: list[_Open] = []
     for piece in pieces:
-        if piece.rate_rps > kind.capacity.lam(piece.model):  # only alone, at its best setting
+        work = piece.rate_rps / kind.capacity.lam(piece.model)
+        if work > 1.0:  # only alone, at its best setting
             machines.append({piece.name: piece.rate_rps})
             continue
-        box = next((b for b in boxes if _fits(kind, b, piece)), None)
+        box = next((b for b in boxes if b.fits(kind, piece.model, piece.rate_rps, work)), None)
         if box is None:
             box = _Open()
             boxes.append(box)
-        _place(kind, box, piece)
+        box.place(kind, piece, work)
     return machines + [b.tenants for b in boxes]
 
 
@@ -65,7 +102,10 @@ def solve(problem: Problem) -> Plan:
     """The cheapest single-type first-fit-decreasing plan, each machine then moved to a cheaper type
     where it still fits."""
     problem.check()
-    plans = [(kind, found) for kind in problem.types if (found := _on_type(problem, kind)) is not None]
+    # The types whose work costs least (the LP bound's measure) are packed; the cheapest packing is kept.
+    able = [k for k in problem.types if all(k.serves(t) for t in problem.tenants)]
+    able.sort(key=lambda k: sum(k.usd_per_h * t.rate_rps / k.capacity.best(t.model) for t in problem.tenants))
+    plans = [(kind, found) for kind in able[:TRIED] if (found := _on_type(problem, kind)) is not None]
     if not plans:  # no one type serves every tenant: each tenant's own cheapest type
         return _mixed(problem)
     kind, found = min(plans, key=lambda kf: kf[0].usd_per_h * len(kf[1]))

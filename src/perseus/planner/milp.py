@@ -24,6 +24,7 @@ from perseus.planner.problem import (
 )
 
 EPS = 1e-6
+STATUS = {0: "optimal", 1: "time limit reached", 2: "infeasible", 3: "unbounded"}
 
 
 @dataclass
@@ -96,7 +97,8 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
         options={"time_limit": time_limit_s, "mip_rel_gap": gap},
     )
     solver = {
-        "status": result.message,
+        "status": STATUS.get(result.status, "failed"),
+        "message": result.message,
         "seconds": round(time.perf_counter() - started, 3),
         "mip_gap": getattr(result, "mip_gap", None),
         "columns": len(p.cost),

@@ -5,6 +5,7 @@ figures every plan is compared with: each tenant on its cheapest machines of its
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from perseus.core.errors import ConfigError
 from perseus.core.sla import parse_sla
@@ -37,6 +38,7 @@ class MachineType:
         )
 
 
+@cache
 def sla_covers(measured: str, wanted: str) -> bool:
     """λ measured under `measured` holds for `wanted`: the same percentile or a lower one, and a bound no
     looser than the wanted one."""
@@ -131,7 +133,7 @@ def lower_bound(problem: Problem) -> float:
     total = 0.0
     for tenant in problem.tenants:
         costs = [
-            kind.usd_per_h * tenant.rate_rps / (kind.capacity.best(tenant.model) * _most(kind))
+            kind.usd_per_h * tenant.rate_rps / (kind.capacity.best(tenant.model) * most_work(kind))
             for kind in problem.types
             if kind.serves(tenant)
         ]
@@ -139,7 +141,7 @@ def lower_bound(problem: Problem) -> float:
     return total
 
 
-def _most(kind: MachineType) -> float:
+def most_work(kind: MachineType) -> float:
     """The most work (in dedicated machines) one machine of this type can carry: 1, or more by a gain."""
     return 1.0 - min([0.0, *kind.capacity.kappa.values()]) if not kind.capacity.blind else 1.0
 

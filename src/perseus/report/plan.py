@@ -65,7 +65,11 @@ def totals_table(answer: Answer) -> TableData:
 
     plan = answer.plan
     solver = plan.solver
-    how = f"{plan.method}" + (f", {solver.get('status')}" if solver else "")
+    how = plan.method + (
+        f" (MILP {solver['status']})" if "status" in solver and plan.method != "milp" else ""
+    )
+    if plan.method == "milp" and solver.get("mip_gap") is not None:
+        how += f", {solver['status']}, within {float(str(solver['mip_gap'])):.1%} of its bound"
     return TableData(
         "totals",
         "Totals ($/h) against each tenant on machines of its own",
