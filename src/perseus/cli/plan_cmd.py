@@ -17,6 +17,7 @@ from perseus.experiments.references import Source
 from perseus.experiments.results import ExperimentResults, experiment_results
 from perseus.orchestrate.runner import run_experiment
 from perseus.planner.capacity import fit, leave_one_pair_out, median_error, set_checks
+from perseus.planner.problem import Plan
 from perseus.planner.solve import answer
 
 EPILOG = (
@@ -83,11 +84,14 @@ def plan(
         validated: list[ExperimentResults] = []
         if validate:
             host = host_type(fleet, store, machine)
-            for label, planned in (("interference-aware", found.plan), ("interference-blind", found.blind)):
+            plans = [("interference-aware", found.plan)]
+            if _layout(found.blind) != _layout(found.plan):  # the same machines need measuring once
+                plans.append(("interference-blind", found.blind))
+            for label, planned in plans:
                 experiment = deploy_experiment(spec, fleet, planned, label, host)
                 if experiment is None:
                     continue
-                with RichReporter(console) as reporter:
+                with RichReporter(console, quiet=json_out) as reporter:
                     run_id = run_experiment(
                         experiment,
                         store,
@@ -122,6 +126,10 @@ def plan(
         _show_validated(validated)
     if validated and not all(_met(r) for r in validated[:1]):
         raise typer.Exit(1)
+
+
+def _layout(planned: Plan) -> list[tuple[str, list[tuple[str, float]]]]:
+    return sorted((m.type, sorted(m.tenants.items())) for m in planned.machines)
 
 
 def _slug(name: str) -> str:

@@ -59,6 +59,12 @@ class PlanFile(Strict):
         description="auto: the MILP for up to 60 tenants, else the greedy (first-fit decreasing)",
     )
     time_limit_s: float = Field(default=10.0, gt=0, le=3600, description="the MILP's time limit")
+    validate_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="--validate: measured seconds per machine (after a 3 s warm-up)",
+    )
     tenants: tuple[PlanTenant, ...] = Field(
         min_length=1, description="the fleet: who sends what, under which SLA"
     )

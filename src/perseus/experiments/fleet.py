@@ -121,7 +121,6 @@ def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fl
     return Fleet(problem, profiles, runs, notes)
 
 
-VALIDATION_TRIAL = {"warmup_s": 3.0, "min_duration_s": 20.0, "max_duration_s": 30.0}
 ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
 
 
@@ -132,7 +131,11 @@ def deploy_experiment(
     profile = fleet.profiles[host]
     by_name = {t.name: t for t in fleet.problem.tenants}
     machines = []
-    slas: dict[str, str] = {}
+    # Every profiled model, in the profile's order, so the deploy names them as the profile did (a
+    # second synthetic-sleep is synthetic-sleep-2); only the planned ones are served.
+    configs = {k: p.config.model if p.config is not None else k for k, p in profile.models.items()}
+    bases = {k: spec.split(":", 1)[0] for k, spec in configs.items()}
+    slas: dict[str, str] = {}  # by model base: the strictest planned tenant's (judged per tenant anyway)
     for m in planned.machines:
         if m.type != host:
             continue
@@ -140,8 +143,8 @@ def deploy_experiment(
         for name, rate in m.tenants.items():
             tenant = by_name[name]
             tenants.append({"name": name, "model": tenant.model, "rate": rate, "sla": tenant.sla})
-            if tenant.model not in slas or _stricter(tenant.sla, slas[tenant.model]):
-                slas[tenant.model] = tenant.sla
+            base = bases[tenant.model]
+            slas[base] = min(tenant.sla, slas.get(base, tenant.sla), key=lambda s: parse_sla(s).threshold_ns)
         knobs = {}
         if m.dedicated:
             (model,) = m.models
@@ -152,25 +155,26 @@ def deploy_experiment(
         )
     if not machines:
         return None
-    models = [profile.models[m].config for m in slas]
+    for key, measured in profile.models.items():
+        slas.setdefault(bases[key], measured.sla)
     data = {
         "name": f"validate plan {plan.name!r} ({label})",
         "kind": deploy.NAME,
         "models": [
-            c.model_dump(exclude_defaults=True) if c is not None else m
-            for c, m in zip(models, slas, strict=True)
+            p.config.model_dump(exclude_defaults=True) if p.config is not None else k
+            for k, p in profile.models.items()
         ],
         "sla": slas,
-        "trial": VALIDATION_TRIAL,
+        "trial": {
+            "warmup_s": 3.0,
+            "min_duration_s": plan.validate_s,
+            "max_duration_s": 1.5 * plan.validate_s,
+        },
         "deploy": {"plan": f"{plan.name} ({label})", "machines": machines},
     }
     experiment = parse_experiment(data, f"plan {plan.name!r}")
     assert isinstance(experiment, deploy.Settings)
     return experiment
-
-
-def _stricter(a: str, b: str) -> bool:
-    return parse_sla(a).threshold_ns < parse_sla(b).threshold_ns
 
 
 def host_type(fleet: Fleet, store: Store, given: str | None) -> str:
