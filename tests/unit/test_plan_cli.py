@@ -10,31 +10,6 @@ from typer.testing import CliRunner
 
 from perseus.cli.app import app
 from perseus.core.errors import PerseusError
-from perseus.experiments.registry import parse_experiment
-from perseus.store import Store
-from tests.unit.fake_server import run_on
-from tests.unit.test_kinds import CPU, CPU2, FAST, QUICK
-
-
-@pytest.fixture(scope="module")
-def profiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("plan") / "results.db"
-    exp = parse_experiment(
-        {
-            "name": "fake profile",
-            "kind": "profile",
-            "models": [FAST, CPU, CPU2],
-            **QUICK,
-            "profile": {
-                "machine": "gcp-n2-standard-2",
-                "sets": [["synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2"]],
-            },
-        },
-        "test",
-    )
-    with Store(db) as store:
-        run_on(store, exp)
-    return db
 
 
 def _plan(tmp_path: Path, **fields: object) -> Path:

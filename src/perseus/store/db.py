@@ -89,6 +89,11 @@ class Store:
                         self._db.execute(statement)
                 self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(step),))
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The SQLite connection, for the store's own modules (merge.py) that work on whole tables."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()
 
