@@ -170,7 +170,7 @@ def test_every_kind_is_registered_once_with_a_report() -> None:
     import importlib
 
     names = [k.NAME for k in KINDS]
-    assert len(names) == len(set(names)) == 6
+    assert len(names) == len(set(names)) == 8
     for kind in KINDS:
         drawing = importlib.import_module(kind.REPORT)
         assert callable(drawing.tables)

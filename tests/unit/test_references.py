@@ -155,7 +155,7 @@ def test_a_kind_that_prices_nothing_refuses_a_price_section() -> None:
             check_experiment(exp, HERE)
         assert str(caught.value) == (
             f"exp.yaml: price: kind {kind} prices nothing (kinds that do: dedicated-vs-multitenant, "
-            "frontier); remove the section"
+            "frontier, profile); remove the section"
         )
         check_experiment(parse_experiment({**FIG1, "kind": kind}, "x"), HERE)  # the default is no request
 

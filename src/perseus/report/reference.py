@@ -20,6 +20,7 @@ from pydantic_core import PydanticUndefined
 
 from perseus.config import ServerConfig, TenantConfig
 from perseus.config.experiment import ExperimentBase, SharedExperiment
+from perseus.config.plan import PlanFile
 from perseus.config.prices import Catalog
 from perseus.core.files import atomic_write_text
 from perseus.experiments.lab import Kind
@@ -287,6 +288,12 @@ def reference(root: Path) -> str:
         "The shipped catalog is `src/perseus/config/prices.yaml` (a copy in `catalog/prices.yaml`); "
         "a catalog of your own has the same shape.",
         Catalog,
+    )
+    lines += _file_section(
+        "Fleet plan (`perseus plan FILE.yaml`)",
+        "The tenants to serve and the stored profile runs (kind `profile`) that say what each machine type "
+        "can do; e.g. `experiments/fleet-6cnn.yaml`.",
+        PlanFile,
     )
     lines.append(FRONTIER_CSV)
     return "\n".join(lines).rstrip("\n") + "\n"
