@@ -18,6 +18,7 @@ from perseus.planner.problem import (
     Plan,
     PlannedMachine,
     Problem,
+    Tenant,
     lower_bound,
     machine,
     own_machines,
@@ -79,12 +80,15 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
             p.row([(d, tenants[i].rate_rps), (n, -kind.capacity.best(tenants[i].model))], -np.inf, 0.0)
             own.append((kind, i, n, d))
         count = min(len(served), int(reference.usd_per_h / kind.usd_per_h + EPS))
-        previous = None
+        previous: tuple[int, dict[int, int]] | None = None
         for _ in range(count):
             y, q = _slot(p, kind, tenants, served, cover)
-            if previous is not None:
-                p.row([(y, 1.0), (previous, -1.0)], -np.inf, 0.0)  # slots are used in order
-            previous = y
+            if previous is not None:  # identical slots: used in order, and the fuller first
+                p.row([(y, 1.0), (previous[0], -1.0)], -np.inf, 0.0)
+                work = [(q[i], _work(tenants[i], kind)) for i in served]
+                work += [(previous[1][i], -_work(tenants[i], kind)) for i in served]
+                p.row(work, -np.inf, 0.0)
+            previous = (y, q)
             slots.append((kind, y, q))
     for terms in cover:
         p.row(terms, 1.0, 1.0)
@@ -121,6 +125,10 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
         for _ in range(count):
             machines.append(machine(kind, {tenants[i].name: x[d] * tenants[i].rate_rps / count}, problem))
     return Plan("milp", tuple(machines), lower_bound(problem), (), solver)
+
+
+def _work(tenant: Tenant, kind: MachineType) -> float:
+    return tenant.rate_rps / kind.capacity.lam(tenant.model)
 
 
 def _slot(
