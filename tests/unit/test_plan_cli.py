@@ -10,6 +10,10 @@ from typer.testing import CliRunner
 
 from perseus.cli.app import app
 from perseus.core.errors import PerseusError
+from perseus.experiments.registry import parse_experiment
+from perseus.store import Store
+from tests.unit.fake_server import run_on
+from tests.unit.test_kinds import CPU, FAST, QUICK
 
 
 def _plan(tmp_path: Path, **fields: object) -> Path:
@@ -89,3 +93,36 @@ def test_extrapolated_types_are_flagged(tmp_path: Path, profiled: Path) -> None:
     assert any("extrapolated" in n for n in data["notes"])
     for m in data["machines"]:
         assert (m["type"] == "gcp-n2-standard-8") == any("extrapolated" in f for f in m["flags"])
+
+
+def test_a_frontier_run_counts_as_a_profile_of_its_pair(tmp_path: Path) -> None:
+    db = tmp_path / "frontier.db"
+    exp = parse_experiment(
+        {
+            "name": "fig2",
+            "kind": "frontier",
+            "models": [FAST, CPU],
+            **QUICK,
+            "frontier": {"fractions": [0.5]},
+        },
+        "test",
+    )
+    with Store(db) as store:
+        run_id, _ = run_on(store, exp)
+    tenants = [
+        {"model": "synthetic-sleep", "rate": 20, "sla": "p95=100ms"},
+        {"model": "synthetic-cpu", "rate": 100, "sla": "p95=100ms"},
+    ]
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump({"name": "f", "profiles": [run_id], "tenants": tenants}))
+    code, out = _invoke(db, str(path), "--json")
+    assert code == 2 and "say which machine type it ran on" in out
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "f", "profiles": [{"run": run_id, "machine": "gcp-n2-standard-2"}], "tenants": tenants}
+        )
+    )
+    code, out = _invoke(db, str(path), "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert len(data["machines"]) == 1 and data["saving"] == pytest.approx(0.5)  # two tenants, one machine

@@ -33,13 +33,24 @@ class PlanTenant(Strict):
         return value
 
 
+class ProfileRef(Strict):
+    """A stored run that measured a machine type: a profile, or a frontier run (kind frontier: its two
+    models' λ alone and its frontier points count as a pair's co-location data)."""
+
+    run: int | str = Field(description="run id, or the name of the latest finished run")
+    machine: str | None = Field(
+        default=None, description="the machine type it ran on (required for a frontier run: it names none)"
+    )
+
+
 class PlanFile(Strict):
     name: str = Field(min_length=1, max_length=120, description="names the plan in its report")
     description: str = Field(default="", description="a sentence for the report")
-    profiles: tuple[int | str, ...] = Field(
+    profiles: tuple[int | str | ProfileRef, ...] = Field(
         min_length=1,
         description="the stored profile runs to plan from, by run id or name (the latest finished run of "
-        "that name); profiles of several machine types can be planned across (`perseus runs import`)",
+        "that name), or `{run: ID, machine: TYPE}` for a frontier run; profiles of several machine types "
+        "can be planned across (`perseus runs import`)",
     )
     machines: tuple[str, ...] = Field(
         default=(),

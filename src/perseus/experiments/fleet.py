@@ -5,18 +5,19 @@ only when extrapolation is asked for, and then flagged)."""
 import platform
 from dataclasses import dataclass, replace
 
-from perseus.config.plan import PlanFile
+from perseus.config.plan import PlanFile, ProfileRef
 from perseus.config.prices import Machine, load_catalog
 from perseus.core.errors import ConfigError
+from perseus.core.interval import Estimate
 from perseus.core.sla import parse_sla
-from perseus.experiments import deploy
+from perseus.experiments import deploy, frontier
 from perseus.experiments import profile as profile_kind
 from perseus.experiments.registry import parse_experiment
-from perseus.experiments.results import RUN_KIND, experiment_results
+from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
 from perseus.planner.problem import MachineType, Plan, Problem, Tenant
-from perseus.planner.profile import MachineProfile, ModelProfile
-from perseus.store import Store
+from perseus.planner.profile import Colocation, MachineProfile, ModelProfile
+from perseus.store import Store, TrialRow
 
 GIB = 2.0**30
 
@@ -29,14 +30,17 @@ class Fleet:
     notes: list[str]
 
 
+PROFILING = (profile_kind.NAME, frontier.NAME)  # the kinds whose runs a plan can read
+
+
 def profile_run(store: Store, ref: int | str) -> int:
-    """The run a plan names: by id, or the latest run of kind profile with that name."""
-    runs = [r for r in store.runs() if r.kind == RUN_KIND and r.spec.get("kind") == profile_kind.NAME]
+    """The run a plan names: by id, or the latest run of kind profile (or frontier) with that name."""
+    runs = [r for r in store.runs() if r.kind == RUN_KIND and r.spec.get("kind") in PROFILING]
     if isinstance(ref, int):
         if not any(r.id == ref for r in store.runs()):
             raise ConfigError(f"profiles: run {ref} is not in {store.path} (perseus runs list)")
         if not any(r.id == ref for r in runs):
-            raise ConfigError(f"profiles: run {ref} is not a profile run (kind: profile)")
+            raise ConfigError(f"profiles: run {ref} is neither a profile nor a frontier run")
         return ref
     named = [r for r in runs if r.spec.get("name") == ref]
     if not named:
@@ -55,14 +59,13 @@ def read_profiles(
     merged: dict[str, MachineProfile] = {}
     runs: dict[str, list[int]] = {}
     notes: list[str] = []
-    for ref in plan.profiles:
-        run_id = profile_run(store, ref)
+    for entry in plan.profiles:
+        ref = entry if isinstance(entry, ProfileRef) else ProfileRef(run=entry)
+        run_id = profile_run(store, ref.run)
         results = experiment_results(store, run_id)
         if results.status != "done":
             notes.append(f"profile run {run_id} is {results.status}: planning from what it measured")
-        found = results.findings
-        assert isinstance(found, profile_kind.Findings)
-        mp = found.profile
+        mp = _machine_profile(store, run_id, results, ref.machine)
         runs.setdefault(mp.machine, []).append(run_id)
         if mp.machine in merged:
             old = merged[mp.machine]
@@ -74,6 +77,53 @@ def read_profiles(
             )
         merged[mp.machine] = replace(mp, source=f"run {', '.join(map(str, runs[mp.machine]))}")
     return merged, runs, notes
+
+
+def _machine_profile(
+    store: Store, run_id: int, results: ExperimentResults, machine: str | None
+) -> MachineProfile:
+    found = results.findings
+    if isinstance(found, profile_kind.Findings):
+        return found.profile if machine is None else replace(found.profile, machine=machine)
+    if machine is None:
+        raise ConfigError(
+            f"profiles: run {run_id} is a frontier run: say which machine type it ran on "
+            f"({{run: {run_id}, machine: ID}})"
+        )
+    exp = parse_experiment(results.spec, f"run {run_id}")
+    assert isinstance(found, frontier.Findings) and isinstance(exp, frontier.Settings)
+    return from_frontier(exp, found, store.trials(run_id), machine, f"frontier run {run_id}")
+
+
+def from_frontier(
+    exp: frontier.Settings, found: frontier.Findings, trials: list[TrialRow], machine: str, source: str
+) -> MachineProfile:
+    """A frontier run as a profile of its two models: λ alone (the one setting it measured), memory, and
+    each measured frontier point as a co-location (its Σ r/λ and the interval its saving has)."""
+    models = {
+        key: ModelProfile(
+            key,
+            peak.total,
+            peak.total,
+            {},
+            profile_kind.memory_alone(trials, exp, key),
+            profile_kind.sla_text(exp, key),
+            exp.models[exp.model_keys().index(key)],
+        )
+        for key, peak in found.peaks.items()
+    }
+    points = []
+    fig2 = found.fig2
+    for point in fig2.points if fig2 is not None else []:
+        if point.source == "dedicated":
+            continue
+        assert fig2 is not None
+        s = point.saving_interval
+        capacity = Estimate(1 / (1 - s.value), 1 / (1 - s.low), 1 / (1 - s.high), s.searches)
+        a, b = exp.model_keys()
+        mix = point.rates_rps[a] / fig2.peaks[a] / capacity.value
+        points.append(Colocation((a, b), dict(point.rates_rps), capacity, mix))
+    return MachineProfile(machine, models, tuple(points), source)
 
 
 def extrapolated(source: MachineProfile, machine: Machine, measured_on: Machine) -> MachineProfile:

@@ -198,7 +198,7 @@ def _split(parts: Mapping[str, float]) -> RatesAt:
     return lambda total: {t: total * part for t, part in parts.items()}
 
 
-def _memory(trials: list[TrialRow], exp: Settings, key: str) -> float:
+def memory_alone(trials: list[TrialRow], exp: ExperimentBase, key: str) -> float:
     """The model's peak RSS alone (its server processes), over the λ search at its configured setting."""
     where = dedicated(exp, key)
     (name,) = where.names
@@ -222,8 +222,8 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
             found.total,
             best.total,
             alone_setting(exp, key, knobs),
-            _memory(trials, exp, key),
-            _sla_text(exp, key),
+            memory_alone(trials, exp, key),
+            sla_text(exp, key),
             exp.models[exp.model_keys().index(key)],
         )
     missing = [k for k in exp.model_keys() if k not in peaks]
@@ -253,6 +253,6 @@ def _label(exp: Settings, key: str, knobs: dict[str, Scalar] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in alone_setting(exp, key, knobs).items()) or "defaults"
 
 
-def _sla_text(exp: Settings, key: str) -> str:
+def sla_text(exp: ExperimentBase, key: str) -> str:
     target = exp.sla_of(key)
     return f"p{target.percentile:g}={target.threshold_ns / 1e6:g}ms"
