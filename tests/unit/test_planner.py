@@ -2,6 +2,8 @@
 serves every tenant's rate, respects each machine's predicted capacity and memory, and costs no less than
 the LP bound; the MILP never costs more than the greedy."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,6 +87,9 @@ def test_bad_fleets_are_one_line() -> None:
     strict = Problem((Tenant("ta", "a", 10, "p95=20ms"),), (small,))
     with pytest.raises(ConfigError, match="stricter than a was profiled under"):
         answer(strict)
+    never = replace(machine_profile("small", AB), unmet={"c": "p95=100ms"})
+    with pytest.raises(ConfigError, match=r"c never met p95=100ms even alone .* \(the largest: small\)"):
+        answer(problem({"tc": ("c", 10)}, machine_type(never, 1.0)))
     huge = machine_type(machine_profile("small", AB, memory_gib={"a": 9}), 1.0)
     with pytest.raises(ConfigError, match="memory"):
         answer(problem({"ta": ("a", 10)}, huge))

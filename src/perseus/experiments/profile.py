@@ -244,7 +244,8 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
         )
         colocated.append((group, found_at, point))
     points = tuple(point for _, _, point in colocated)
-    machine = MachineProfile(exp.profile.machine, models, points, f"profile {exp.name!r}")
+    unmet = {k: sla_text(exp, k) for k in missing if trials_of(trials, dedicated(exp, k), PEAK)}
+    machine = MachineProfile(exp.profile.machine, models, points, f"profile {exp.name!r}", unmet=unmet)
     return Findings(machine, peaks, solo, colocated)
 
 

@@ -65,8 +65,18 @@ class Problem:
 
 def why_not(tenant: Tenant, types: Sequence[MachineType]) -> str:
     profiled = [t for t in types if tenant.model in t.capacity.profile.models]
+    tried = [t for t in types if tenant.model in t.capacity.profile.unmet]
+    if not profiled and tried:
+        largest = max(tried, key=lambda t: t.memory_bytes)
+        return (
+            f"{tenant.model} never met {largest.capacity.profile.unmet[tenant.model]} even alone on any "
+            f"machine type profiled (the largest: {largest.id}): no plan can serve it"
+        )
     if not profiled:
-        return f"no profile of model {tenant.model} on any machine type planned (run a profile with it)"
+        return (
+            f"no profile of model {tenant.model} on any machine type planned: add it to a profile's models "
+            "and run it (e.g. experiments/profile-6cnn.yaml)"
+        )
     slas = sorted({t.capacity.profile.models[tenant.model].sla for t in profiled})
     if not any(sla_covers(t.capacity.profile.models[tenant.model].sla, tenant.sla) for t in profiled):
         return (

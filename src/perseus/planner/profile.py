@@ -46,6 +46,7 @@ class MachineProfile:
     colocations: tuple[Colocation, ...] = ()
     source: str = ""  # e.g. "run 12 'profile of 6 zoo CNNs'"
     extrapolated_from: str | None = None  # set when scaled from another type's profile (--extrapolate)
+    unmet: Mapping[str, str] = field(default_factory=dict)  # model → SLA it never met even alone here
     notes: tuple[str, ...] = field(default=())
 
 
