@@ -24,7 +24,8 @@ SLOW = "synthetic-sleep:service_ms=10"
 QUICK: dict[str, Any] = {
     # Short trials on a noisy 2-core host: windows of ~100 requests need a looser stability tolerance.
     "trial": {"warmup_s": 0.2, "min_duration_s": 1, "max_duration_s": 1.5, "tolerance": 0.5},
-    "search": {"tolerance": 0.3, "max_probes": 3},
+    # λ itself is not what these tests check: two probes (the start, then ×2 or ÷4) find a feasible rate.
+    "search": {"tolerance": 0.3, "max_probes": 2},
     "telemetry_interval_s": 0.5,
 }
 
