@@ -74,7 +74,7 @@ class PlanFile(Strict):
         default=20.0,
         gt=0,
         le=600,
-        description="--validate: measured seconds per machine (after a 3 s warm-up)",
+        description="--validate: measured seconds per machine (after a warm-up of 3 s, or half this if less)",
     )
     tenants: tuple[PlanTenant, ...] = Field(
         min_length=1, description="the fleet: who sends what, under which SLA"

@@ -216,7 +216,7 @@ def deploy_experiment(
         ],
         "sla": slas,
         "trial": {
-            "warmup_s": 3.0,
+            "warmup_s": min(3.0, plan.validate_s / 2),
             "min_duration_s": plan.validate_s,
             "max_duration_s": 1.5 * plan.validate_s,
         },
