@@ -109,9 +109,7 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
         "rows": len(p.row_low),
     }
     if result.x is None or result.fun >= reference.usd_per_h - EPS:
-        note = (
-            f"the MILP ({result.message.rstrip('.')}) found no plan cheaper than the greedy's, which is kept"
-        )
+        note = f"the MILP ({solver['status']}) found no plan cheaper than the greedy's, which is kept"
         return Plan(reference.method, reference.machines, reference.lower_bound_usd_per_h, (note,), solver)
     x = result.x
     machines: list[PlannedMachine] = []
