@@ -13,8 +13,9 @@ from pydantic import Field, field_validator, model_validator
 from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase, Strict
 from perseus.core.errors import SlaNotMetError
+from perseus.core.interval import Estimate
 from perseus.core.names import unknown
-from perseus.experiments.analysis import Peak, dedicated_found, peak, trials_of
+from perseus.experiments.analysis import Peak, dedicated_found, offered, peak, trials_of
 from perseus.experiments.lab import Lab, RatesAt
 from perseus.experiments.placements import (
     PEAK,
@@ -230,20 +231,28 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
     if missing:
         warnings.append(f"no λ alone for {', '.join(missing)}: the planner cannot place it on this machine")
     colocated: list[tuple[Group, Peak, Colocation]] = []
+    rest: list[Colocation] = []  # co-locations measured where no rate met every SLA
     for group in groups(exp):
         if any(m not in peaks for m in group.shares):
             continue
         found_at = peak(trials, group.where, CAPACITY, None, exp.search.method, group.where.label())
-        if found_at is None:
-            if trials_of(trials, group.where, CAPACITY):
-                warnings.append(f"{group.where.label()}: no rate met every SLA")
-            continue
         start, _ = _rates_at(group, {m: p.total_rps for m, p in peaks.items()})
+        if found_at is None:
+            tried = trials_of(trials, group.where, CAPACITY)
+            if tried:  # measured: even the lowest rate tried missed an SLA, so shared capacity is below it
+                lowest = min(sum(offered(t).values()) for t in tried) / start
+                warnings.append(
+                    f"{group.where.label()}: no rate met every SLA (shared capacity < {lowest:.2f}): "
+                    "the planner never puts these models together"
+                )
+                infeasible = Estimate(0.0, 0.0, lowest, 1)
+                rest.append(Colocation(group.where.models, {}, infeasible, group.mix))
+            continue
         point = Colocation(
             group.where.models, found_at.rates_rps, found_at.total.scaled(1 / start), group.mix
         )
         colocated.append((group, found_at, point))
-    points = tuple(point for _, _, point in colocated)
+    points = tuple(point for _, _, point in colocated) + tuple(rest)
     unmet = {k: sla_text(exp, k) for k in missing if trials_of(trials, dedicated(exp, k), PEAK)}
     machine = MachineProfile(exp.profile.machine, models, points, f"profile {exp.name!r}", unmet=unmet)
     return Findings(machine, peaks, solo, colocated)
