@@ -15,7 +15,7 @@ from perseus.experiments.analysis import offered, trials_of
 from perseus.experiments.lab import Lab
 from perseus.experiments.placements import placement
 from perseus.store import Placement, TrialRow
-from perseus.store.judge import feasible
+from perseus.store.judge import BLOCKING, DOUBTS, feasible, reasons
 
 NAME = "deploy"
 REPORT = "perseus.report.kinds.deploy"
@@ -59,6 +59,7 @@ class TenantCheck:
     qos_satisfaction: float | None  # of the model's requests, within the model's strictest SLA
     met: bool
     why: str
+    doubt: bool = False  # not met only because the measurement is in doubt (late sends), not by latency
 
 
 @dataclass(frozen=True)
@@ -156,5 +157,13 @@ def _check(trial: TrialRow | None, name: str, tenant: DeployTenant) -> TenantChe
     within = latency * 1e6 <= target.threshold_ns
     met = within and (ok or "missed" in detail)
     why = "ok" if met else (f"{target.label} missed ({latency:.1f} ms)" if not within else detail)
+    # Within its SLA, but the host held back the load generator's sends: not met, and said to be a doubt.
+    doubt = (
+        within
+        and not met
+        and all(part.startswith(DOUBTS) for part in reasons(trial) if part.startswith(BLOCKING))
+    )
     qos = summary.value(name, "qos_satisfaction")
-    return TenantCheck(tenant.name, tenant.model, tenant.rate, tenant.sla, served, latency, qos, met, why)
+    return TenantCheck(
+        tenant.name, tenant.model, tenant.rate, tenant.sla, served, latency, qos, met, why, doubt
+    )
