@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from perseus.cli.app import app
+from perseus.config.plan import load_plan
 from perseus.core.errors import PerseusError
 from perseus.experiments.registry import parse_experiment
 from perseus.store import Store
@@ -126,3 +127,8 @@ def test_a_frontier_run_counts_as_a_profile_of_its_pair(tmp_path: Path) -> None:
     assert code == 0, out
     data = json.loads(out)
     assert len(data["machines"]) == 1 and data["saving"] == pytest.approx(0.5)  # two tenants, one machine
+
+
+def test_the_shipped_fleet_plan_reads() -> None:
+    plan = load_plan(Path(__file__).parents[2] / "plans" / "fleet-6cnn.yaml")
+    assert plan.profiles == ("profile of 6 zoo CNNs",) and len(plan.tenants) == 12

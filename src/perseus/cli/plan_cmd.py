@@ -20,17 +20,13 @@ from perseus.planner.capacity import fit, leave_one_pair_out, median_error, set_
 from perseus.planner.problem import Plan
 from perseus.planner.solve import answer
 
-EPILOG = (
-    "Example: perseus run experiments/profile-6cnn.yaml; perseus plan experiments/fleet-6cnn.yaml --validate"
-)
+EPILOG = "Example: perseus run experiments/profile-6cnn.yaml; perseus plan plans/fleet-6cnn.yaml --validate"
 
 
 def plan(
     file: Annotated[
         Path,
-        typer.Argument(
-            metavar="PLAN", dir_okay=False, help="fleet plan YAML, e.g. experiments/fleet-6cnn.yaml"
-        ),
+        typer.Argument(metavar="PLAN", dir_okay=False, help="fleet plan YAML, e.g. plans/fleet-6cnn.yaml"),
     ],
     validate: Annotated[
         bool,

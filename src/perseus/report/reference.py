@@ -292,7 +292,7 @@ def reference(root: Path) -> str:
     lines += _file_section(
         "Fleet plan (`perseus plan FILE.yaml`)",
         "The tenants to serve and the stored profile runs (kind `profile`) that say what each machine type "
-        "can do; e.g. `experiments/fleet-6cnn.yaml`.",
+        "can do; e.g. `plans/fleet-6cnn.yaml`.",
         PlanFile,
     )
     lines.append(FRONTIER_CSV)
