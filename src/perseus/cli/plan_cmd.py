@@ -12,14 +12,15 @@ from perseus.cli.common import DbOption, QuietHostOption, console, open_store, r
 from perseus.cli.progress import RichReporter
 from perseus.config.plan import load_plan
 from perseus.core.paths import perseus_home
-from perseus.experiments.fleet import Fleet, deploy_experiment, fleet_of, host_type
+from perseus.experiments.fleet import deploy_experiment, fleet_of, host_type
 from perseus.experiments.references import Source
 from perseus.experiments.results import ExperimentResults, experiment_results
 from perseus.orchestrate.runner import run_experiment
-from perseus.planner.capacity import fit, leave_one_pair_out, median_error, set_checks
+from perseus.planner.capacity import median_error, prediction_checks
 from perseus.planner.problem import Plan
 from perseus.planner.solve import answer
 
+AWARE = "interference-aware"
 EPILOG = "Example: perseus run experiments/profile-6cnn.yaml; perseus plan plans/fleet-6cnn.yaml --validate"
 
 
@@ -77,10 +78,10 @@ def plan(
         fleet = fleet_of(spec, store, extrapolate)
         how: Literal["auto", "milp", "greedy"] = method or spec.method  # type: ignore[assignment]
         found = answer(fleet.problem, how, spec.time_limit_s)
-        validated: list[ExperimentResults] = []
+        validated: list[tuple[str, ExperimentResults]] = []
         if validate:
             host = host_type(fleet, store, machine)
-            plans = [("interference-aware", found.plan)]
+            plans = [(AWARE, found.plan)]
             if _layout(found.blind) != _layout(found.plan):  # the same machines need measuring once
                 plans.append(("interference-blind", found.blind))
             for label, planned in plans:
@@ -95,8 +96,12 @@ def plan(
                         source=Source(str(file)),
                         require_quiet_host=require_quiet_host,
                     )
-                validated.append(experiment_results(store, run_id))
-    lopo, sets = _checks(fleet)
+                validated.append((label, experiment_results(store, run_id)))
+            if not validated:
+                fleet.notes.append(
+                    f"--validate: no planned machine is of this host's type ({host}): nothing measured"
+                )
+    lopo, sets = prediction_checks(p for p in fleet.profiles.values() if not p.extrapolated_from)
     if json_out:
         data = plan_json(found)
         data["notes"] = fleet.notes + data["notes"]
@@ -105,7 +110,7 @@ def plan(
             "sets": [{"models": c.models, "measured": c.measured, "predicted": c.predicted} for c in sets],
         }
         if validated:
-            data["validated"] = [_validation_json(r) for r in validated]
+            data["validated"] = [_validation_json(r) for _, r in validated]
         print(json.dumps(data, indent=2, default=str))
     else:
         for note in fleet.notes + list(found.plan.notes):
@@ -119,8 +124,8 @@ def plan(
             found, f"Plan {spec.name!r}", perseus_home() / "reports" / f"plan-{_slug(spec.name)}" / "plan.png"
         )
         console.print(f"figure: {figure}", soft_wrap=True)
-        _show_validated(validated)
-    if validated and not all(_met(r) for r in validated[:1]):
+        _show_validated([r for _, r in validated])
+    if any(label == AWARE and not r.findings.met for label, r in validated):
         raise typer.Exit(1)
 
 
@@ -130,20 +135,6 @@ def _layout(planned: Plan) -> list[tuple[str, list[tuple[str, float]]]]:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "plan"
-
-
-def _checks(fleet: Fleet) -> tuple[list, list]:  # type: ignore[type-arg]
-    lopo, sets = [], []
-    for profile in fleet.profiles.values():
-        if profile.extrapolated_from:
-            continue
-        lopo += leave_one_pair_out(profile)
-        sets += set_checks(fit(profile), profile.colocations)
-    return lopo, sets
-
-
-def _met(results: ExperimentResults) -> bool:
-    return bool(results.findings.met)
 
 
 def _validation_json(results: ExperimentResults) -> dict[str, object]:

@@ -199,3 +199,13 @@ def set_checks(capacity: Capacity, points: Iterable[Colocation]) -> list[Check]:
 
 def median_error(checks: list[Check]) -> float | None:
     return statistics.median(c.error for c in checks) if checks else None
+
+
+def prediction_checks(profiles: Iterable[MachineProfile]) -> tuple[list[Check], list[Check]]:
+    """Leave-one-pair-out and measured-set checks over these (measured, not extrapolated) profiles."""
+    pairs: list[Check] = []
+    sets: list[Check] = []
+    for profile in profiles:
+        pairs += leave_one_pair_out(profile)
+        sets += set_checks(fit(profile), profile.colocations)
+    return pairs, sets
