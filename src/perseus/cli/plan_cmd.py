@@ -66,7 +66,14 @@ def plan(
     tenants, predicted load and $/h, the totals against all-dedicated (each tenant alone on its cheapest
     machines at its best setting) and against the interference-blind plan, and the LP lower bound. A plan
     is a prediction until --validate has measured it."""
-    from perseus.report.plan import checks_table, machines_table, plan_json, totals_table, write_plan_figure
+    from perseus.report.plan import (
+        checks_table,
+        machines_table,
+        plan_json,
+        totals_table,
+        validation_json,
+        write_plan_figure,
+    )
     from perseus.report.tables import print_table
 
     if extrapolate not in (None, "none", "cores"):
@@ -110,7 +117,7 @@ def plan(
             "sets": [{"models": c.models, "measured": c.measured, "predicted": c.predicted} for c in sets],
         }
         if validated:
-            data["validated"] = [_validation_json(r) for _, r in validated]
+            data["validated"] = [validation_json(r) for _, r in validated]
         print(json.dumps(data, indent=2, default=str))
     else:
         for note in fleet.notes + list(found.plan.notes):
@@ -135,30 +142,6 @@ def _layout(planned: Plan) -> list[tuple[str, list[tuple[str, float]]]]:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "plan"
-
-
-def _validation_json(results: ExperimentResults) -> dict[str, object]:
-    found = results.findings
-    return {
-        "run": results.run_id,
-        "plan": found.plan,
-        "all_sla_met": found.met,
-        "tenants": [
-            {
-                "machine": m.index,
-                "name": t.name,
-                "model": t.model,
-                "rate_rps": t.rate_rps,
-                "sla": t.sla,
-                "latency_ms": t.latency_ms,
-                "qos_satisfaction": t.qos_satisfaction,
-                "met": t.met,
-                "predicted_load": m.predicted_load,
-            }
-            for m in found.machines
-            for t in m.tenants
-        ],
-    }
 
 
 def _show_validated(validated: list[ExperimentResults]) -> None:

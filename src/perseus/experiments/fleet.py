@@ -166,9 +166,7 @@ def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fl
         raise ConfigError(f"no machine type to plan on: none of {', '.join(wanted)} has a profile")
     names = plan.tenant_names()
     tenants = tuple(Tenant(n, t.model, t.rate, t.sla) for n, t in zip(names, plan.tenants, strict=True))
-    problem = Problem(tenants, tuple(types))
-    problem.check()
-    return Fleet(problem, profiles, runs, notes)
+    return Fleet(Problem(tenants, tuple(types)), profiles, runs, notes)
 
 
 ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
@@ -179,7 +177,6 @@ def deploy_experiment(
 ) -> deploy.Settings | None:
     """The machines of `planned` of type `host` as a `deploy` experiment (None: the plan has none)."""
     profile = fleet.profiles[host]
-    by_name = {t.name: t for t in fleet.problem.tenants}
     machines = []
     # Every profiled model, in the profile's order, so the deploy names them as the profile did (a
     # second synthetic-sleep is synthetic-sleep-2); only the planned ones are served.
@@ -191,7 +188,7 @@ def deploy_experiment(
             continue
         tenants = []
         for name, rate in m.tenants.items():
-            tenant = by_name[name]
+            tenant = fleet.problem.by_name[name]
             tenants.append({"name": name, "model": tenant.model, "rate": rate, "sla": tenant.sla})
             base = bases[tenant.model]
             slas[base] = min(tenant.sla, slas.get(base, tenant.sla), key=lambda s: parse_sla(s).threshold_ns)

@@ -210,14 +210,14 @@ def memory_alone(trials: list[TrialRow], exp: ExperimentBase, key: str) -> float
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
     exp = _settings(experiment)
     peaks = dedicated_found(trials, exp)
-    solo: dict[str, dict[str, Peak]] = {key: {} for key in exp.model_keys()}
+    measured: dict[str, list[tuple[dict[str, Scalar] | None, Peak]]] = {k: [] for k in exp.model_keys()}
     for knobs in _solo(exp):
         for key, found in dedicated_found(trials, exp, knobs).items():
-            solo[key][_label(exp, key, knobs)] = found
+            measured[key].append((knobs, found))
+    solo = {key: {_label(exp, key, k): p for k, p in found} for key, found in measured.items()}
     models: dict[str, ModelProfile] = {}
     for key, found in peaks.items():
-        best_label, best = max(solo[key].items(), key=lambda item: item[1].total_rps)
-        knobs = next(k for k in _solo(exp) if _label(exp, key, k) == best_label)
+        knobs, best = max(measured[key], key=lambda item: item[1].total_rps)
         models[key] = ModelProfile(
             key,
             found.total,

@@ -79,7 +79,7 @@ def _on_type(problem: Problem, kind: MachineType) -> list[dict[str, float]] | No
         full = int(tenant.rate_rps // best)
         rest = tenant.rate_rps - full * best
         if rest <= 1e-9 * best:
-            rest, full = 0.0, full
+            rest = 0.0
         machines += [{tenant.name: best}] * full
         if rest > 0:
             pieces.append(Tenant(tenant.name, tenant.model, rest, tenant.sla))
@@ -114,11 +114,10 @@ def solve(problem: Problem) -> Plan:
 
 
 def _cheapest(problem: Problem, planned: PlannedMachine) -> PlannedMachine:
-    by_name = {t.name: t for t in problem.tenants}
     for kind in sorted(problem.types, key=lambda k: k.usd_per_h):
         if kind.usd_per_h >= planned.usd_per_h:
             break
-        tenants = [by_name[n] for n in planned.tenants]
+        tenants = [problem.by_name[n] for n in planned.tenants]
         if all(kind.serves(t) for t in tenants):
             moved = machine(kind, planned.tenants, problem)
             memory = sum(kind.capacity.memory(m) for m in moved.models)

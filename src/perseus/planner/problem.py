@@ -5,7 +5,7 @@ figures every plan is compared with: each tenant on its cheapest machines of its
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 from perseus.core.errors import ConfigError
 from perseus.core.sla import parse_sla
@@ -50,6 +50,10 @@ def sla_covers(measured: str, wanted: str) -> bool:
 class Problem:
     tenants: tuple[Tenant, ...]
     types: tuple[MachineType, ...]
+
+    @cached_property
+    def by_name(self) -> dict[str, Tenant]:
+        return {t.name: t for t in self.tenants}
 
     def type(self, type_id: str) -> MachineType:
         return next(t for t in self.types if t.id == type_id)
@@ -122,10 +126,9 @@ class Plan:
 
 def machine(kind: MachineType, tenants: Mapping[str, float], problem: Problem) -> PlannedMachine:
     """A planned machine of this type holding these tenants (req/s each)."""
-    by_name = {t.name: t for t in problem.tenants}
     models: dict[str, float] = {}
     for name, rate in tenants.items():
-        model = by_name[name].model
+        model = problem.by_name[name].model
         models[model] = models.get(model, 0.0) + rate
     load = kind.capacity.load(models)
     flags = [*kind.capacity.flags(models)]

@@ -48,8 +48,7 @@ def reload(planned: Plan, problem: Problem) -> Plan:
 
 
 def answer(problem: Problem, method: Method = "auto", time_limit_s: float = 10.0) -> Answer:
-    problem.check()
-    aware = plan(problem, method, time_limit_s)
+    aware = plan(problem, method, time_limit_s)  # the greedy checks the problem first
     unaware = reload(plan(blind(problem), method, time_limit_s), problem)
     return Answer(aware, dedicated(problem), unaware, problem)
 

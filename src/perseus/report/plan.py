@@ -8,6 +8,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from perseus.core.files import atomic_write_bytes
+from perseus.experiments.results import ExperimentResults
 from perseus.planner.capacity import Check
 from perseus.planner.problem import Plan, PlannedMachine
 from perseus.planner.solve import Answer
@@ -137,6 +138,31 @@ def plan_json(answer: Answer) -> dict[str, Any]:
         "blind": {"usd_per_h": answer.blind.usd_per_h, "machines": machines(answer.blind)},
         "dedicated": {"machines": machines(answer.dedicated)},
         "notes": list(plan.notes),
+    }
+
+
+def validation_json(results: ExperimentResults) -> dict[str, object]:
+    """A `deploy` run of a plan as JSON: each tenant placement, judged against its own SLA."""
+    found = results.findings
+    return {
+        "run": results.run_id,
+        "plan": found.plan,
+        "all_sla_met": found.met,
+        "tenants": [
+            {
+                "machine": m.index,
+                "name": t.name,
+                "model": t.model,
+                "rate_rps": t.rate_rps,
+                "sla": t.sla,
+                "latency_ms": t.latency_ms,
+                "qos_satisfaction": t.qos_satisfaction,
+                "met": t.met,
+                "predicted_load": m.predicted_load,
+            }
+            for m in found.machines
+            for t in m.tenants
+        ],
     }
 
 
