@@ -36,3 +36,20 @@ def test_doubtful_only_when_the_measurement_is_in_doubt() -> None:
     assert doubtful(_row("invalid", "unstable: x", a=MISSED))
     assert not doubtful(_row("valid", None, a=MISSED))
     assert not doubtful(_row("failed", "unstable: x"))
+
+
+def test_a_percentile_of_too_few_requests_is_not_judged() -> None:
+    """A tenant given a small share of a trial's load: its p95 of 12 latencies is their largest but one
+    (or beyond), so the trial cannot say the SLA was met, however many requests the other tenant had."""
+    few = {**MET, "requests": 12}
+    ok, detail = feasible(_row("valid", None, a={**MET, "requests": 900}, b=few), ["a", "b"])
+    assert not ok and detail == "too few requests to judge b's p95 ≤ 100 ms: 12 (need 20)"
+    assert feasible(_row("valid", None, a={**MET, "requests": 20}), ["a"]) == (True, "ok")
+    p99 = {"sla": "p99 ≤ 100 ms", "sla_met": True, "p99_ms": 50.0, "requests": 99}
+    detail = feasible(_row("valid", None, a=p99), ["a"])[1]
+    assert detail == "too few requests to judge a's p99 ≤ 100 ms: 99 (need 100)"
+
+
+def test_a_miss_names_the_percentile_of_the_sla() -> None:
+    missed = {"sla": "p99 ≤ 20 ms", "sla_met": False, "p95_ms": 15.0, "p99_ms": 31.0}
+    assert feasible(_row("valid", None, a=missed), ["a"]) == (False, "a p99 ≤ 20 ms missed (p99 31.0 ms)")

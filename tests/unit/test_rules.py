@@ -6,6 +6,7 @@ import pytest
 
 from perseus.core.errors import ConfigError
 from perseus.loadgen import RequestRecord, TrialRecords, TrialRules, parse_sla, verdict
+from perseus.loadgen.control import Controller
 from perseus.loadgen.rules import WindowStat, is_stable, should_stop, window_stats
 
 MS = 1_000_000
@@ -109,6 +110,28 @@ def test_bad_rules() -> None:
 def test_parse_sla(text: str, percentile: float, ms: float) -> None:
     target = parse_sla(text)
     assert (target.percentile, target.threshold_ns) == (percentile, ms * MS)
+
+
+@pytest.mark.parametrize(
+    ("text", "least"), [("p95=100ms", 20), ("p99=5ms", 100), ("p99.9=1s", 1000), ("p50=1s", 2)]
+)
+def test_a_percentile_needs_a_sample_above_it(text: str, least: int) -> None:
+    target = parse_sla(text)
+    assert target.min_samples == least
+    assert parse_sla(target.label) == target  # the stored label reads back
+
+
+def test_controller_waits_for_each_tenants_requests() -> None:
+    """A trial that is stable overall goes on (to its maximum) until the rarest tenant has enough."""
+    rules = TrialRules(warmup_s=0, min_duration_s=1, max_duration_s=10, window_s=1, min_window_requests=0)
+    control = Controller(replace(rules, min_tenant_requests=20), 0, open_loop=True)
+    often = [RequestRecord("a", t * MS, t * MS, t * MS + 5 * MS, True) for t in range(0, 3000, 10)]
+    rare = [RequestRecord("b", t * MS, t * MS, t * MS + 5 * MS, True) for t in range(0, 3000, 200)]
+    assert control.check(often + rare, 3000 * MS) is None  # b has 15 of 20
+    assert Controller(rules, 0, open_loop=True).check(often + rare, 3000 * MS) is not None
+    more = [RequestRecord("b", t * MS, t * MS, t * MS + 5 * MS, True) for t in range(3000, 4000, 200)]
+    assert control.check(often + rare + more, 4000 * MS) is not None
+    assert control.check(often + rare, 10_000 * MS) is not None  # the maximum duration ends it anyway
 
 
 @pytest.mark.parametrize("text", ["95=750ms", "p0=1ms", "p100=1ms", "p95=fast", "p95=0ms"])

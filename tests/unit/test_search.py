@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from perseus.config.experiment import SearchSettings
 from perseus.core.errors import SlaNotMetError
+from perseus.loadgen import TrialRules
+from perseus.orchestrate.probe import floor_of
 from perseus.orchestrate.search import Step, bisect, find_peak, ramp
 
 
@@ -78,3 +80,12 @@ def test_find_peak_uses_settings() -> None:
     calls.clear()
     find_peak(threshold_probe(100.0, calls), 1.0, SearchSettings(start_rps=80.0, tolerance=0.1), "m")
     assert calls[0] == 80.0
+
+
+def test_the_floor_is_where_the_rarest_tenant_has_enough_requests() -> None:
+    """Below the floor a trial cannot judge every tenant's p95 (20 latencies in the longest trial)."""
+    rules = TrialRules(max_duration_s=15, min_tenant_requests=20)
+    assert floor_of(rules, lambda x: {"a": 0.2 * x, "b": 0.8 * x}) == pytest.approx(20 / 15 / 0.2)
+    assert floor_of(rules, lambda x: {"a": 3.0, "b": x}) == pytest.approx(20 / 15)  # a held, b searched
+    assert floor_of(rules, lambda x: {"a": 50.0, "b": x}) == pytest.approx(20 / 15)  # b still needs 20
+    assert floor_of(TrialRules(max_duration_s=10), lambda x: {"a": x}) == pytest.approx(2.0)  # 20 in all

@@ -1,12 +1,13 @@
 """SLA targets ("p95=750ms"): a percentile and a latency bound; parsed once, used by config and loadgen."""
 
+import math
 import re
 from dataclasses import dataclass
 
 from perseus.core.errors import ConfigError
 from perseus.core.units import parse_duration_ns
 
-_TARGET = re.compile(r"^\s*p(\d+(?:\.\d+)?)\s*[=<]=?\s*(.+)$")
+_TARGET = re.compile(r"^\s*p(\d+(?:\.\d+)?)\s*(?:[=<]=?|≤)\s*(.+)$")
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,15 @@ class SlaTarget:
     def key(self) -> str:
         return f"p{self.percentile:g}_ms"
 
+    @property
+    def min_samples(self) -> int:
+        """The fewest latencies whose p-th percentile is not simply their largest (20 for p95, 100 for
+        p99): fewer are no ground for saying the percentile met its bound."""
+        return math.ceil(100 / (100 - self.percentile) - 1e-9)
+
 
 def parse_sla(text: str) -> SlaTarget:
-    """`p95=750ms`, `p99<=20ms`, `p99.9=1s` (no unit: ms)."""
+    """`p95=750ms`, `p99<=20ms`, `p99.9=1s` (no unit: ms), or a label as SlaTarget writes it."""
     match = _TARGET.match(text)
     if not match:
         raise ConfigError(f"cannot read SLA {text!r}: expected e.g. p95=750ms")

@@ -3,6 +3,7 @@ load, and the Controller that applies the trial rules while load runs."""
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from perseus.loadgen.client_base import InferClient
@@ -85,11 +86,22 @@ class Controller:
         )
         if not should_stop(measured_s, stats, self.rules, self.open_loop):
             return None
+        if measured_s < self.rules.max_duration_s and not self._enough_each(records):
+            return None
         # End on a whole number of windows so every window has equal weight.
         # Whole windows of the same integer width window_stats uses, so both count the same windows.
         width_ns = round(self.window_s * 1e9)
         measured_ns = min(now_ns - self.window_start_ns, round(self.rules.max_duration_s * 1e9))
         return self.window_start_ns + max(1, measured_ns // width_ns) * width_ns
+
+    def _enough_each(self, records: list[RequestRecord]) -> bool:
+        """Every tenant has completed min_tenant_requests intended inside the measured window."""
+        need = self.rules.min_tenant_requests
+        if need <= 0:
+            return True
+        counts = Counter(r.tenant for r in records if r.ok and r.intended_ns >= self.window_start_ns)
+        tenants = {r.tenant for r in records}
+        return all(counts[t] >= need for t in tenants)
 
     def records(self, spec: LoadSpec, records: list[RequestRecord], end_ns: int, cpu_ns: int) -> TrialRecords:
         return TrialRecords(

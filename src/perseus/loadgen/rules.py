@@ -44,6 +44,10 @@ class TrialRules:
     # Fewer completions than this in a judged window: stability cannot be judged at all (10 samples'
     # mean latency wanders more than ±10% by chance), which is said instead of "unstable". 0: no floor.
     min_stability_samples: int = 0
+    # Each tenant completes at least this many requests in the measured window before a trial may stop as
+    # stable (it stops at max_duration_s regardless): a tenant's p95 needs 20 latencies, however small its
+    # share of the load. 0: no such floor.
+    min_tenant_requests: int = 0
 
     def __post_init__(self) -> None:
         if self.stability_latency not in ("auto", "mean") and _percentile(self.stability_latency) is None:

@@ -26,14 +26,27 @@ def rules_of(experiment: ExperimentBase) -> TrialRules:
     the intended send either way, so a late send can only make the server look slower, by at most 5% of
     the SLA here; beyond that the probe is refused."""
     t = experiment.trial
-    tightest_ms = min(experiment.sla_of(key).threshold_ns for key in experiment.model_keys()) / 1e6
+    slas = [experiment.sla_of(key) for key in experiment.model_keys()]
+    tightest_ms = min(sla.threshold_ns for sla in slas) / 1e6
     return TrialRules(
         warmup_s=t.warmup_s,
         min_duration_s=t.min_duration_s,
         max_duration_s=t.max_duration_s,
         tolerance=t.tolerance,
         late_threshold_ms=t.late_threshold_ms or max(2.0, 0.05 * tightest_ms),
+        min_tenant_requests=max(sla.min_samples for sla in slas),
     )
+
+
+def floor_of(rules: TrialRules, rates_at: RatesAt) -> float:
+    """The lowest searched rate a trial can judge: each tenant offered load completes enough requests in
+    the longest trial for its SLA percentile, and the trial as a whole its minimum. A tenant's rate is
+    affine in the searched rate (a share of it, or held while another is searched)."""
+    base, unit = rates_at(0.0), rates_at(1.0)
+    need = [(rules.min_requests, sum(base.values()), sum(unit.values()))]
+    need += [(rules.min_tenant_requests, base.get(t, 0.0), r) for t, r in unit.items() if r > 0]
+    floors = [(n / rules.max_duration_s - a) / (b - a) for n, a, b in need if b > a]
+    return max([0.0, *floors])
 
 
 def open_loop(
@@ -137,8 +150,7 @@ class ProbingServer:
 
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         what = f"{self.placement.label()}: {purpose}" + (f" ({shown})" if shown else "")
-        rules = rules_of(self.experiment)
-        floor = rules.min_requests / rules.max_duration_s  # the lowest total rate a trial can judge
+        floor = floor_of(rules_of(self.experiment), rates_at)
         return find_peak(probe, start, self.experiment.search, what, floor).peak_rps
 
     def estimate(self) -> dict[str, float]:

@@ -4,6 +4,8 @@ probes and by the analyses that report them, so both judge a trial the same way.
 
 from collections.abc import Iterable
 
+from perseus.core.errors import ConfigError
+from perseus.core.sla import parse_sla
 from perseus.store.db import TrialRow
 
 # Reasons (from loadgen.rules) that disqualify a probe; "unstable" alone only flags it.
@@ -21,21 +23,47 @@ def feasible(trial: TrialRow, tenants: Iterable[str]) -> tuple[bool, str]:
     at a few dozen requests per window the windows of a steady queue differ by more than ±10% by chance,
     and the SLA is judged on all the window's requests together.
     """
+    tenants = list(tenants)
     if trial.status == "failed":
         return False, f"failed: {trial.reason}"
-    blocking = [part for part in reasons(trial) if part.startswith(BLOCKING)]
+    blocking = [part for part in reasons(trial) if part.startswith(BLOCKING)] + too_few(trial, tenants)
     if blocking:
         return False, "; ".join(blocking)
     summary = trial.summary
     missed = [t for t in tenants if not summary.value(t, "sla_met")]
     if missed:
-        return False, "; ".join(
-            f"{t} {summary.value(t, 'sla')} missed (p95 {summary.value(t, 'p95_ms'):.1f} ms)"
-            if t in summary.tenants
-            else f"{t} served nothing"
-            for t in missed
-        )
+        return False, "; ".join(_missed(trial, t) for t in missed)
     return True, "ok" if trial.status == "valid" else f"ok (flagged: {trial.reason})"
+
+
+def _missed(trial: TrialRow, tenant: str) -> str:
+    if tenant not in trial.summary.tenants:
+        return f"{tenant} served nothing"
+    label = trial.summary.value(tenant, "sla")
+    try:
+        target = parse_sla(label)
+    except ConfigError:
+        return f"{tenant} {label} missed"
+    seen = trial.summary.value(tenant, target.key.replace(".", "_"))  # p99.9 is stored as p99_9_ms
+    return f"{tenant} {label} missed" + (f" (p{target.percentile:g} {seen:.1f} ms)" if seen else "")
+
+
+def too_few(trial: TrialRow, tenants: Iterable[str]) -> list[str]:
+    """Tenants whose SLA percentile rests on too few latencies to be judged (a p95 of 12 requests is their
+    largest): a tenant offered a small share of a trial's load, whatever the trial's total."""
+    found = []
+    for tenant in tenants:
+        label = trial.summary.value(tenant, "sla")
+        if not label or tenant not in trial.summary.tenants:
+            continue
+        try:
+            need = parse_sla(label).min_samples
+        except ConfigError:  # a label this version does not read: judged on its verdict alone
+            continue
+        got = trial.summary.value(tenant, "requests")  # every summary the load generator writes has it
+        if got is not None and got < need:
+            found.append(f"too few requests to judge {tenant}'s {label}: {got} (need {need})")
+    return found
 
 
 # Reasons that doubt the measurement rather than the server: the windows disagreed, or the host delayed
