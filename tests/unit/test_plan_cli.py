@@ -132,3 +132,20 @@ def test_a_frontier_run_counts_as_a_profile_of_its_pair(tmp_path: Path) -> None:
 def test_the_shipped_fleet_plan_reads() -> None:
     plan = load_plan(Path(__file__).parents[2] / "plans" / "fleet-6cnn.yaml")
     assert plan.profiles == ("profile of 6 zoo CNNs",) and len(plan.tenants) == 12
+
+
+def test_a_profile_named_twice_is_measured_again_with_no_spread(tmp_path: Path, profiled: Path) -> None:
+    """The same run twice: its λ and capacities merge unchanged, and each co-location, measured again,
+    repeats exactly (the plumbing of merging, not a claim about the host)."""
+    once = json.loads(_invoke(profiled, str(_plan(tmp_path)), "--json")[1])
+    code, out = _invoke(profiled, str(_plan(tmp_path, profiles=["fake profile", "fake profile"])), "--json")
+    assert code == 0, out
+    twice = json.loads(out)
+    assert twice["usd_per_h"] == pytest.approx(once["usd_per_h"])
+    assert (
+        once["prediction"]["measured_again"] == []
+        and once["prediction"]["measured_again_median_error"] is None
+    )
+    again = twice["prediction"]["measured_again"]
+    assert len(again) == 2 * (3 + 1) and all(c["measured"] == pytest.approx(c["predicted"]) for c in again)
+    assert twice["prediction"]["measured_again_median_error"] == pytest.approx(0.0)

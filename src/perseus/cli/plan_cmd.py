@@ -16,7 +16,7 @@ from perseus.experiments.fleet import deploy_experiment, fleet_of, host_type
 from perseus.experiments.references import Source
 from perseus.experiments.results import ExperimentResults, experiment_results
 from perseus.orchestrate.runner import run_experiment
-from perseus.planner.capacity import median_error, prediction_checks
+from perseus.planner.capacity import prediction_checks
 from perseus.planner.problem import Plan
 from perseus.planner.solve import answer
 
@@ -70,6 +70,7 @@ def plan(
         checks_table,
         machines_table,
         plan_json,
+        prediction_json,
         totals_table,
         validation_json,
         write_plan_figure,
@@ -108,14 +109,11 @@ def plan(
                 fleet.notes.append(
                     f"--validate: no planned machine is of this host's type ({host}): nothing measured"
                 )
-    lopo, sets = prediction_checks(p for p in fleet.profiles.values() if not p.extrapolated_from)
+    checked = prediction_checks(p for p in fleet.profiles.values() if not p.extrapolated_from)
     if json_out:
         data = plan_json(found)
         data["notes"] = fleet.notes + data["notes"]
-        data["prediction"] = {
-            "leave_one_pair_out_median_error": median_error(lopo),
-            "sets": [{"models": c.models, "measured": c.measured, "predicted": c.predicted} for c in sets],
-        }
+        data["prediction"] = prediction_json(checked)
         if validated:
             data["validated"] = [validation_json(r) for _, r in validated]
         print(json.dumps(data, indent=2, default=str))
@@ -124,7 +122,7 @@ def plan(
             console.print(f"[yellow]· {note}[/yellow]")
         print_table(machines_table(found.plan, f"Plan {spec.name!r}: the machines to rent"), console)
         print_table(totals_table(found), console)
-        checks = checks_table(lopo, sets)
+        checks = checks_table(checked)
         if checks is not None:
             print_table(checks, console)
         figure = write_plan_figure(

@@ -16,7 +16,7 @@ from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
 from perseus.planner.problem import MachineType, Plan, Problem, Tenant
-from perseus.planner.profile import Colocation, MachineProfile, ModelProfile
+from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Store, TrialRow
 
 GIB = 2.0**30
@@ -55,8 +55,8 @@ def profile_run(store: Store, ref: int | str) -> int:
 def read_profiles(
     store: Store, plan: PlanFile
 ) -> tuple[dict[str, MachineProfile], dict[str, list[int]], list[str]]:
-    """Each machine type's profile, merged over the runs that measured it (a later run's model wins)."""
-    merged: dict[str, MachineProfile] = {}
+    """Each machine type's profile, merged over the runs that measured it (planner.profile.merged)."""
+    found: dict[str, list[MachineProfile]] = {}
     runs: dict[str, list[int]] = {}
     notes: list[str] = []
     for entry in plan.profiles:
@@ -67,16 +67,12 @@ def read_profiles(
             notes.append(f"profile run {run_id} is {results.status}: planning from what it measured")
         mp = _machine_profile(store, run_id, results, ref.machine)
         runs.setdefault(mp.machine, []).append(run_id)
-        if mp.machine in merged:
-            old = merged[mp.machine]
-            mp = replace(
-                old,
-                models={**old.models, **mp.models},
-                colocations=old.colocations + mp.colocations,
-                source=f"{old.source}; {mp.source}",
-            )
-        merged[mp.machine] = replace(mp, source=f"run {', '.join(map(str, runs[mp.machine]))}")
-    return merged, runs, notes
+        found.setdefault(mp.machine, []).append(mp)
+    profiles = {
+        machine: replace(merged(parts), source=f"run {', '.join(map(str, runs[machine]))}")
+        for machine, parts in found.items()
+    }
+    return profiles, runs, notes
 
 
 def _machine_profile(

@@ -189,11 +189,32 @@ def leave_one_pair_out(profile: MachineProfile) -> list[Check]:
 
 
 def set_checks(capacity: Capacity, points: Iterable[Colocation]) -> list[Check]:
-    """Each measured set of 3 or more models against the capacity the model predicts for it."""
+    """Each measured set of 3 or more models (the mean of its measurements) against the capacity the
+    model predicts for it. (A set that met no SLA at any rate has no relative error and is left out, as
+    leave_one_pair_out leaves out such pairs; the profile's report names it.)"""
+    found: dict[tuple[str, ...], list[float]] = {}
+    for point in points:
+        if len(point.models) >= 3 and point.efficiency.value > 0:
+            found.setdefault(tuple(sorted(point.models)), []).append(point.efficiency.value)
     return [
-        Check(tuple(p.models), p.efficiency.value, capacity.predicted_capacity(p.models))
-        for p in points
-        if len(p.models) >= 3
+        Check(models, statistics.fmean(values), capacity.predicted_capacity(models))
+        for models, values in found.items()
+    ]
+
+
+def repeat_checks(points: Iterable[Colocation]) -> list[Check]:
+    """Each co-location measured more than once, each measurement against the mean of the others: how
+    well the measurement predicts itself, the floor under any model's error. (A measurement that met no
+    SLA at any rate has no relative error and is left out.)"""
+    found: dict[tuple[str, ...], list[float]] = {}
+    for point in points:
+        if point.efficiency.value > 0:
+            found.setdefault(tuple(sorted(point.models)), []).append(point.efficiency.value)
+    return [
+        Check(models, value, statistics.fmean(values[:i] + values[i + 1 :]))
+        for models, values in found.items()
+        if len(values) >= 2
+        for i, value in enumerate(values)
     ]
 
 
@@ -201,11 +222,20 @@ def median_error(checks: list[Check]) -> float | None:
     return statistics.median(c.error for c in checks) if checks else None
 
 
-def prediction_checks(profiles: Iterable[MachineProfile]) -> tuple[list[Check], list[Check]]:
-    """Leave-one-pair-out and measured-set checks over these (measured, not extrapolated) profiles."""
-    pairs: list[Check] = []
-    sets: list[Check] = []
+@dataclass(frozen=True)
+class Checks:
+    """How well shared capacity is predicted, and how well it repeats."""
+
+    pairs: list[Check]  # each measured pair left out of the fit and predicted from the others
+    sets: list[Check]  # each measured set of 3+ against its prediction
+    repeats: list[Check]  # each co-location measured again against its other measurements
+
+
+def prediction_checks(profiles: Iterable[MachineProfile]) -> Checks:
+    """The checks over these (measured, not extrapolated) profiles."""
+    checks = Checks([], [], [])
     for profile in profiles:
-        pairs += leave_one_pair_out(profile)
-        sets += set_checks(fit(profile), profile.colocations)
-    return pairs, sets
+        checks.pairs.extend(leave_one_pair_out(profile))
+        checks.sets.extend(set_checks(fit(profile), profile.colocations))
+        checks.repeats.extend(repeat_checks(profile.colocations))
+    return checks

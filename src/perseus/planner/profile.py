@@ -1,9 +1,11 @@
-"""What the planner knows of one machine type, all measured by a `profile` run: each model's λ alone (at
+"""What the planner knows of one machine type, all measured by `profile` runs: each model's λ alone (at
 the setting it shares a server with, and at its best measured setting), its memory, the SLA it was
-measured under, and co-location points: a set of models at rates that just met every SLA together."""
+measured under, and co-location points: a set of models at rates that just met every SLA together.
+Several runs of one type merge into one profile (`merged`)."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from perseus.config.serving import TenantConfig
 from perseus.core.interval import Estimate
@@ -53,3 +55,47 @@ class MachineProfile:
 def efficiency(rates_rps: Mapping[str, float], lambdas: Mapping[str, float]) -> float:
     """Σ r/λ: how many dedicated machines' work these rates are."""
     return sum(rate / lambdas[m] for m, rate in rates_rps.items())
+
+
+def merged(profiles: Sequence[MachineProfile]) -> MachineProfile:
+    """One machine type's profile from several runs of it (in order). λ of a model measured by more than
+    one run is the lowest of them, its interval reaching up to the highest: one host ran 25-36% slower
+    some hours than others, and a plan must hold in its slow hours too. Its best setting keeps the gain
+    over the shared setting its own run measured (a knob's gain is relative, the host's speed is not);
+    its memory is the largest. A model measured under different SLAs takes the last run's. Every
+    co-location point is kept: its Σ r/λ is relative to its own run's λ, measured the same hour, and the
+    capacity model averages the points of one pair."""
+    last = profiles[-1]
+    if len(profiles) == 1:
+        return last
+    runs: dict[str, list[ModelProfile]] = {}
+    for profile in profiles:
+        for key, model in profile.models.items():
+            runs.setdefault(key, []).append(model)
+    models = {key: _merged_model(found) for key, found in runs.items()}
+    unmet = {k: v for p in profiles for k, v in p.unmet.items() if k not in models}
+    return replace(
+        last,
+        models=models,
+        colocations=tuple(c for p in profiles for c in p.colocations),
+        unmet=unmet,
+        notes=tuple(n for p in profiles for n in p.notes),
+    )
+
+
+def _merged_model(found: list[ModelProfile]) -> ModelProfile:
+    last = found[-1]
+    same = [m for m in found if m.sla == last.sla]
+    if len(same) == 1:
+        return last
+    slowest = min(m.shared_rps.value for m in same)
+    shared = Estimate(slowest, slowest, max(m.shared_rps.high for m in same), len(same))
+    best = max(same, key=lambda m: m.best_rps.value / m.shared_rps.value)
+    gains = [m.best_rps.value / m.shared_rps.value for m in same if m.best_setting == best.best_setting]
+    return replace(
+        last,
+        shared_rps=shared,
+        best_rps=shared.scaled(statistics.fmean(gains)),
+        best_setting=best.best_setting,
+        memory_bytes=max(m.memory_bytes for m in same),
+    )

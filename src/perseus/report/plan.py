@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from perseus.core.files import atomic_write_bytes
 from perseus.experiments.results import ExperimentResults
-from perseus.planner.capacity import Check
+from perseus.planner.capacity import Check, Checks, median_error
 from perseus.planner.problem import Plan, PlannedMachine
 from perseus.planner.solve import Answer
 from perseus.report import fmt
@@ -30,7 +30,10 @@ def machines_table(plan: Plan, title: str, key: str = "machines") -> TableData:
                 *plain(str(index), m.type, " + ".join(f"{t} {fmt.rate(r)}" for t, r in m.tenants.items())),
                 Cell("alone, best setting" if m.dedicated else "shared"),
                 Cell(f"{m.predicted_load:.0%}", "bad" if over else None),
-                Cell(f"{m.headroom:.0%}", "bad" if over else "warn" if m.headroom < 0.05 else None),
+                Cell(
+                    f"{m.headroom if over else max(0.0, m.headroom):.0%}",
+                    "bad" if over else "warn" if m.headroom < 0.05 else None,
+                ),
                 Cell(usd(m.usd_per_h)),
                 Cell("; ".join(m.flags), "warn" if m.flags else None),
             ]
@@ -90,8 +93,12 @@ def totals_table(answer: Answer) -> TableData:
     )
 
 
-def checks_table(lopo: list[Check], sets: list[Check]) -> TableData | None:
-    items = [("leave one pair out", c) for c in lopo] + [("measured set", c) for c in sets]
+def checks_table(checks: Checks) -> TableData | None:
+    items = (
+        [("leave one pair out", c) for c in checks.pairs]
+        + [("measured set", c) for c in checks.sets]
+        + [("measured again", c) for c in checks.repeats]
+    )
     if not items:
         return None
     rows = [
@@ -101,13 +108,33 @@ def checks_table(lopo: list[Check], sets: list[Check]) -> TableData | None:
         ]
         for test, c in items
     ]
+    medians = [
+        f"{name} {error:.1%} (median of {len(of)})"
+        for name, of in (("leave one pair out", checks.pairs), ("measured again", checks.repeats))
+        if (error := median_error(of)) is not None
+    ]
     return TableData(
         "checks",
-        "How well the capacity model predicts shared capacity (Σ r/λ at the SLA)",
+        "How well the capacity model predicts shared capacity (Σ r/λ at the SLA); 'measured again': a "
+        "co-location's measurement against its other measurements (predicted = their mean), the floor "
+        "under any model's error" + (f". Error: {'; '.join(medians)}" if medians else ""),
         ["check", "models", "measured", "predicted", "error"],
         rows,
         labels=2,
     )
+
+
+def prediction_json(checks: Checks) -> dict[str, Any]:
+    def listed(of: list[Check]) -> list[dict[str, Any]]:
+        return [{"models": c.models, "measured": c.measured, "predicted": c.predicted} for c in of]
+
+    return {
+        "leave_one_pair_out_median_error": median_error(checks.pairs),
+        "measured_again_median_error": median_error(checks.repeats),
+        "pairs": listed(checks.pairs),
+        "sets": listed(checks.sets),
+        "measured_again": listed(checks.repeats),
+    }
 
 
 def plan_json(answer: Answer) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""The capacity model's checks (a pair left out, a measured set, a co-location measured again) and profiles
+of one machine type merged over several runs, on hand-computed cases."""
+
+from dataclasses import replace
+
+import pytest
+
+from perseus.core.interval import Estimate
+from perseus.planner.capacity import (
+    fit,
+    leave_one_pair_out,
+    median_error,
+    prediction_checks,
+    repeat_checks,
+    set_checks,
+)
+from perseus.planner.profile import Colocation, merged
+from tests.unit.planner_cases import machine_profile
+
+LAM = {"a": 10.0, "b": 20.0, "c": 40.0}
+
+
+def _point(models: tuple[str, ...], e: float) -> Colocation:
+    return Colocation(models, {}, Estimate.exact(e))
+
+
+def test_a_pair_left_out_is_predicted_from_the_pressures_of_the_others() -> None:
+    """κ = p_a + p_b fits a+b 0.2, a+c 0.3 exactly with any p_a; b+c is then p_b + p_c = 0.5 − 2 p_a, and
+    least squares (minimum norm) takes p_a = 1/6: κ_bc = 1/6, e = 5/6 against 0.9 measured."""
+    profile = machine_profile("m", LAM, {("a", "b"): 0.2, ("a", "c"): 0.3, ("b", "c"): 0.1})
+    checks = {c.models: c for c in leave_one_pair_out(profile)}
+    assert checks[("b", "c")].measured == pytest.approx(0.9)
+    assert checks[("b", "c")].predicted == pytest.approx(5 / 6)
+    assert checks[("b", "c")].error == pytest.approx((0.9 - 5 / 6) / 0.9)
+
+
+def test_a_pair_that_met_no_sla_is_no_relative_error() -> None:
+    profile = machine_profile("m", LAM, {("a", "b"): 1.0, ("a", "c"): 0.3, ("b", "c"): 0.1})
+    assert ("a", "b") not in {c.models for c in leave_one_pair_out(profile)}
+
+
+def test_a_set_measured_twice_is_checked_once_on_its_mean() -> None:
+    profile = machine_profile("m", LAM, {("a", "b"): 0.1, ("a", "c"): 0.1, ("b", "c"): 0.1})
+    points = [_point(("a", "b", "c"), 0.6), _point(("c", "b", "a"), 0.8), _point(("a", "b", "c"), 0.0)]
+    (check,) = set_checks(fit(profile), [*profile.colocations, *points])
+    assert check.measured == pytest.approx(0.7)  # the infeasible measurement has no relative error
+    assert check.predicted == pytest.approx(0.7, abs=1e-6)  # 1 − 3 × 0.1 at equal shares
+
+
+def test_measured_again_each_against_the_mean_of_the_others() -> None:
+    points = [_point(("a", "b"), 0.8), _point(("b", "a"), 1.0), _point(("a", "c"), 0.5)]
+    checks = repeat_checks(points)
+    assert [(c.measured, c.predicted) for c in checks] == [(0.8, 1.0), (1.0, 0.8)]
+    assert median_error(checks) == pytest.approx((0.25 + 0.2) / 2)
+    assert repeat_checks(points[2:]) == []
+
+
+def test_checks_over_profiles_say_all_three() -> None:
+    profile = machine_profile("m", LAM, {("a", "b"): 0.2, ("a", "c"): 0.3, ("b", "c"): 0.1})
+    again = replace(profile, colocations=(*profile.colocations, _point(("a", "b"), 0.7)))
+    checks = prediction_checks([again])
+    assert len(checks.pairs) == 3 and checks.sets == [] and len(checks.repeats) == 2
+
+
+def test_runs_merge_at_the_slowest_lambda_with_each_runs_knob_gain() -> None:
+    """Run 1 (a fast hour) measured a at 10 req/s, 12 at its best knob setting; run 2 (a slow one) at 8,
+    without knobs. Merged: λ 8 (interval up to 10), best 8 × 12/10 at run 1's setting, largest memory,
+    every co-location point kept."""
+    fast = machine_profile("m", {"a": 10.0, "b": 20.0}, {("a", "b"): 0.2}, best={"a": 12.0})
+    knob = replace(fast.models["a"], best_setting={"instances": 2})
+    fast = replace(fast, models={**fast.models, "a": knob})
+    slow = machine_profile("m", {"a": 8.0, "c": 5.0}, {("a", "c"): 0.4}, memory_gib={"a": 0.75})
+    both = merged([fast, slow])
+    a = both.models["a"]
+    assert (a.shared_rps.value, a.shared_rps.low, a.shared_rps.high) == (8.0, 8.0, 10.0)
+    assert a.best_rps.value == pytest.approx(9.6) and a.best_setting == {"instances": 2}
+    assert a.memory_bytes == 0.75 * 2**30
+    assert set(both.models) == {"a", "b", "c"} and both.models["b"] == fast.models["b"]
+    assert len(both.colocations) == 2
+    assert merged([fast]) is fast
