@@ -16,13 +16,14 @@ from tests.unit.test_kinds import CPU, CPU2, FAST, QUICK
 SETTINGS = {"machine": "gcp-n2-standard-2", "solo": [{"instances": 2}]}
 
 
-def _profile(tmp_path: Path, **section: object) -> tuple[profile.Findings, list[str]]:
+def _profile(tmp_path: Path, repeats: int = 1, **section: object) -> tuple[profile.Findings, list[str]]:
     exp = parse_experiment(
         {
             "name": "p",
             "kind": "profile",
             "models": [FAST, CPU, CPU2],
             **QUICK,
+            "repeats": repeats,
             "profile": {**SETTINGS, **section},
         },
         "test",
@@ -60,6 +61,21 @@ def test_profile_measures_every_model_alone_and_every_pair(tmp_path: Path) -> No
     assert pairs[("synthetic-cpu", "synthetic-cpu-2")].efficiency.value == pytest.approx(1.0, abs=0.2)
     (triple,) = [c for c in machine.colocations if len(c.models) == 3]
     assert triple.efficiency.value > 1.0
+
+
+def test_repeats_are_whole_passes_merged_at_the_slowest_pass(tmp_path: Path) -> None:
+    """Pass 2 measures every λ alone and every pair again, after pass 1, each pair against its own pass's
+    λ; the profile keeps each model's slowest λ and both measurements of each pair."""
+    found, phases = _profile(tmp_path, repeats=2, solo=[])
+    assert len(phases) == 2 * (3 + 3)
+    assert all("repeat=2" not in p for p in phases[:6]) and all("repeat=2" in p for p in phases[6:])
+    machine = found.profile
+    assert len([c for c in machine.colocations if len(c.models) == 2]) == 2 * 3
+    for key, model in machine.models.items():
+        passes = found.solo[key].values()
+        assert len(passes) == 2
+        assert model.shared_rps.value == min(p.total.value for p in passes)
+    assert len(found.colocated) == 2 * 3
 
 
 def test_profile_mixes_search_along_other_shares(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def repeats(exp: ExperimentBase) -> range:
     return range(1, exp.repeats + 1)
 
 
-def _nth(setting: Mapping[str, Scalar], repeat: int) -> dict[str, Scalar]:
+def nth(setting: Mapping[str, Scalar], repeat: int) -> dict[str, Scalar]:
     # The first search keeps the key it had before repeats existed: stored runs read back unchanged.
     return {**setting, REPEAT: repeat} if repeat > 1 else dict(setting)
 
@@ -64,11 +64,11 @@ def _nth(setting: Mapping[str, Scalar], repeat: int) -> dict[str, Scalar]:
 def dedicated(
     exp: ExperimentBase, key: str, knobs: Mapping[str, Scalar] | None = None, repeat: int = 1
 ) -> Placement:
-    return placement(DEDICATED, [alone(exp, key, knobs)], [key], _nth(knobs or {}, repeat))
+    return placement(DEDICATED, [alone(exp, key, knobs)], [key], nth(knobs or {}, repeat))
 
 
 def shared(exp: ExperimentBase, setting: Mapping[str, Scalar] = {}, repeat: int = 1) -> Placement:
-    return placement(SHARED, exp.models, exp.model_keys(), _nth(setting, repeat))
+    return placement(SHARED, exp.models, exp.model_keys(), nth(setting, repeat))
 
 
 def dedicated_labels(exp: ExperimentBase, knobs: Mapping[str, Scalar] | None = None) -> list[str]:
@@ -110,12 +110,13 @@ def dedicated_peak(
     key: str,
     knobs: Mapping[str, Scalar] | None = None,
     then: AloneTrials | None = None,
+    only: int | None = None,
 ) -> float:
-    """Model `key` alone on its own server (all cores), searched `repeats` times on fresh servers: the
-    mean λ. `then` runs further trials of that model alone on the first search's server (a server start
-    and stop costs seconds), at that search's λ."""
+    """Model `key` alone on its own server (all cores), searched `repeats` times on fresh servers (or
+    only the `only`-th search): the mean λ. `then` runs further trials of that model alone on the first
+    search's server (a server start and stop costs seconds), at that search's λ."""
     found = []
-    for repeat in repeats(exp):
+    for repeat in repeats(exp) if only is None else [only]:
         where = dedicated(exp, key, knobs, repeat)
         lab.phase(where.label())
         with lab.serve(where, (alone(exp, key, knobs),)) as server:

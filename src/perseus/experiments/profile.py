@@ -5,7 +5,7 @@ listed (to check the capacity model's prediction for 3 or more tenants)."""
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -21,11 +21,12 @@ from perseus.experiments.placements import (
     PEAK,
     alone_setting,
     dedicated,
-    dedicated_labels,
     dedicated_peak,
+    nth,
     placement,
+    repeats,
 )
-from perseus.planner.profile import Colocation, MachineProfile, ModelProfile
+from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Placement, TrialRow
 from perseus.store.keys import Scalar
 
@@ -128,14 +129,15 @@ def _settings(experiment: ExperimentBase) -> Settings:
     return experiment
 
 
-def groups(exp: Settings) -> list[Group]:
+def groups(exp: Settings, repeat: int = 1) -> list[Group]:
+    """The co-locations one pass measures (the `repeat`-th: see run)."""
     keys = exp.model_keys()
     tenant = dict(zip(keys, exp.models, strict=True))
     found: list[Group] = []
 
     def add(models: Sequence[str], shares: dict[str, float], setting: Mapping[str, Scalar]) -> None:
         tenants = tuple(tenant[m] for m in models)
-        found.append(Group(placement(COLOCATED, tenants, models, setting), tenants, shares))
+        found.append(Group(placement(COLOCATED, tenants, models, nth(setting, repeat)), tenants, shares))
 
     if exp.profile.pairs:
         for a, b in itertools.combinations(keys, 2):
@@ -152,8 +154,14 @@ def _solo(exp: Settings) -> list[dict[str, Scalar] | None]:
 
 def plan(experiment: ExperimentBase) -> list[str]:
     exp = _settings(experiment)
-    solo = [label for knobs in _solo(exp) for label in dedicated_labels(exp, knobs)]
-    return solo + [g.where.label() for g in groups(exp)]
+    return [
+        label
+        for repeat in repeats(exp)
+        for label in [
+            *(dedicated(exp, k, knobs, repeat).label() for knobs in _solo(exp) for k in exp.model_keys()),
+            *(g.where.label() for g in groups(exp, repeat)),
+        ]
+    ]
 
 
 def _rates_at(group: Group, peaks: Mapping[str, float]) -> tuple[float, dict[str, float]]:
@@ -165,56 +173,85 @@ def _rates_at(group: Group, peaks: Mapping[str, float]) -> tuple[float, dict[str
 
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:
+    """`repeats` whole passes, one after another: each measures every λ alone, then every co-location
+    against that pass's λ, so a co-location's Σ r/λ compares rates measured within the same hour (a host's
+    speed drifts over hours) and the passes' spread says how well the profile repeats."""
     exp = _settings(experiment)
-    peaks: dict[str, float] = {}
-    for knobs in _solo(exp):
-        for key in exp.model_keys():
-            try:
-                found = dedicated_peak(exp, lab, key, knobs)
-            except SlaNotMetError as exc:
-                lab.status(f"{key} alone ({knobs or 'as configured'}): {exc}")
+    for repeat in repeats(exp):
+        peaks: dict[str, float] = {}
+        for knobs in _solo(exp):
+            for key in exp.model_keys():
+                try:
+                    found = dedicated_peak(exp, lab, key, knobs, only=repeat)
+                except SlaNotMetError as exc:
+                    lab.status(f"{key} alone ({knobs or 'as configured'}): {exc}")
+                    continue
+                if knobs is None:
+                    peaks[key] = found
+        for group in groups(exp, repeat):
+            lab.phase(group.where.label())
+            missing = [m for m in group.shares if m not in peaks]
+            if missing:
+                lab.status(f"{group.where.label()}: skipped, no λ alone of {', '.join(missing)}")
                 continue
-            if knobs is None:
-                peaks[key] = found
-    for group in groups(exp):
-        lab.phase(group.where.label())
-        missing = [m for m in group.shares if m not in peaks]
-        if missing:
-            lab.status(f"{group.where.label()}: skipped, no λ alone of {', '.join(missing)}")
-            continue
-        start, parts = _rates_at(group, peaks)
-        with lab.serve(group.where, group.tenants) as server:
-            try:
-                server.search(
-                    _split(parts),
-                    group.where.names,
-                    start,
-                    CAPACITY,
-                )
-            except SlaNotMetError as exc:
-                lab.status(f"{group.where.label()}: {exc}")
+            start, parts = _rates_at(group, peaks)
+            with lab.serve(group.where, group.tenants) as server:
+                try:
+                    server.search(_split(parts), group.where.names, start, CAPACITY)
+                except SlaNotMetError as exc:
+                    lab.status(f"{group.where.label()}: {exc}")
 
 
 def _split(parts: Mapping[str, float]) -> RatesAt:
     return lambda total: {t: total * part for t, part in parts.items()}
 
 
-def memory_alone(trials: list[TrialRow], exp: ExperimentBase, key: str) -> float:
+def memory_alone(trials: list[TrialRow], exp: ExperimentBase, key: str, repeat: int = 1) -> float:
     """The model's peak RSS alone (its server processes), over the λ search at its configured setting."""
-    where = dedicated(exp, key)
+    where = dedicated(exp, key, None, repeat)
     (name,) = where.names
     rows = trials_of(trials, where, PEAK, tenant=name)
     return max((float(t.summary.usage.get(name, {}).get("rss_peak_bytes", 0.0)) for t in rows), default=0.0)
 
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
+    """Each pass's profile, merged (planner.profile.merged: λ the slowest pass's, every co-location kept)."""
     exp = _settings(experiment)
-    peaks = dedicated_found(trials, exp)
-    measured: dict[str, list[tuple[dict[str, Scalar] | None, Peak]]] = {k: [] for k in exp.model_keys()}
+    passes = [_pass(exp, trials, repeat, warnings) for repeat in repeats(exp)]
+    done = [p for p in passes if p.profile.models] or passes[:1]  # a pass not yet measured adds nothing
+    profile = replace(merged([p.profile for p in done]), source=f"profile {exp.name!r}")
+    missing = [k for k in exp.model_keys() if k not in profile.models]
+    if missing:
+        warnings.append(f"no λ alone for {', '.join(missing)}: the planner cannot place it on this machine")
+    return Findings(
+        profile,
+        dedicated_found(trials, exp),
+        {k: {label: p for one in passes for label, p in one.solo[k].items()} for k in exp.model_keys()},
+        [found for one in passes for found in one.colocated],
+    )
+
+
+@dataclass(frozen=True)
+class _Pass:
+    profile: MachineProfile
+    solo: dict[str, dict[str, Peak]]  # by model and setting label (pass 2 on: "label · pass N")
+    colocated: list[tuple[Group, Peak, Colocation]]
+
+
+def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str]) -> _Pass:
+    """What one pass measured: λ alone at each setting, and each co-location against that pass's λ."""
+    keys = exp.model_keys()
+    measured: dict[str, list[tuple[dict[str, Scalar] | None, Peak]]] = {k: [] for k in keys}
     for knobs in _solo(exp):
-        for key, found in dedicated_found(trials, exp, knobs).items():
-            measured[key].append((knobs, found))
-    solo = {key: {_label(exp, key, k): p for k, p in found} for key, found in measured.items()}
+        for key in keys:
+            where = dedicated(exp, key, knobs, repeat)
+            (name,) = where.names
+            found = peak(trials, where, PEAK, name, exp.search.method, f"{key} dedicated", tenant=name)
+            if found is not None:
+                measured[key].append((knobs, found))
+    suffix = f" · pass {repeat}" if repeat > 1 else ""
+    solo = {key: {_label(exp, key, k) + suffix: p for k, p in found} for key, found in measured.items()}
+    peaks = {key: p for key, found in measured.items() for knobs, p in found if knobs is None}
     models: dict[str, ModelProfile] = {}
     for key, found in peaks.items():
         knobs, best = max(measured[key], key=lambda item: item[1].total_rps)
@@ -223,16 +260,13 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
             found.total,
             best.total,
             alone_setting(exp, key, knobs),
-            memory_alone(trials, exp, key),
+            memory_alone(trials, exp, key, repeat),
             sla_text(exp, key),
-            exp.models[exp.model_keys().index(key)],
+            exp.models[keys.index(key)],
         )
-    missing = [k for k in exp.model_keys() if k not in peaks]
-    if missing:
-        warnings.append(f"no λ alone for {', '.join(missing)}: the planner cannot place it on this machine")
     colocated: list[tuple[Group, Peak, Colocation]] = []
     rest: list[Colocation] = []  # co-locations measured where no rate met every SLA
-    for group in groups(exp):
+    for group in groups(exp, repeat):
         if any(m not in peaks for m in group.shares):
             continue
         found_at = peak(trials, group.where, CAPACITY, None, exp.search.method, group.where.label())
@@ -253,9 +287,9 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
         )
         colocated.append((group, found_at, point))
     points = tuple(point for _, _, point in colocated) + tuple(rest)
-    unmet = {k: sla_text(exp, k) for k in missing if trials_of(trials, dedicated(exp, k), PEAK)}
-    machine = MachineProfile(exp.profile.machine, models, points, f"profile {exp.name!r}", unmet=unmet)
-    return Findings(machine, peaks, solo, colocated)
+    searched = [k for k in keys if trials_of(trials, dedicated(exp, k, None, repeat), PEAK)]
+    unmet = {k: sla_text(exp, k) for k in searched if k not in peaks}
+    return _Pass(MachineProfile(exp.profile.machine, models, points, unmet=unmet), solo, colocated)
 
 
 def _label(exp: Settings, key: str, knobs: dict[str, Scalar] | None) -> str:
