@@ -17,6 +17,9 @@ from perseus.store.judge import doubtful, feasible
 from perseus.store.keys import Scalar
 
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
+# Requests expected at the floor, over the least needed: a Poisson count of mean 20 falls short of 20 half
+# the time, of mean 30 about 3% of the time.
+MARGIN = 1.5
 
 
 def rules_of(experiment: ExperimentBase) -> TrialRules:
@@ -45,7 +48,7 @@ def floor_of(rules: TrialRules, rates_at: RatesAt) -> float:
     base, unit = rates_at(0.0), rates_at(1.0)
     need = [(rules.min_requests, sum(base.values()), sum(unit.values()))]
     need += [(rules.min_tenant_requests, base.get(t, 0.0), r) for t, r in unit.items() if r > 0]
-    floors = [(n / rules.max_duration_s - a) / (b - a) for n, a, b in need if b > a]
+    floors = [(n * MARGIN / rules.max_duration_s - a) / (b - a) for n, a, b in need if b > a]
     return max([0.0, *floors])
 
 

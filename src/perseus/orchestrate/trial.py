@@ -9,7 +9,9 @@ from typing import Any
 from perseus.core.progress import Reporter
 from perseus.loadgen import LatencySummary, LoadSpec, SlaTarget, TrialRules, run_load, summarize, verdict
 from perseus.store import Store, TrialSummary
+from perseus.store.judge import HOST_BUSY
 from perseus.telemetry import Sampler, breakdown
+from perseus.telemetry.host import BUSY_CORES, OthersMeter
 
 FAILED = "failed"
 
@@ -83,10 +85,14 @@ def run_trial(
     observe: Observation | None = None,
 ) -> TrialOutcome:
     sampler = Sampler(observe.tenant_pids, observe.metrics_url, observe.interval_s) if observe else None
+    others = OthersMeter()
     with sampler or nullcontext():
         records = run_load(spec, rules, reporter.tick)
+    other_cores = others.cores()
     summaries = summarize(records, rules.late_threshold_ms, sla, spec.offered_rps())
     status, reasons = verdict(records, rules)
+    if observe is not None and other_cores > BUSY_CORES:  # a local server shares this host's cores
+        status, reasons = "invalid", [*reasons, f"{HOST_BUSY}: other processes used {other_cores:.2f} cores"]
     fault = observe.fault() if observe else None
     if fault is not None:
         status, reasons = FAILED, [f"server fault during the trial: {fault}", *reasons]
@@ -112,7 +118,8 @@ def run_trial(
         usage = _usage(sampler, (sampler.samples[-1].t_ns - sampler.samples[0].t_ns) / 1e9)
         notices = list(sampler.notices)
     per_tenant = {tenant: asdict(s) for tenant, s in summaries.items()}
-    summary = TrialSummary(per_tenant, loadgen, server, usage, notices)
+    host = {"other_cores": round(other_cores, 3)}
+    summary = TrialSummary(per_tenant, loadgen, server, usage, notices, host)
     stored = {**spec_record(spec, rules, sla), **(extra or {})}
     trial_id = store.save_trial(run_id, name, stored, records, summary, status, "; ".join(reasons) or None)
     if sampler is not None:

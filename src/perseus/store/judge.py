@@ -66,9 +66,12 @@ def too_few(trial: TrialRow, tenants: Iterable[str]) -> list[str]:
     return found
 
 
-# Reasons that doubt the measurement rather than the server: the windows disagreed, or the host delayed
-# the load generator's sends (on a 2-core host the server's threads take its wake-ups now and then).
-DOUBTS = ("unstable", "generator fell behind")
+# Other processes took this host's CPU while a local server was measured (orchestrate.trial says so).
+HOST_BUSY = "host busy"
+# Reasons that doubt the measurement rather than the server: the windows disagreed, the host delayed the
+# load generator's sends (on a 2-core host the server's threads take its wake-ups now and then), or other
+# processes took CPU from the server under test.
+DOUBTS = ("unstable", "generator fell behind", HOST_BUSY)
 
 
 def doubtful(trial: TrialRow) -> bool:

@@ -16,6 +16,7 @@ class TrialSummary:
     server: dict[str, dict[str, Any]] = field(default_factory=dict)  # per tenant: Triton's own breakdown
     usage: dict[str, dict[str, float]] = field(default_factory=dict)  # per tenant: CPU and memory
     notices: list[str] = field(default_factory=list)
+    host: dict[str, float] = field(default_factory=dict)  # e.g. other_cores: CPU others used meanwhile
 
     def tenant(self, name: str) -> dict[str, Any]:
         """One tenant's summary; empty when it served nothing."""
@@ -31,6 +32,7 @@ class TrialSummary:
             "server": self.server,
             "usage": self.usage,
             "notices": self.notices,
+            "host": self.host,
         }
 
     @classmethod
@@ -41,10 +43,11 @@ class TrialSummary:
             dict(data.get("server") or {}),
             dict(data.get("usage") or {}),
             list(data.get("notices") or []),
+            dict(data.get("host") or {}),
         )
 
 
-BLOCKS = ("loadgen", "server", "usage", "notices")
+BLOCKS = ("loadgen", "server", "usage", "notices", "host")
 
 
 def from_legacy(data: Mapping[str, Any]) -> TrialSummary:
