@@ -62,19 +62,21 @@ def test_checks_over_profiles_say_all_three() -> None:
     assert len(checks.pairs) == 3 and checks.sets == [] and len(checks.repeats) == 2
 
 
-def test_runs_merge_at_the_slowest_lambda_with_each_runs_knob_gain() -> None:
+def test_runs_merge_at_the_median_lambda_with_each_runs_knob_gain() -> None:
     """Run 1 (a fast hour) measured a at 10 req/s, 12 at its best knob setting; run 2 (a slow one) at 8,
-    without knobs. Merged: λ 8 (interval up to 10), best 8 × 12/10 at run 1's setting, largest memory,
-    every co-location point kept."""
+    without knobs. Merged: λ 9 (interval 8 to 10), best 9 × 12/10 at run 1's setting, largest memory,
+    every co-location point kept; a third run at 2 (a disturbed search) moves the median to 8, not 2."""
     fast = machine_profile("m", {"a": 10.0, "b": 20.0}, {("a", "b"): 0.2}, best={"a": 12.0})
     knob = replace(fast.models["a"], best_setting={"instances": 2})
     fast = replace(fast, models={**fast.models, "a": knob})
     slow = machine_profile("m", {"a": 8.0, "c": 5.0}, {("a", "c"): 0.4}, memory_gib={"a": 0.75})
     both = merged([fast, slow])
     a = both.models["a"]
-    assert (a.shared_rps.value, a.shared_rps.low, a.shared_rps.high) == (8.0, 8.0, 10.0)
-    assert a.best_rps.value == pytest.approx(9.6) and a.best_setting == {"instances": 2}
+    assert (a.shared_rps.value, a.shared_rps.low, a.shared_rps.high) == (9.0, 8.0, 10.0)
+    assert a.best_rps.value == pytest.approx(10.8) and a.best_setting == {"instances": 2}
     assert a.memory_bytes == 0.75 * 2**30
     assert set(both.models) == {"a", "b", "c"} and both.models["b"] == fast.models["b"]
     assert len(both.colocations) == 2
     assert merged([fast]) is fast
+    disturbed = machine_profile("m", {"a": 2.0})
+    assert merged([fast, slow, disturbed]).models["a"].shared_rps.value == 8.0

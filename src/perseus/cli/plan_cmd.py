@@ -12,7 +12,7 @@ from perseus.cli.common import DbOption, QuietHostOption, console, open_store, r
 from perseus.cli.progress import RichReporter
 from perseus.config.plan import load_plan
 from perseus.core.paths import perseus_home
-from perseus.experiments.fleet import deploy_experiment, fleet_of, host_type
+from perseus.experiments.fleet import deploy_experiment, fleet_of, host_type, profiled_speed
 from perseus.experiments.references import Source
 from perseus.experiments.results import ExperimentResults, experiment_results
 from perseus.orchestrate.runner import run_experiment
@@ -89,11 +89,12 @@ def plan(
         validated: list[tuple[str, ExperimentResults]] = []
         if validate:
             host = host_type(fleet, store, machine)
+            speeds = profiled_speed(store, fleet.runs[host])
             plans = [(AWARE, found.plan)]
             if _layout(found.blind) != _layout(found.plan):  # the same machines need measuring once
                 plans.append(("interference-blind", found.blind))
             for label, planned in plans:
-                experiment = deploy_experiment(spec, fleet, planned, label, host)
+                experiment = deploy_experiment(spec, fleet, planned, label, host, speeds)
                 if experiment is None:
                     continue
                 with RichReporter(console, quiet=json_out) as reporter:

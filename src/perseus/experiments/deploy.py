@@ -3,7 +3,8 @@ one server holding its models (at the knobs the plan gives them), driven open lo
 planned rates; each tenant's p95 is judged against its own SLA. `perseus plan --validate` writes it."""
 
 import math
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import Field
@@ -13,13 +14,15 @@ from perseus.config.experiment import ExperimentBase, Strict
 from perseus.core.sla import parse_sla
 from perseus.experiments.analysis import offered, trials_of
 from perseus.experiments.lab import Lab
-from perseus.experiments.placements import placement
+from perseus.experiments.placements import alone, dedicated, placement
 from perseus.store import Placement, TrialRow
 from perseus.store.judge import BLOCKING, DOUBTS, feasible, reasons
 
 NAME = "deploy"
 REPORT = "perseus.report.kinds.deploy"
 VALIDATE = "validate"
+ESTIMATE = "estimate"  # the purpose ProbingServer.estimate stores its closed-loop look under
+DRIFT = 0.15  # the host's speed against the profile's, beyond which a validation says so
 
 
 class DeployTenant(Strict):
@@ -41,6 +44,11 @@ class DeployMachine(Strict):
 class DeploySettings(Strict):
     plan: str = Field(default="", description="which plan these machines are")
     machines: tuple[DeployMachine, ...] = Field(min_length=1, description="the machines deployed one by one")
+    reference: dict[str, float] = Field(
+        default_factory=dict,
+        description="per model (key): its closed-loop req/s alone, as configured, when it was profiled; each "
+        "is measured again first, so a validation says whether the host is as fast as when profiled",
+    )
 
 
 class Settings(ExperimentBase):
@@ -79,6 +87,7 @@ class Deployed:
 class Findings:
     plan: str
     machines: list[Deployed]
+    speed: dict[str, float] = field(default_factory=dict)  # per model: closed-loop req/s now / when profiled
 
     @property
     def met(self) -> bool:
@@ -104,11 +113,18 @@ def server_of(exp: Settings, index: int) -> tuple[Placement, tuple[TenantConfig,
 
 def plan(experiment: ExperimentBase) -> list[str]:
     exp = _settings(experiment)
-    return [server_of(exp, i)[0].label() for i in range(len(exp.deploy.machines))]
+    return [dedicated(exp, key).label() for key in exp.deploy.reference] + [
+        server_of(exp, i)[0].label() for i in range(len(exp.deploy.machines))
+    ]
 
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:
     exp = _settings(experiment)
+    for key in exp.deploy.reference:  # the host's speed first: each model alone, a short closed loop
+        where = dedicated(exp, key)
+        lab.phase(where.label())
+        with lab.serve(where, (alone(exp, key),)) as server:
+            server.estimate()
     for index, machine in enumerate(exp.deploy.machines):
         where, tenants = server_of(exp, index)
         lab.phase(where.label())
@@ -133,7 +149,28 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
             assert name is not None
             checks.append(_check(rows[-1] if rows else None, name, tenant))
         machines.append(Deployed(index + 1, machine.type, machine.predicted_load, checks, bool(rows)))
-    return Findings(exp.deploy.plan, machines)
+    speed = host_speed(exp, trials)
+    if speed:
+        ratio = statistics.median(speed.values())
+        if abs(ratio - 1) > DRIFT:
+            warnings.append(
+                f"this host served {ratio:.2f}× the closed-loop rate it did when profiled (median of "
+                f"{len(speed)} models alone): it is {'slower' if ratio < 1 else 'faster'} than the plan "
+                "assumed, so an SLA missed here may be the host's, not the plan's — profile it again"
+            )
+    return Findings(exp.deploy.plan, machines, speed)
+
+
+def host_speed(exp: Settings, trials: list[TrialRow]) -> dict[str, float]:
+    """Each reference model's closed-loop req/s alone now, over its rate when profiled."""
+    speed = {}
+    for key, then in exp.deploy.reference.items():
+        where = dedicated(exp, key)
+        (name,) = where.names
+        rows = trials_of(trials, where, ESTIMATE, tenant=name)
+        if rows and then > 0:
+            speed[key] = float(rows[-1].summary.value(name, "throughput_rps", 0.0)) / then
+    return speed
 
 
 def _check(trial: TrialRow | None, name: str, tenant: DeployTenant) -> TenantCheck:

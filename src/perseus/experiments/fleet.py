@@ -3,6 +3,8 @@ machine profiles, priced from the catalog, and the machine types it may rent (a 
 only when extrapolation is asked for, and then flagged)."""
 
 import platform
+import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from perseus.config.plan import PlanFile, ProfileRef
@@ -12,6 +14,8 @@ from perseus.core.interval import Estimate
 from perseus.core.sla import parse_sla
 from perseus.experiments import deploy, frontier
 from perseus.experiments import profile as profile_kind
+from perseus.experiments.analysis import trials_of
+from perseus.experiments.placements import dedicated
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
@@ -169,9 +173,11 @@ ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
 
 
 def deploy_experiment(
-    plan: PlanFile, fleet: Fleet, planned: Plan, label: str, host: str
+    plan: PlanFile, fleet: Fleet, planned: Plan, label: str, host: str, speeds: Mapping[str, float] = {}
 ) -> deploy.Settings | None:
-    """The machines of `planned` of type `host` as a `deploy` experiment (None: the plan has none)."""
+    """The machines of `planned` of type `host` as a `deploy` experiment (None: the plan has none). Of the
+    models `speeds` gives (closed-loop req/s when profiled: profiled_speed), the ones with most planned
+    work are measured again first, to say whether the host is as fast as when profiled."""
     profile = fleet.profiles[host]
     machines = []
     # Every profiled model, in the profile's order, so the deploy names them as the profile did (a
@@ -179,6 +185,7 @@ def deploy_experiment(
     configs = {k: p.config.model if p.config is not None else k for k, p in profile.models.items()}
     bases = {k: spec.split(":", 1)[0] for k, spec in configs.items()}
     slas: dict[str, str] = {}  # by model base: the strictest planned tenant's (judged per tenant anyway)
+    work: dict[str, float] = {}  # by model: its planned Σ r/λ on machines of this type
     for m in planned.machines:
         if m.type != host:
             continue
@@ -186,6 +193,8 @@ def deploy_experiment(
         for name, rate in m.tenants.items():
             tenant = fleet.problem.by_name[name]
             tenants.append({"name": name, "model": tenant.model, "rate": rate, "sla": tenant.sla})
+            lam = profile.models[tenant.model].shared_rps.value
+            work[tenant.model] = work.get(tenant.model, 0.0) + rate / lam
             base = bases[tenant.model]
             slas[base] = min(tenant.sla, slas.get(base, tenant.sla), key=lambda s: parse_sla(s).threshold_ns)
         knobs = {}
@@ -200,6 +209,7 @@ def deploy_experiment(
         return None
     for key, measured in profile.models.items():
         slas.setdefault(bases[key], measured.sla)
+    heaviest = sorted((k for k in work if k in speeds), key=lambda k: -work[k])[:REFERENCE_MODELS]
     data = {
         "name": f"validate plan {plan.name!r} ({label})",
         "kind": deploy.NAME,
@@ -213,11 +223,35 @@ def deploy_experiment(
             "min_duration_s": plan.validate_s,
             "max_duration_s": 1.5 * plan.validate_s,
         },
-        "deploy": {"plan": f"{plan.name} ({label})", "machines": machines},
+        "deploy": {
+            "plan": f"{plan.name} ({label})",
+            "machines": machines,
+            "reference": {k: speeds[k] for k in heaviest},
+        },
     }
     experiment = parse_experiment(data, f"plan {plan.name!r}")
     assert isinstance(experiment, deploy.Settings)
     return experiment
+
+
+REFERENCE_MODELS = 2  # the models with most planned work whose speed a validation measures first (~10 s each)
+
+
+def profiled_speed(store: Store, run_ids: list[int]) -> dict[str, float]:
+    """Each model's closed-loop req/s alone, as configured, in the profile runs (the short look a search
+    starts from): the median over the runs that measured it."""
+    found: dict[str, list[float]] = {}
+    for run_id in run_ids:
+        results = experiment_results(store, run_id)
+        exp = parse_experiment(results.spec, f"run {run_id}")
+        rows = store.trials(run_id)
+        for key in exp.model_keys():
+            where = dedicated(exp, key)
+            (name,) = where.names
+            looks = trials_of(rows, where, deploy.ESTIMATE, tenant=name)
+            if looks:
+                found.setdefault(key, []).append(float(looks[-1].summary.value(name, "throughput_rps", 0.0)))
+    return {k: statistics.median(v) for k, v in found.items() if statistics.median(v) > 0}
 
 
 def host_type(fleet: Fleet, store: Store, given: str | None) -> str:

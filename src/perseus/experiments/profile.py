@@ -215,7 +215,7 @@ def memory_alone(trials: list[TrialRow], exp: ExperimentBase, key: str, repeat: 
 
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:
-    """Each pass's profile, merged (planner.profile.merged: λ the slowest pass's, every co-location kept)."""
+    """Each pass's profile, merged (planner.profile.merged: λ the passes' median, every co-location kept)."""
     exp = _settings(experiment)
     passes = [_pass(exp, trials, repeat, warnings) for repeat in repeats(exp)]
     done = [p for p in passes if p.profile.models] or passes[:1]  # a pass not yet measured adds nothing

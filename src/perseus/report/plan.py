@@ -175,6 +175,7 @@ def validation_json(results: ExperimentResults) -> dict[str, object]:
         "run": results.run_id,
         "plan": found.plan,
         "all_sla_met": found.met,
+        "host_speed": found.speed,  # per model: closed-loop req/s alone now / when profiled
         "tenants": [
             {
                 "machine": m.index,
