@@ -129,9 +129,17 @@ def test_a_frontier_run_counts_as_a_profile_of_its_pair(tmp_path: Path) -> None:
     assert len(data["machines"]) == 1 and data["saving"] == pytest.approx(0.5)  # two tenants, one machine
 
 
-def test_the_shipped_fleet_plan_reads() -> None:
-    plan = load_plan(Path(__file__).parents[2] / "plans" / "fleet-6cnn.yaml")
+def test_the_shipped_fleet_plans_read_and_name_shipped_profiles() -> None:
+    root = Path(__file__).parents[2]
+    plan = load_plan(root / "plans" / "fleet-6cnn.yaml")
     assert plan.profiles == ("profile of 6 zoo CNNs",) and len(plan.tenants) == 12
+    repeated = load_plan(root / "plans" / "fleet-6cnn-repeats.yaml")
+    assert repeated.tenants == plan.tenants and len(repeated.profiles) == 3
+    shipped = {
+        parse_experiment(yaml.safe_load(f.read_text()), f.name).name
+        for f in (root / "experiments").glob("profile*.yaml")
+    }
+    assert set(repeated.profiles) <= shipped
 
 
 def test_a_profile_named_twice_is_measured_again_with_no_spread(tmp_path: Path, profiled: Path) -> None:
