@@ -61,11 +61,10 @@ def merged(profiles: Sequence[MachineProfile]) -> MachineProfile:
     """One machine type's profile from several runs of it (in order). λ of a model measured by more than
     one run is their median, its interval spanning all of them: one host served MobileNetV2 at 126, 81
     and 20 req/s hours apart, the last a search the host disturbed, which the median does not follow
-    (the lowest would). Its best setting keeps the gain
-    over the shared setting its own run measured (a knob's gain is relative, the host's speed is not);
-    its memory is the largest. A model measured under different SLAs takes the last run's. Every
-    co-location point is kept: its Σ r/λ is relative to its own run's λ, measured the same hour, and the
-    capacity model averages the points of one pair."""
+    (the lowest would). Its best setting keeps the gain over the shared setting its own run measured (a
+    knob's gain is relative, the host's speed is not); its memory is the largest. A model measured under
+    different SLAs takes the last run's. Every co-location point is kept: its Σ r/λ is relative to its
+    own run's λ, measured the same hour, and the capacity model averages the points of one pair."""
     last = profiles[-1]
     if len(profiles) == 1:
         return last
