@@ -242,8 +242,7 @@ def profiled_speed(store: Store, run_ids: list[int]) -> dict[str, float]:
     starts from): the median over the runs that measured it."""
     found: dict[str, list[float]] = {}
     for run_id in run_ids:
-        results = experiment_results(store, run_id)
-        exp = parse_experiment(results.spec, f"run {run_id}")
+        exp = parse_experiment(store.run(run_id).spec, f"run {run_id}")
         rows = store.trials(run_id)
         for key in exp.model_keys():
             where = dedicated(exp, key)
@@ -251,7 +250,8 @@ def profiled_speed(store: Store, run_ids: list[int]) -> dict[str, float]:
             looks = trials_of(rows, where, deploy.ESTIMATE, tenant=name)
             if looks:
                 found.setdefault(key, []).append(float(looks[-1].summary.value(name, "throughput_rps", 0.0)))
-    return {k: statistics.median(v) for k, v in found.items() if statistics.median(v) > 0}
+    medians = {k: statistics.median(v) for k, v in found.items()}
+    return {k: v for k, v in medians.items() if v > 0}
 
 
 def host_type(fleet: Fleet, store: Store, given: str | None) -> str:

@@ -15,7 +15,7 @@ from perseus.config.experiment import ExperimentBase, Strict
 from perseus.core.errors import SlaNotMetError
 from perseus.core.interval import Estimate
 from perseus.core.names import unknown
-from perseus.experiments.analysis import Peak, dedicated_found, offered, peak, trials_of
+from perseus.experiments.analysis import Peak, combined, offered, peak, trials_of
 from perseus.experiments.lab import Lab, RatesAt
 from perseus.experiments.placements import (
     PEAK,
@@ -223,9 +223,10 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
     missing = [k for k in exp.model_keys() if k not in profile.models]
     if missing:
         warnings.append(f"no λ alone for {', '.join(missing)}: the planner cannot place it on this machine")
+    searched = {k: [one.peaks[k] for one in passes if k in one.peaks] for k in exp.model_keys()}
     return Findings(
         profile,
-        dedicated_found(trials, exp),
+        {k: combined(found) for k, found in searched.items() if found},
         {k: {label: p for one in passes for label, p in one.solo[k].items()} for k in exp.model_keys()},
         [found for one in passes for found in one.colocated],
     )
@@ -234,6 +235,7 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
 @dataclass(frozen=True)
 class _Pass:
     profile: MachineProfile
+    peaks: dict[str, Peak]  # by model: λ alone as configured
     solo: dict[str, dict[str, Peak]]  # by model and setting label (pass 2 on: "label · pass N")
     colocated: list[tuple[Group, Peak, Colocation]]
 
@@ -289,7 +291,7 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
     points = tuple(point for _, _, point in colocated) + tuple(rest)
     searched = [k for k in keys if trials_of(trials, dedicated(exp, k, None, repeat), PEAK)]
     unmet = {k: sla_text(exp, k) for k in searched if k not in peaks}
-    return _Pass(MachineProfile(exp.profile.machine, models, points, unmet=unmet), solo, colocated)
+    return _Pass(MachineProfile(exp.profile.machine, models, points, unmet=unmet), peaks, solo, colocated)
 
 
 def _label(exp: Settings, key: str, knobs: dict[str, Scalar] | None) -> str:

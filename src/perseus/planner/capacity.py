@@ -192,13 +192,10 @@ def set_checks(capacity: Capacity, points: Iterable[Colocation]) -> list[Check]:
     """Each measured set of 3 or more models (the mean of its measurements) against the capacity the
     model predicts for it. (A set that met no SLA at any rate has no relative error and is left out, as
     leave_one_pair_out leaves out such pairs; the profile's report names it.)"""
-    found: dict[tuple[str, ...], list[float]] = {}
-    for point in points:
-        if len(point.models) >= 3 and point.efficiency.value > 0:
-            found.setdefault(tuple(sorted(point.models)), []).append(point.efficiency.value)
     return [
         Check(models, statistics.fmean(values), capacity.predicted_capacity(models))
-        for models, values in found.items()
+        for models, values in _measured(points).items()
+        if len(models) >= 3
     ]
 
 
@@ -206,16 +203,22 @@ def repeat_checks(points: Iterable[Colocation]) -> list[Check]:
     """Each co-location measured more than once, each measurement against the mean of the others: how
     well the measurement predicts itself, the floor under any model's error. (A measurement that met no
     SLA at any rate has no relative error and is left out.)"""
+    return [
+        Check(models, value, statistics.fmean(values[:i] + values[i + 1 :]))
+        for models, values in _measured(points).items()
+        if len(values) >= 2
+        for i, value in enumerate(values)
+    ]
+
+
+def _measured(points: Iterable[Colocation]) -> dict[tuple[str, ...], list[float]]:
+    """Each co-location's shared capacities as measured, by its models (sorted); those that met no SLA at
+    any rate left out."""
     found: dict[tuple[str, ...], list[float]] = {}
     for point in points:
         if point.efficiency.value > 0:
             found.setdefault(tuple(sorted(point.models)), []).append(point.efficiency.value)
-    return [
-        Check(models, value, statistics.fmean(values[:i] + values[i + 1 :]))
-        for models, values in found.items()
-        if len(values) >= 2
-        for i, value in enumerate(values)
-    ]
+    return found
 
 
 def median_error(checks: list[Check]) -> float | None:

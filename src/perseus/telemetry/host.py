@@ -84,42 +84,39 @@ def _own_cpu_s(pids: Iterable[int]) -> float:
     return total
 
 
-def _family_cpu_s(root: int) -> tuple[set[int], float]:
-    """The CPU seconds this process, its descendants and the children it already reaped have used (a
-    process started since counts whole; one that ended counts through the parent that reaped it)."""
-    family = _family(root)
-    try:
-        reaped = psutil.Process(root).cpu_times()
-        done = reaped.children_user + reaped.children_system
-    except psutil.Error:
-        done = 0.0
-    return family, _own_cpu_s(family) + done
-
-
 class OthersMeter:
-    """CPU that processes other than this one and its family use while a measurement runs: another
-    measurement or a build on a small host slows the server under test, and the trial is then in doubt."""
+    """CPU that processes other than this one, its family (see _family) and `also` (a server a bench is
+    pointed at) use while a measurement runs: another measurement or a build on a small host slows the
+    server under test. A process of the family started since counts whole; one that ended counts through
+    this process, once it reaped it."""
 
-    def __init__(self) -> None:
-        _, self._own = _family_cpu_s(os.getpid())
-        self._busy, self._start = _busy_s(), time.monotonic()
+    def __init__(self, also: Iterable[int] = ()) -> None:
+        self._also = set(also)
+        self._own, self._busy, self._start = self._own_s(), _busy_s(), time.monotonic()
+
+    def _own_s(self) -> float:
+        try:
+            reaped = psutil.Process().cpu_times()
+            done = reaped.children_user + reaped.children_system
+        except psutil.Error:
+            done = 0.0
+        return _own_cpu_s(_family(os.getpid()) | self._also) + done
 
     def cores(self) -> float:
         """Cores others used on average since the meter started."""
         elapsed = time.monotonic() - self._start
-        _, own = _family_cpu_s(os.getpid())
-        return max(0.0, (_busy_s() - self._busy - (own - self._own)) / elapsed) if elapsed > 0 else 0.0
+        own = self._own_s() - self._own
+        return max(0.0, (_busy_s() - self._busy - own) / elapsed) if elapsed > 0 else 0.0
 
 
 def check_host(sample_s: float = 1.0, target_ports: Iterable[int] = ()) -> HostCheck:
     """Look at the host for `sample_s` seconds. The processes serving `target_ports` (a local server a
     bench measures) are the measurement's own, not others."""
-    mine = _family(os.getpid()) | _of_ports(target_ports)
-    busy_before, own_before, start = _busy_s(), _own_cpu_s(mine), time.monotonic()
+    targets = _of_ports(target_ports)
+    meter = OthersMeter(targets)
     time.sleep(sample_s)
-    elapsed = time.monotonic() - start
-    own = _own_cpu_s(mine) - own_before
-    other_cores = max(0.0, (_busy_s() - busy_before - own) / elapsed) if elapsed > 0 else 0.0
+    other_cores = meter.cores()
+    mine = _family(os.getpid()) | targets
     others = sorted(
         label
         for proc in psutil.process_iter()
