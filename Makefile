@@ -44,8 +44,11 @@ $(CHROMIUM_STAMP):
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p $(VENV) && touch $@
 
+# Unit tests in two processes (CPU-bound and independent), but those watching the whole host's CPU alone;
+# integration tests one at a time, since they time the real server.
 test: lint $(CHROMIUM_STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 -m "not serial" tests/unit
+	$(BIN)/pytest -q -m "serial or integration" tests/unit tests/integration
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

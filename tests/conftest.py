@@ -1,6 +1,6 @@
 """Every test session gets its own $PERSEUS_HOME, so nothing touches the user's cache or results; and a
 0.2 s look at the host before each run instead of 1 s (tests/integration/test_quiet_host.py looks at
-the default)."""
+the default). Tests under tests/integration are marked integration."""
 
 import os
 from collections.abc import Iterator
@@ -20,3 +20,11 @@ def perseus_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("PERSEUS_HOME", None)
     else:
         os.environ["PERSEUS_HOME"] = old
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is an integration test, marked or not: `make test` selects them
+    by the mark (with the unit tests marked serial) to run them one at a time."""
+    for item in items:
+        if item.path.parent.name == "integration":
+            item.add_marker(pytest.mark.integration)

@@ -39,8 +39,8 @@ def test_closed_loop_throughput_is_c_over_s_within_3_percent(server: RunningServ
     model = _name(server, "200")
     url = server.endpoints.grpc_url if protocol == "grpc" else server.endpoints.http_url
     spec = LoadSpec(url=url, tenants=(model,), concurrency=4, protocol=protocol)  # type: ignore[arg-type]
-    # 25 s: each user completes ⌊25/S⌋ or ⌈25/S⌉ requests, so counting alone is exact to ±4/500.
-    records = run_load(spec, TrialRules.fixed(25.0, 1.0))
+    # 20 s: each user completes ⌊20/S⌋ or ⌈20/S⌉ requests, so counting alone is exact to ±4/400.
+    records = run_load(spec, TrialRules.fixed(20.0, 1.0))
     summary = summarize(records)[model]
     assert summary.errors == 0
     assert summary.throughput_rps == pytest.approx(4 / 0.200, rel=0.03), summary
@@ -121,7 +121,7 @@ def test_overload_is_invalid_and_latency_grows_with_trial_length(server: Running
         rates=(TenantRate(model, 1.5 * capacity_rps, "constant"),),
     )
     medians = []
-    for seconds in (2.0, 8.0):  # the backlog (and so the median) keeps growing: 4x the length, ~4x the median
+    for seconds in (1.5, 6.0):  # the backlog (and so the median) keeps growing: 4x the length, ~4x the median
         records = run_load(spec, TrialRules.fixed(seconds, 0.5))
         status, reasons = verdict(records, TrialRules.fixed(seconds, 0.5))
         assert status == "invalid" and any(r.startswith("overloaded") for r in reasons), reasons

@@ -3,7 +3,15 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perseus.loadgen.histogram import decode, encode, histogram_of, merged, percentiles_ms
+from perseus.loadgen.histogram import (
+    decode,
+    encode,
+    histogram_of,
+    mean_value,
+    merged,
+    percentiles_ms,
+    values_at_percentiles,
+)
 
 values = st.lists(st.integers(min_value=1_000, max_value=10**11), max_size=200)
 
@@ -26,3 +34,18 @@ def test_encode_round_trip(sample: list[int]) -> None:
     assert back.get_total_count() == len(sample)
     if sample:
         assert back.get_max_value() == histogram.get_max_value()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=4 * 3_600 * 10**9), min_size=1, max_size=300),
+    st.lists(st.floats(min_value=0.001, max_value=100.0), min_size=1, max_size=6),
+)
+def test_fast_percentiles_and_mean_are_hdrhs_own(sample: list[int], percentiles: list[float]) -> None:
+    """Read from the bucket counts with numpy, value for value what hdrh's own walk gives, also for a
+    decoded histogram (whose counts may be stored short) and values clamped at either end."""
+    histogram = histogram_of(sample)
+    for one in (histogram, decode(encode(histogram))):
+        hdrh_own = [one.get_value_at_percentile(p) for p in percentiles]
+        assert values_at_percentiles(one, percentiles) == hdrh_own
+        assert mean_value(one) == one.get_mean_value()

@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+import pytest
+
 from perseus.store import TrialRow, TrialSummary
 from perseus.store.judge import HOST_BUSY, doubtful, feasible
 from perseus.telemetry.host import OthersMeter
@@ -33,6 +35,7 @@ def _orphan_burner() -> Iterator[int]:
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.serial
 def test_a_process_of_nobody_in_this_family_is_counted_as_others() -> None:
     with _orphan_burner():
         time.sleep(0.2)
@@ -41,6 +44,7 @@ def test_a_process_of_nobody_in_this_family_is_counted_as_others() -> None:
         assert meter.cores() > 0.5
 
 
+@pytest.mark.serial
 def test_this_process_and_its_children_are_not_others() -> None:
     meter = OthersMeter()
     child = subprocess.Popen([sys.executable, "-c", BURN.replace("3", "1.5")], stdout=subprocess.DEVNULL)

@@ -1,7 +1,10 @@
 """Latency distributions as HDR histograms: exact to 3 significant digits, exactly mergeable."""
 
+import functools
 from collections.abc import Iterable
 
+import numpy as np
+import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
 LOWEST_NS = 1_000  # 1 µs: nothing we time is faster
@@ -33,10 +36,56 @@ def percentiles_ms(histogram: HdrHistogram) -> dict[str, float]:
     if histogram.get_total_count() == 0:
         keys = [f"p{p:g}_ms" for p in REPORTED_PERCENTILES] + ["max_ms", "mean_ms"]
         return {key: float("nan") for key in keys}
-    result = {f"p{p:g}_ms": histogram.get_value_at_percentile(p) / 1e6 for p in REPORTED_PERCENTILES}
+    values = values_at_percentiles(histogram, REPORTED_PERCENTILES)
+    result = {f"p{p:g}_ms": value / 1e6 for p, value in zip(REPORTED_PERCENTILES, values, strict=True)}
     result["max_ms"] = histogram.get_max_value() / 1e6
-    result["mean_ms"] = histogram.get_mean_value() / 1e6
+    result["mean_ms"] = mean_value(histogram) / 1e6
     return result
+
+
+# hdrh walks its ~25,000 buckets one Python call at a time for each percentile and for the mean: ~0.4 s a
+# trial summary when latencies reach seconds. The same answers from numpy over the bucket counts (the
+# tests compare them with hdrh's own, value for value).
+
+
+@functools.cache
+def _bucket_values(counts_len: int) -> tuple[npt.NDArray[np.int64], list[int]]:
+    """Per bucket index: the highest value it stands for (what a percentile reports) and its median
+    equivalent value (what the mean weighs it by), for histograms of new_histogram()'s range."""
+    histogram = new_histogram()
+    assert histogram.counts_len == counts_len
+    lowest = [histogram.get_value_from_index(i) for i in range(counts_len)]
+    highest = np.array([histogram.get_highest_equivalent_value(v) for v in lowest], dtype=np.int64)
+    return highest, [histogram._hdr_median_equiv_value(v) for v in lowest]
+
+
+def _counts(histogram: HdrHistogram) -> npt.NDArray[np.int64]:
+    counts = np.zeros(histogram.counts_len, dtype=np.int64)
+    filled = min(histogram.counts_len, histogram.encoder.payload.counts_len)  # a decoded one may be short
+    counts[:filled] = np.ctypeslib.as_array(histogram.counts)[:filled]
+    return counts
+
+
+def values_at_percentiles(histogram: HdrHistogram, percentiles: Iterable[float]) -> list[int]:
+    """histogram.get_value_at_percentile(p) for each p in (0, 100], in one pass over the counts."""
+    highest, _ = _bucket_values(histogram.counts_len)
+    cumulative = np.cumsum(_counts(histogram))
+    total = histogram.get_total_count()
+    found = []
+    for percentile in percentiles:
+        target = max(int(min(percentile, 100.0) * total / 100 + 0.5), 1)
+        found.append(int(highest[min(int(np.searchsorted(cumulative, target)), len(highest) - 1)]))
+    return found
+
+
+def mean_value(histogram: HdrHistogram) -> float:
+    """histogram.get_mean_value(): each bucket's count times its median equivalent value, summed exactly."""
+    total = histogram.get_total_count()
+    if total == 0:
+        return 0.0
+    _, median = _bucket_values(histogram.counts_len)
+    counts = _counts(histogram)
+    return float(sum(int(counts[i]) * median[i] for i in np.flatnonzero(counts))) / float(total)
 
 
 def encode(histogram: HdrHistogram) -> str:

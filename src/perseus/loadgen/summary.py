@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from perseus.core.sla import SlaTarget
-from perseus.loadgen.histogram import decode, encode, histogram_of, percentiles_ms
+from perseus.loadgen.histogram import decode, encode, histogram_of, percentiles_ms, values_at_percentiles
 from perseus.loadgen.records import RequestRecord, TrialRecords
 
 ALL = "*"
@@ -58,7 +58,8 @@ def latency_at(summary: LatencySummary, percentile: float) -> float:
     histogram = decode(summary.histogram)
     if histogram.get_total_count() == 0:
         return float("nan")
-    return float(histogram.get_value_at_percentile(percentile)) / 1e6
+    (value,) = values_at_percentiles(histogram, [percentile])
+    return float(value) / 1e6
 
 
 def summarize_records(
@@ -79,7 +80,7 @@ def summarize_records(
     met = satisfaction = None
     if sla is not None:
         bound = sla.threshold_ns
-        met = bool(ok) and intended.get_value_at_percentile(sla.percentile) <= bound
+        met = bool(ok) and values_at_percentiles(intended, [sla.percentile])[0] <= bound
         satisfaction = sum(1 for r in ok if r.latency_ns <= bound) / len(records) if records else 0.0
     return LatencySummary(
         tenant=tenant,

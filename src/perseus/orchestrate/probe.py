@@ -17,6 +17,7 @@ from perseus.store.judge import doubtful, feasible
 from perseus.store.keys import Scalar
 
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
+ESTIMATE_WARMUP_S = 1.0  # its warm-up, never longer than the experiment's own (trial.warmup_s)
 # Requests expected at the floor, over the least needed: a Poisson count of mean 20 falls short of 20 half
 # the time, of mean 30 about 3% of the time.
 MARGIN = 1.5
@@ -163,7 +164,10 @@ class ProbingServer:
             key = TrialKey(self.placement, "estimate", {"tenant": name})
             if self.store.trial_named(self.run_id, key.name()) is None:
                 self.reporter.status(f"{self.placement.label()}: estimating {name}'s capacity (closed loop)")
-            rules = TrialRules.fixed(min(ESTIMATE_S, self.experiment.trial.max_duration_s), 1.0)
+            trial = self.experiment.trial
+            rules = TrialRules.fixed(
+                min(ESTIMATE_S, trial.max_duration_s), min(ESTIMATE_WARMUP_S, trial.warmup_s)
+            )
             row = self._measure(key, _closed_loop(name), rules, judged=False)
             found[name] = float(row.summary.value(name, "throughput_rps", 0.0)) or 1.0
         return found
