@@ -48,13 +48,18 @@ def percentiles_ms(histogram: HdrHistogram) -> dict[str, float]:
 # tests compare them with hdrh's own, value for value).
 
 
+def _bucket_values(histogram: HdrHistogram) -> tuple[npt.NDArray[np.int64], list[int]]:
+    """Per bucket index of this histogram's layout: the highest value it stands for (what a percentile
+    reports) and its median equivalent value (what the mean weighs it by)."""
+    return _layout(
+        histogram.lowest_trackable_value, histogram.highest_trackable_value, histogram.significant_figures
+    )
+
+
 @functools.cache
-def _bucket_values(counts_len: int) -> tuple[npt.NDArray[np.int64], list[int]]:
-    """Per bucket index: the highest value it stands for (what a percentile reports) and its median
-    equivalent value (what the mean weighs it by), for histograms of new_histogram()'s range."""
-    histogram = new_histogram()
-    assert histogram.counts_len == counts_len
-    lowest = [histogram.get_value_from_index(i) for i in range(counts_len)]
+def _layout(lowest_ns: int, highest_ns: int, digits: int) -> tuple[npt.NDArray[np.int64], list[int]]:
+    histogram = HdrHistogram(lowest_ns, highest_ns, digits)
+    lowest = [histogram.get_value_from_index(i) for i in range(histogram.counts_len)]
     highest = np.array([histogram.get_highest_equivalent_value(v) for v in lowest], dtype=np.int64)
     return highest, [histogram._hdr_median_equiv_value(v) for v in lowest]
 
@@ -68,7 +73,7 @@ def _counts(histogram: HdrHistogram) -> npt.NDArray[np.int64]:
 
 def values_at_percentiles(histogram: HdrHistogram, percentiles: Iterable[float]) -> list[int]:
     """histogram.get_value_at_percentile(p) for each p in (0, 100], in one pass over the counts."""
-    highest, _ = _bucket_values(histogram.counts_len)
+    highest, _ = _bucket_values(histogram)
     cumulative = np.cumsum(_counts(histogram))
     total = histogram.get_total_count()
     found = []
@@ -83,7 +88,7 @@ def mean_value(histogram: HdrHistogram) -> float:
     total = histogram.get_total_count()
     if total == 0:
         return 0.0
-    _, median = _bucket_values(histogram.counts_len)
+    _, median = _bucket_values(histogram)
     counts = _counts(histogram)
     return float(sum(int(counts[i]) * median[i] for i in np.flatnonzero(counts))) / float(total)
 
