@@ -20,7 +20,7 @@ PROFILE = {
     "sla": "p95=80ms",
     "profile": {"machine": "gcp-n2-standard-2"},
     "trial": {"warmup_s": 0.2, "min_duration_s": 1, "max_duration_s": 1.5, "tolerance": 0.5},
-    "search": {"tolerance": 0.3, "max_probes": 2, "start_rps": 50},
+    "search": {"tolerance": 0.3, "max_probes": 3, "start_rps": 50},
     "telemetry_interval_s": 0.5,
 }
 
