@@ -16,7 +16,7 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
     args = [
         "demo",
         "--models",
-        "synthetic-sleep:service_ms=10,synthetic-cpu:dim=64:layers=2",
+        "synthetic-sleep:service_ms=10,synthetic-cpu:dim=1024:layers=16",  # model-bound, not generator-bound
         "--sla-p95-ms",
         "80",
         "--trial-s",
