@@ -17,7 +17,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip $(PIP_QUIET)
-	$(BIN)/python -m pip install -q -e '.[zoo,dev]' $(PIP_QUIET)
+	$(BIN)/python -m pip install -q -e '.[zoo,dev,ray]' $(PIP_QUIET)
 	touch $(STAMP)
 
 demo: $(STAMP)

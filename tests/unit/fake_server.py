@@ -54,6 +54,9 @@ class FakeSession:
             tenants=tenants, endpoints=SimpleNamespace(grpc_url="fake:1", http_url="fake:2")
         )
 
+    def tenants(self) -> Any:
+        return self.server().tenants
+
     def _capacity(self, rates: dict[str, float]) -> dict[str, float]:
         """Utilisation each tenant sees: its own instances, and the cores it shares with CPU-bound ones."""
         server = self.server()

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from perseus.cli.bench_csv import write_bench_csv
-from perseus.cli.bench_output import bench_json, bench_table, sending_table, server_table, verdict_lines
+from perseus.cli.bench_output import (
+    actors_table,
+    bench_json,
+    bench_table,
+    sending_table,
+    server_table,
+    verdict_lines,
+)
 from perseus.cli.common import DbOption, QuietHostOption, console, open_store, split_models
 from perseus.cli.errors import INVALID_EXIT, SLA_EXIT
 from perseus.cli.knobs import with_knobs
@@ -90,7 +97,9 @@ def bench(
         str | None, typer.Option(help="open loop per model, e.g. resnet50=40,mobilenet_v2=120")
     ] = None,
     protocol: Annotated[str, typer.Option(help="grpc or http")] = "grpc",
-    workers: Annotated[int, typer.Option(min=1, help="sending processes (exact merge of results)")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="sending processes, or Ray actors with --ray (exact merge of results)")
+    ] = 1,
     duration: Annotated[
         float | None,
         typer.Option(
@@ -174,6 +183,17 @@ def bench(
         ),
     ] = False,
     require_quiet_host: QuietHostOption = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="send from --workers Ray actors spread over a cluster's nodes, each its share of one "
+            "schedule (its own seed); their records merge exactly, and each actor is judged on its own "
+            "lateness: auto (the cluster running here, else a local one for this command) or host:port; "
+            "needs the ray extra",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Send load and measure it. Latency counts from each request's intended send time
@@ -210,6 +230,7 @@ def bench(
             telemetry_interval_s=telemetry_interval,
             knobs=knobs,
             require_quiet_host=require_quiet_host,
+            ray=ray,
         )
     )
     with open_store(db) as store, RichReporter(console, quiet=json_out) as reporter:
@@ -234,6 +255,8 @@ def exit_code(result: BenchResult, allow_invalid: bool) -> int:
 def _print(result: BenchResult, db: Path, csv_file: Path | None) -> None:
     console.print(bench_table(result))
     console.print(sending_table(result))
+    if any(r.outcome.actors for r in result.levels):
+        console.print(actors_table(result))
     last = result.levels[-1].outcome
     if last.server or last.usage:
         console.print(server_table(last))

@@ -103,6 +103,25 @@ def sending_table(bench: BenchResult) -> Table:
     return table
 
 
+def actors_table(bench: BenchResult) -> Table:
+    """Each Ray load actor of each level: where it ran, what it sent in the window, how late, its CPU."""
+    table = _table("Ray load actors: each judged on its own sends")
+    table.add_column("load", no_wrap=True)
+    for header in ("actor", "node", "sent", "late", "CPU s"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for result in bench.levels:
+        for actor in result.outcome.actors:
+            table.add_row(
+                level_label(result),
+                str(actor["worker"]),
+                str(actor["node"]),
+                str(actor["sent"]),
+                f"{actor['late_fraction']:.1%}",
+                f"{actor['cpu_s']:.2f}",
+            )
+    return table
+
+
 def _us(value: object) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:,.0f}"
 
@@ -212,6 +231,8 @@ def level_json(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
         invalid_reasons=outcome.reasons,
         loadgen_cpu_us_per_request=outcome.loadgen_cpu_us_per_request,
         loadgen_core_fraction=outcome.loadgen_core_fraction,
+        sent=outcome.sent,
+        actors=outcome.actors,
         run_id=bench.run_id,
         trial_id=outcome.trial_id,
         server=outcome.server,

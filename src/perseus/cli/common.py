@@ -39,6 +39,17 @@ QuietHostOption = Annotated[
     ),
 ]
 
+RayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help="measure independent placements side by side on a Ray cluster, one per node offering the "
+        "perseus_node resource: auto (the cluster running on this machine, else a local one started and "
+        "stopped with this command) or a cluster's host:port; needs the ray extra",
+    ),
+]
+
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="Results store (SQLite). Default: $PERSEUS_HOME/results.db")
 ]

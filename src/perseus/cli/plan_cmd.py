@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 
 import typer
 
-from perseus.cli.common import DbOption, QuietHostOption, console, open_store, reports_dir, show_written
+from perseus.cli.common import (
+    DbOption,
+    QuietHostOption,
+    RayOption,
+    console,
+    open_store,
+    reports_dir,
+    show_written,
+)
 from perseus.cli.progress import RichReporter
 from perseus.config.plan import load_plan
 from perseus.core.paths import perseus_home
@@ -57,6 +65,7 @@ def plan(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
     require_quiet_host: QuietHostOption = False,
+    ray: RayOption = None,
     db: DbOption = None,
 ) -> None:
     """Plan the cheapest machines for a fleet of tenants (model, rate, SLA) from measured profiles.
@@ -104,6 +113,7 @@ def plan(
                         reporter,
                         source=Source(str(file)),
                         require_quiet_host=require_quiet_host,
+                        ray=ray,
                     )
                 validated.append((label, experiment_results(store, run_id)))
             if not validated:

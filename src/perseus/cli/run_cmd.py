@@ -8,6 +8,7 @@ import typer
 from perseus.cli.common import (
     DbOption,
     QuietHostOption,
+    RayOption,
     RepeatsOption,
     console,
     open_store,
@@ -45,6 +46,7 @@ def run(
         ),
     ] = None,
     require_quiet_host: QuietHostOption = False,
+    ray: RayOption = None,
     db: DbOption = None,
 ) -> None:
     """Run an experiment: peak, dedicated-vs-multitenant (paper Fig 1), frontier (Fig 2), qos-sweep,
@@ -75,6 +77,7 @@ def run(
                 fresh=fresh,
                 source=source,
                 require_quiet_host=require_quiet_host,
+                ray=ray,
             )
         results = experiment_results(store, run_id)
     render_results(results, console)

@@ -44,6 +44,12 @@ class HostBusyError(PerseusError):
     exit_code = 8
 
 
+class NodeLostError(PerseusError):
+    """A cluster node (Ray) died while it measured a placement: the placement is run again elsewhere."""
+
+    exit_code = 9
+
+
 def one_line(what: str | BaseException, limit: int | None = 300, *, with_type: bool = False) -> str:
     """A text or an exception's message as one line: white space folded, at most `limit` characters
     (a cut line ends in …). An exception without a message is named by its type; `with_type` names

@@ -30,6 +30,17 @@ class RequestRecord:
         return self.send_ns - self.intended_ns
 
 
+@dataclass(frozen=True)
+class Sender:
+    """One load-generator actor's part of a trial (Ray): where it ran, its requests, its CPU."""
+
+    worker: int
+    node: str
+    hostname: str  # a sender on the measuring host uses its cores: its CPU is the measurement's own
+    records: list[RequestRecord]
+    cpu_ns: int
+
+
 @dataclass
 class TrialRecords:
     """Everything one load run produced; the measured window excludes warm-up and drain."""
@@ -45,6 +56,7 @@ class TrialRecords:
     # Arrivals followed a schedule (open loop or trace): a window's count is the schedule's, not the
     # server's, so stability is judged on latency alone.
     scheduled: bool = False
+    senders: list[Sender] = field(default_factory=list)  # Ray load actors, each judged on its own sends
 
     @property
     def window_s(self) -> float:

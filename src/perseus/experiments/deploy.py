@@ -5,6 +5,7 @@ planned rates; each tenant's p95 is judged against its own SLA. `perseus plan --
 import math
 import statistics
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from pydantic import Field
@@ -120,21 +121,30 @@ def plan(experiment: ExperimentBase) -> list[str]:
 
 def run(experiment: ExperimentBase, lab: Lab) -> None:
     exp = _settings(experiment)
-    for key in exp.deploy.reference:  # the host's speed first: each model alone, a short closed loop
-        where = dedicated(exp, key)
-        lab.phase(where.label())
-        with lab.serve(where, (alone(exp, key),)) as server:
-            server.estimate()
-    for index, machine in enumerate(exp.deploy.machines):
-        where, tenants = server_of(exp, index)
-        lab.phase(where.label())
-        rates: dict[str, float] = {}
-        for tenant in machine.tenants:
-            name = where.tenant_of(tenant.model)
-            assert name is not None
-            rates[name] = rates.get(name, 0.0) + tenant.rate
-        with lab.serve(where, tenants) as server:
-            server.trial(rates, VALIDATE)
+    lab.each(list(exp.deploy.reference), partial(_speed, exp, lab))  # the host's speed first
+    lab.each(range(len(exp.deploy.machines)), partial(_deployed, exp, lab))
+
+
+def _speed(exp: Settings, lab: Lab, key: str) -> None:
+    """The host's speed for one model: alone, a short closed loop (compared with its profile's)."""
+    where = dedicated(exp, key)
+    lab.phase(where.label())
+    with lab.serve(where, (alone(exp, key),)) as server:
+        server.estimate()
+
+
+def _deployed(exp: Settings, lab: Lab, index: int) -> None:
+    """One planned machine: its tenants on one server, at their planned rates, open loop."""
+    machine = exp.deploy.machines[index]
+    where, tenants = server_of(exp, index)
+    lab.phase(where.label())
+    rates: dict[str, float] = {}
+    for tenant in machine.tenants:
+        name = where.tenant_of(tenant.model)
+        assert name is not None
+        rates[name] = rates.get(name, 0.0) + tenant.rate
+    with lab.serve(where, tenants) as server:
+        server.trial(rates, VALIDATE)
 
 
 def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[str]) -> Findings:

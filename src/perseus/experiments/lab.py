@@ -4,13 +4,15 @@ the real embedded Triton; unit tests implement them with a model of a server."""
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase
 from perseus.store import Placement, TrialRow
 from perseus.store.keys import Scalar
 
+T = TypeVar("T")
+R = TypeVar("R")
 RatesAt = Callable[[float], Mapping[str, float]]  # searched rate → req/s per tenant
 
 
@@ -45,6 +47,12 @@ class Lab(Protocol):
         ...
 
     def status(self, text: str) -> None: ...
+
+    def each(self, items: Sequence[T], work: Callable[[T], R]) -> list[R]:
+        """work(item) for each item, results in item order: placements that do not depend on each other
+        (one after another on one host; side by side, one per node, on a Ray cluster). The first error
+        raised is raised once every item has finished, so finished work is stored either way."""
+        ...
 
 
 class Kind(Protocol):

@@ -101,7 +101,10 @@ def dedicated_peaks(
     then: AloneTrials | None = None,
 ) -> dict[str, float]:
     """Each model alone on its own server (all cores): see dedicated_peak. The mean λ by model key."""
-    return {key: dedicated_peak(exp, lab, key, knobs, then) for key in exp.model_keys()}
+    keys = exp.model_keys()
+    return dict(
+        zip(keys, lab.each(keys, lambda key: dedicated_peak(exp, lab, key, knobs, then)), strict=True)
+    )
 
 
 def dedicated_peak(

@@ -6,6 +6,7 @@ listed (to check the capacity model's prediction for 3 or more tenants)."""
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -178,28 +179,39 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
     speed drifts over hours) and the passes' spread says how well the profile repeats."""
     exp = _settings(experiment)
     for repeat in repeats(exp):
-        peaks: dict[str, float] = {}
-        for knobs in _solo(exp):
-            for key in exp.model_keys():
-                try:
-                    found = dedicated_peak(exp, lab, key, knobs, only=repeat)
-                except SlaNotMetError as exc:
-                    lab.status(f"{key} alone ({knobs or 'as configured'}): {exc}")
-                    continue
-                if knobs is None:
-                    peaks[key] = found
-        for group in groups(exp, repeat):
-            lab.phase(group.where.label())
-            missing = [m for m in group.shares if m not in peaks]
-            if missing:
-                lab.status(f"{group.where.label()}: skipped, no λ alone of {', '.join(missing)}")
-                continue
-            start, parts = _rates_at(group, peaks)
-            with lab.serve(group.where, group.tenants) as server:
-                try:
-                    server.search(_split(parts), group.where.names, start, CAPACITY)
-                except SlaNotMetError as exc:
-                    lab.status(f"{group.where.label()}: {exc}")
+        solo = [(knobs, key) for knobs in _solo(exp) for key in exp.model_keys()]
+        found = lab.each(solo, partial(_alone, exp, lab, repeat))
+        peaks = {
+            key: rps
+            for (knobs, key), rps in zip(solo, found, strict=True)
+            if knobs is None and rps is not None
+        }
+        lab.each(groups(exp, repeat), partial(_shared, lab, peaks))
+
+
+def _alone(exp: Settings, lab: Lab, repeat: int, item: tuple[dict[str, Scalar] | None, str]) -> float | None:
+    """λ of one model alone at one knob setting, or None (said) when no rate meets its SLA."""
+    knobs, key = item
+    try:
+        return dedicated_peak(exp, lab, key, knobs, only=repeat)
+    except SlaNotMetError as exc:
+        lab.status(f"{key} alone ({knobs or 'as configured'}): {exc}")
+        return None
+
+
+def _shared(lab: Lab, peaks: Mapping[str, float], group: Group) -> None:
+    """The shared capacity of one co-location, searched at its tenants' set shares of their λ alone."""
+    lab.phase(group.where.label())
+    missing = [m for m in group.shares if m not in peaks]
+    if missing:
+        lab.status(f"{group.where.label()}: skipped, no λ alone of {', '.join(missing)}")
+        return
+    start, parts = _rates_at(group, peaks)
+    with lab.serve(group.where, group.tenants) as server:
+        try:
+            server.search(_split(parts), group.where.names, start, CAPACITY)
+        except SlaNotMetError as exc:
+            lab.status(f"{group.where.label()}: {exc}")
 
 
 def _split(parts: Mapping[str, float]) -> RatesAt:

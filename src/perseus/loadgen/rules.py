@@ -183,6 +183,14 @@ def should_stop(
     )
 
 
+def _late(measured: list[RequestRecord], rules: TrialRules) -> str | None:
+    """How far behind the sends were, when more than the rules allow; None when they kept up."""
+    late = sum(1 for r in measured if r.lateness_ns > rules.late_threshold_ms * 1e6)
+    if measured and late / len(measured) > rules.max_late_fraction and late >= rules.min_late_sends:
+        return f"{late / len(measured):.1%} of sends were more than {rules.late_threshold_ms:g} ms late"
+    return None
+
+
 def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
     """VALID, or INVALID with every reason that applies."""
     reasons: list[str] = []
@@ -200,12 +208,14 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
         reasons.append(f"too few requests: {len(ok)} completed in the window (minimum {rules.min_requests})")
     if measured and failed / len(measured) > rules.max_error_fraction:
         reasons.append(f"too many errors: {failed} of {len(measured)} requests failed")
-    late = sum(1 for r in measured if r.lateness_ns > rules.late_threshold_ms * 1e6)
-    if measured and late / len(measured) > rules.max_late_fraction and late >= rules.min_late_sends:
-        reasons.append(
-            f"generator fell behind: {late / len(measured):.1%} of sends were more than "
-            f"{rules.late_threshold_ms:g} ms late"
-        )
+    late = _late(measured, rules)
+    if late is not None:
+        reasons.append(f"generator fell behind: {late}")
+    for sender in trial.senders:
+        mine = [r for r in sender.records if trial.window_start_ns <= r.intended_ns < trial.window_end_ns]
+        late = _late(mine, rules)
+        if late is not None:
+            reasons.append(f"load actor {sender.worker} on {sender.node} fell behind: {late}")
     if trial.offered_rps and measured:
         # Completions vs arrivals in the same window: a server that keeps up completes as many as arrive.
         # (Against the nominal rate, a Poisson window that happened to get fewer arrivals looks overloaded.)

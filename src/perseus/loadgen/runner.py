@@ -49,6 +49,10 @@ async def _in_process(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -
 
 def run_load(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None = None) -> TrialRecords:
     """Blocking: run one trial and return its records (uvloop when available)."""
+    if spec.on_ray:
+        from perseus.loadgen.ray_workers import run_ray_workers  # Ray is an optional extra
+
+        return run_ray_workers(spec, rules, on_tick)
     if spec.workers > 1:
         return run_workers(spec, rules, on_tick)
     try:

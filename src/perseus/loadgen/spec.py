@@ -29,6 +29,7 @@ class LoadSpec:
     max_in_flight: int | None = None  # open loop: cap per worker; held-back sends are counted late
     request_timeout_s: float = 60.0
     seed: int = 0
+    on_ray: bool = False  # the workers are Ray actors spread over the connected cluster's nodes
 
     def __post_init__(self) -> None:
         if self.mode == "closed" and (not self.tenants or self.concurrency < 1):

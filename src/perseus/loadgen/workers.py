@@ -13,7 +13,7 @@ import signal
 import time
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import Any, Protocol
 
 from perseus.core.errors import EndpointError, PerseusError
 from perseus.loadgen.control import CONTROL_PERIOD_S, Controller, Tick, connect, deadline_ns, drive
@@ -31,9 +31,27 @@ def _die_with_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us in order
 
 
-async def _worker(
-    spec: LoadSpec, rules: TrialRules, index: int, out: "mp.Queue[Any]", go: Event, start: Any, stop: Event
+class Outbox(Protocol):
+    def put(self, item: Any) -> None: ...
+
+
+class Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class Inbox(Protocol):
+    def get(self, block: bool = True, timeout: float | None = None) -> Any: ...
+
+
+class Settable(Protocol):
+    def set(self) -> None: ...
+
+
+async def worker_loop(
+    spec: LoadSpec, rules: TrialRules, index: int, out: Outbox, go: Flag, start: Any, stop: Flag
 ) -> None:
+    """One sending worker (a process here, a Ray actor's thread in ray_workers): connect, say ready, wait
+    for go, send its share from start.value (its monotonic clock), and stream records to `out`."""
     client = await connect(spec, index)
     try:
         out.put(("ready", index))
@@ -69,7 +87,7 @@ def _worker_main(
     try:
         import uvloop
 
-        uvloop.run(_worker(spec, rules, index, out, go, start, stop))
+        uvloop.run(worker_loop(spec, rules, index, out, go, start, stop))
     except PerseusError as exc:
         out.put(("error", index, str(exc)))
     except BaseException as exc:  # report, never hang the parent
@@ -102,7 +120,7 @@ def run_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> Tria
         start_ns = time.monotonic_ns() + START_MARGIN_NS
         start.value = start_ns
         go.set()
-        return _collect(spec, rules, out, start_ns, on_tick, stop)
+        return collect(spec, rules, out, start_ns, on_tick, stop)
     except queue.Empty:
         raise EndpointError(f"load workers did not get ready within {_READY_TIMEOUT_S:g} s") from None
     finally:
@@ -114,9 +132,11 @@ def run_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> Tria
                 proc.join()
 
 
-def _collect(
-    spec: LoadSpec, rules: TrialRules, out: "mp.Queue[Any]", start_ns: int, on_tick: Tick | None, stop: Event
+def collect(
+    spec: LoadSpec, rules: TrialRules, out: Inbox, start_ns: int, on_tick: Tick | None, stop: Settable
 ) -> TrialRecords:
+    """The parent's side: records from every worker into one trial, ended by the trial rules (it sets
+    `stop` for the workers), once every worker said it is done."""
     control = Controller(rules, start_ns, spec.mode != "closed")
     records: list[RequestRecord] = []
     done, cpu_ns = 0, 0

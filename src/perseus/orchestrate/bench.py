@@ -2,6 +2,7 @@
 it), a request per model before any load, then one trial per level (a sweep stops at the first level past
 its latency threshold or SLA), stored as one run with the URL and protocol really used."""
 
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -11,6 +12,7 @@ from perseus.loadgen import ALL, LatencySummary
 from perseus.loadgen.preflight import preflight
 from perseus.loadgen.summary import latency_at
 from perseus.orchestrate.bench_plan import BenchPlan, BenchSettings, Level, plan_bench
+from perseus.orchestrate.cluster import ray_cluster, reachable_from_every_node
 from perseus.orchestrate.provenance import provenance
 from perseus.orchestrate.quiet import look_at_host
 from perseus.orchestrate.targets import Backend, remote_target, started_target
@@ -74,8 +76,11 @@ def run_bench(settings: BenchSettings | BenchPlan, store: Store, reporter: Repor
     spec, options = plan.spec, plan.settings
     results: list[LevelResult] = []
     stopped: str | None = None
-    host = look_at_host(reporter, options.require_quiet_host, spec.url if plan.server is None else None)
-    with store.recording("bench", plan.record(), provenance(host)) as run_id:
+    with ExitStack() as stack:
+        cluster = stack.enter_context(ray_cluster(options.ray, reporter.status)) if options.ray else None
+        host = look_at_host(reporter, options.require_quiet_host, spec.url if plan.server is None else None)
+        facts = provenance(host) | ({"cluster": cluster.provenance()} if cluster else {})
+        run_id = stack.enter_context(store.recording("bench", plan.record(), facts))
         if plan.server is None:
             endpoint = remote_target(spec.url, spec.protocol, options.metrics_url)
         else:
@@ -86,8 +91,10 @@ def run_bench(settings: BenchSettings | BenchPlan, store: Store, reporter: Repor
         with endpoint as where:
             # A started server's address (and the in-process reference's own protocol) is known only now.
             store.amend_run_spec(run_id, url=where.url, protocol=where.protocol)
+            if cluster is not None:
+                reachable_from_every_node(where.url, cluster)
             reporter.status(f"one request per model first ({where.description})")
-            preflight(replace(spec, url=where.url, protocol=where.protocol, workers=1))
+            preflight(replace(spec, url=where.url, protocol=where.protocol, workers=1, on_ray=False))
             observe = where.observe
             if observe is not None:
                 observe = replace(observe, interval_s=options.telemetry_interval_s)

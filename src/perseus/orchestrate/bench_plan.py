@@ -58,6 +58,7 @@ class BenchSettings:
     telemetry_interval_s: float = 1.0
     knobs: Knobs = field(default_factory=Knobs)
     require_quiet_host: bool = False
+    ray: str | None = None  # the workers are Ray actors on this cluster's nodes (auto or host:port)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,12 @@ def _check(s: BenchSettings) -> None:
             "serving knobs (--instances, --max-batch-size, batching, threads, --pin) configure a server "
             "perseus starts; with --backend remote the server at --url keeps its own configuration"
         )
+    if s.ray is not None and s.backend == "inprocess":
+        raise ConfigError(
+            "--ray sends from actors on other processes; the in-process reference serves its own"
+        )
+    if s.ray is not None and not s.ray.strip():
+        raise ConfigError("--ray needs auto or a cluster's host:port")
     if s.metrics_url is not None and not s.metrics_url.startswith(("http://", "https://")):
         raise ConfigError(f"--metrics-url needs a scheme, e.g. http://{s.metrics_url}, got {s.metrics_url!r}")
     chosen = _mode_flags(s)
@@ -180,6 +187,7 @@ def _levels(s: BenchSettings, url: str, models: tuple[str, ...]) -> list[Level]:
         url=url,
         protocol=s.protocol,
         workers=s.workers,
+        on_ray=s.ray is not None,
         max_in_flight=s.max_in_flight,
         batch=s.batch,
         request_timeout_s=s.timeout_s,

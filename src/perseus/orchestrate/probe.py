@@ -98,8 +98,7 @@ class ProbingServer:
         name = key.name()
         row = self.store.trial_named(self.run_id, name)
         if row is None:
-            server = self.session.server()
-            slas = {t.name: self.experiment.sla_of(t.model.base) for t in server.tenants}
+            slas = {t.name: self.experiment.sla_of(t.model.base) for t in self.session.tenants()}
             self.session.trial(
                 self.store,
                 self.run_id,

@@ -12,8 +12,9 @@ from perseus.core.progress import Reporter
 from perseus.loadgen import LoadSpec, TrialRules
 from perseus.orchestrate.trial import FAILED, Observation, Sla, TrialOutcome, run_trial
 from perseus.serving import RunningServer, embedded_server
+from perseus.serving.repository import Tenant
 from perseus.serving.server import last_error
-from perseus.store import Store
+from perseus.store import TrialSink
 
 SERVER_PROCESS = "(tritonserver)"
 
@@ -27,7 +28,9 @@ def processes_of(server: RunningServer) -> Callable[[], dict[str, list[int]]]:
 class Session(Protocol):
     """What a prober needs of a server session (ServerSession here; a model of one in unit tests)."""
 
-    def server(self) -> RunningServer: ...
+    def tenants(self) -> list[Tenant]:
+        """The placement's tenants as served (starting the server if need be)."""
+        ...
 
     @property
     def trial(self) -> Callable[..., TrialOutcome]:  # as ServerSession.trial
@@ -51,6 +54,9 @@ class ServerSession:
             self._stack, self.started = stack, self.started + 1
             self._initial = {t: set(pids) for t, pids in self._server.tenant_pids().items()}
         return self._server
+
+    def tenants(self) -> list[Tenant]:
+        return self.server().tenants
 
     def fault(self) -> str | None:
         """Why the current server can no longer be trusted, or None.
@@ -77,7 +83,7 @@ class ServerSession:
 
     def trial(
         self,
-        store: Store,
+        store: TrialSink,
         run_id: int,
         name: str,
         make_spec: Callable[[RunningServer], LoadSpec],

@@ -1,14 +1,16 @@
 """One trial: drive load at a running endpoint while sampling telemetry, judge it VALID / INVALID /
 FAILED, and store it with every request record and telemetry sample."""
 
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from perseus.core.progress import Reporter
+from perseus.core.records import Sender, TrialRecords
 from perseus.loadgen import LatencySummary, LoadSpec, SlaTarget, TrialRules, run_load, summarize, verdict
-from perseus.store import Store, TrialSummary
+from perseus.store import TrialSink, TrialSummary
 from perseus.store.judge import HOST_BUSY
 from perseus.telemetry import Sampler, breakdown
 from perseus.telemetry.host import BUSY_CORES, OthersMeter
@@ -38,6 +40,8 @@ class TrialOutcome:
     server: dict[str, dict[str, Any]] = field(default_factory=dict)  # per tenant: Triton's own breakdown
     usage: dict[str, dict[str, float]] = field(default_factory=dict)  # per tenant: CPU and memory
     notices: list[str] = field(default_factory=list)
+    sent: int = 0  # requests sent, warm-up included (what the server's own count sees)
+    actors: list[dict[str, Any]] = field(default_factory=list)  # Ray load actors: node, sent, late, CPU
 
     @property
     def reason(self) -> str | None:
@@ -73,8 +77,21 @@ def _usage(sampler: Sampler, wall_s: float) -> dict[str, dict[str, float]]:
     }
 
 
+def _sender(sender: Sender, records: TrialRecords, rules: TrialRules) -> dict[str, Any]:
+    """One Ray load actor's share: where it ran, what it sent in the window, how late, what CPU."""
+    mine = [r for r in sender.records if records.window_start_ns <= r.intended_ns < records.window_end_ns]
+    late = sum(1 for r in mine if r.lateness_ns > rules.late_threshold_ms * 1e6)
+    return {
+        "worker": sender.worker,
+        "node": sender.node,
+        "sent": len(mine),
+        "late_fraction": late / len(mine) if mine else 0.0,
+        "cpu_s": sender.cpu_ns / 1e9,
+    }
+
+
 def run_trial(
-    store: Store,
+    store: TrialSink,
     run_id: int,
     name: str,
     spec: LoadSpec,
@@ -88,7 +105,10 @@ def run_trial(
     others = OthersMeter()
     with sampler or nullcontext():
         records = run_load(spec, rules, reporter.tick)
-    other_cores = others.cores()
+    # Ray load actors on this host are the measurement's own senders, not other processes.
+    senders_here = sum(s.cpu_ns for s in records.senders if s.hostname == socket.gethostname())
+    wall_s = (records.window_end_ns - records.start_ns) / 1e9
+    other_cores = max(0.0, others.cores() - (senders_here / 1e9 / wall_s if wall_s > 0 else 0.0))
     summaries = summarize(records, rules.late_threshold_ms, sla, spec.offered_rps())
     status, reasons = verdict(records, rules)
     if observe is not None and other_cores > BUSY_CORES:  # a local server shares this host's cores
@@ -98,8 +118,7 @@ def run_trial(
         status, reasons = FAILED, [f"server fault during the trial: {fault}", *reasons]
     sent = len(records.records)
     cpu_us = records.loadgen_cpu_ns / 1e3 / sent if sent else 0.0
-    wall_s = (records.window_end_ns - records.start_ns) / 1e9
-    loadgen = {
+    loadgen: dict[str, Any] = {
         # Per request it looks large at low rates (idle wake-ups); the share of a core says what it took.
         "cpu_core_fraction": records.loadgen_cpu_ns / 1e9 / wall_s if wall_s > 0 else 0.0,
         "cpu_us_per_request": cpu_us,
@@ -107,6 +126,8 @@ def run_trial(
         "workers": records.workers,
         "sent": sent,
     }
+    if records.senders:
+        loadgen["actors"] = [_sender(s, records, rules) for s in records.senders]
     server: dict[str, dict[str, Any]] = {}
     usage: dict[str, dict[str, float]] = {}
     notices: list[str] = []
@@ -121,9 +142,9 @@ def run_trial(
     host = {"other_cores": round(other_cores, 3)}
     summary = TrialSummary(per_tenant, loadgen, server, usage, notices, host)
     stored = {**spec_record(spec, rules, sla), **(extra or {})}
-    trial_id = store.save_trial(run_id, name, stored, records, summary, status, "; ".join(reasons) or None)
-    if sampler is not None:
-        store.save_telemetry(trial_id, sampler.samples)
+    reason = "; ".join(reasons) or None
+    samples = sampler.samples if sampler is not None else []
+    trial_id = store.save_trial(run_id, name, stored, records, summary, status, reason, samples)
     return TrialOutcome(
         trial_id,
         status,
@@ -134,4 +155,6 @@ def run_trial(
         server,
         usage,
         notices,
+        sent,
+        loadgen.get("actors", []),
     )

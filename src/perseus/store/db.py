@@ -3,13 +3,14 @@
 import json
 import math
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from perseus.core.errors import ConfigError, PerseusError
 from perseus.core.records import RequestRecord, Sample, TrialRecords
@@ -18,6 +19,29 @@ from perseus.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from perseus.store.summary import TrialSummary
 
 TelemetryRow = tuple[int, str, str | None, str, float]  # t_ns, source, tenant, metric, value (a Sample)
+
+
+def _telemetry_rows(trial_id: int, samples: Iterable[TelemetryRow]) -> list[tuple[Any, ...]]:
+    return [
+        (trial_id, t_ns, source, tenant, metric, None if math.isnan(value) else value)
+        for t_ns, source, tenant, metric, value in samples
+    ]
+
+
+class TrialSink(Protocol):
+    """Where a measured trial goes: the store, or on a Ray node the message back to the driver."""
+
+    def save_trial(
+        self,
+        run_id: int,
+        name: str,
+        spec: dict[str, Any],
+        trial: TrialRecords,
+        summary: TrialSummary,
+        status: str,
+        reason: str | None = None,
+        telemetry: Iterable[TelemetryRow] = (),
+    ) -> int: ...
 
 
 def _now() -> str:
@@ -55,13 +79,15 @@ class TrialRow:
 
 
 class Store:
-    """One SQLite file per workspace."""
+    """One SQLite file per workspace. Safe to share between threads (a Ray driver's placements each
+    report from their own thread): every statement and transaction holds the store's lock."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(path, timeout=30)
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
             self._migrate()
             self._db.executescript(SCHEMA)
             with self._db:
@@ -105,8 +131,16 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._db:
+        with self._lock, self._db:
             yield self._db
+
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _row(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        rows = self._rows(sql, args)
+        return rows[0] if rows else None
 
     def create_run(self, kind: str, spec: dict[str, Any], provenance: dict[str, Any]) -> int:
         with self._tx() as db:
@@ -168,8 +202,9 @@ class Store:
         summary: TrialSummary,
         status: str,
         reason: str | None = None,
+        telemetry: Iterable[TelemetryRow] = (),
     ) -> int:
-        """Store a finished trial with all its request records, atomically."""
+        """Store a finished trial with all its request records and telemetry samples, atomically."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO trials (run_id, name, spec_json, status, reason, start_ns, window_start_ns,"
@@ -196,20 +231,24 @@ class Store:
                     for r in trial.records
                 ],
             )
+            db.executemany(
+                "INSERT INTO telemetry (trial_id, t_ns, source, tenant, metric, value) VALUES (?,?,?,?,?,?)",
+                _telemetry_rows(trial_id, telemetry),
+            )
             return trial_id
 
     def run(self, run_id: int) -> RunRow:
-        row = self._db.execute(
+        row = self._row(
             "SELECT id, kind, spec_json, provenance_json, status, reason, started_at,"
             " finished_at FROM runs WHERE id=?",
             (run_id,),
-        ).fetchone()
+        )
         if row is None:
             raise ConfigError(f"no run {run_id} in {self.path}")
         return RunRow(row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4], row[5], row[6], row[7])
 
     def runs(self) -> list[RunRow]:
-        ids = [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY id")]
+        ids = [r[0] for r in self._rows("SELECT id FROM runs ORDER BY id")]
         return [self.run(i) for i in ids]
 
     _TRIAL_COLUMNS = "SELECT id, run_id, name, spec_json, status, reason, summary_json FROM trials"
@@ -221,20 +260,20 @@ class Store:
         )
 
     def trials(self, run_id: int) -> list[TrialRow]:
-        rows = self._db.execute(f"{self._TRIAL_COLUMNS} WHERE run_id=? ORDER BY id", (run_id,)).fetchall()
+        rows = self._rows(f"{self._TRIAL_COLUMNS} WHERE run_id=? ORDER BY id", (run_id,))
         return [self._trial_row(r) for r in rows]
 
     def trial_named(self, run_id: int, name: str) -> TrialRow | None:
         """The finished trial of that name in the run, if any: what a resumed experiment skips."""
-        row = self._db.execute(f"{self._TRIAL_COLUMNS} WHERE run_id=? AND name=?", (run_id, name)).fetchone()
+        row = self._row(f"{self._TRIAL_COLUMNS} WHERE run_id=? AND name=?", (run_id, name))
         return None if row is None else self._trial_row(row)
 
     def find_run(self, kind: str, spec: dict[str, Any]) -> RunRow | None:
         """The latest run of this kind with exactly this spec (to resume or reuse it)."""
-        row = self._db.execute(
+        row = self._row(
             "SELECT id FROM runs WHERE kind=? AND spec_json=? ORDER BY id DESC LIMIT 1",
             (kind, json.dumps(spec, sort_keys=True)),
-        ).fetchone()
+        )
         return None if row is None else self.run(int(row[0]))
 
     def reopen_run(self, run_id: int) -> None:
@@ -245,14 +284,14 @@ class Store:
             )
 
     def trial_records(self, trial_id: int) -> TrialRecords:
-        head = self._db.execute(
+        head = self._row(
             "SELECT start_ns, window_start_ns, window_end_ns FROM trials WHERE id=?", (trial_id,)
-        ).fetchone()
+        )
         if head is None:
             raise ConfigError(f"no trial {trial_id} in {self.path}")
         records = [
             RequestRecord(t, i, s, d, bool(ok), e)
-            for t, i, s, d, ok, e in self._db.execute(
+            for t, i, s, d, ok, e in self._rows(
                 "SELECT tenant, intended_ns, send_ns, done_ns, ok, error FROM requests WHERE trial_id=?"
                 " ORDER BY intended_ns",
                 (trial_id,),
@@ -263,10 +302,7 @@ class Store:
     def save_telemetry(self, trial_id: int, samples: Iterable[TelemetryRow]) -> int:
         """Store a trial's telemetry samples (t_ns, source, tenant, metric, value) in one transaction;
         returns how many were written."""
-        rows = [
-            (trial_id, t_ns, source, tenant, metric, None if math.isnan(value) else value)
-            for t_ns, source, tenant, metric, value in samples
-        ]
+        rows = _telemetry_rows(trial_id, samples)
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO telemetry (trial_id, t_ns, source, tenant, metric, value) VALUES (?,?,?,?,?,?)",
@@ -278,7 +314,7 @@ class Store:
         """A trial's telemetry samples in time order (in the order they were taken within one instant)."""
         return [
             Sample(t_ns, source, tenant, metric, math.nan if value is None else value)
-            for t_ns, source, tenant, metric, value in self._db.execute(
+            for t_ns, source, tenant, metric, value in self._rows(
                 "SELECT t_ns, source, tenant, metric, value FROM telemetry WHERE trial_id=?"
                 " ORDER BY t_ns, rowid",
                 (trial_id,),

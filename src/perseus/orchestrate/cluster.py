@@ -1,0 +1,110 @@
+"""Ray as the scale-out engine (the optional `ray` extra): join a running cluster or start a local one on
+loopback, and the custom node resource that lets at most one measuring server run on a node."""
+
+import ipaddress
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from perseus.core.errors import ConfigError, EndpointError, one_line
+
+NODE_RESOURCE = "perseus_node"  # one per node: a placement's server takes it, so two never share a node
+START_HINT = f"ray start --resources='{{\"{NODE_RESOURCE}\": 1}}'"
+# Ray picks the node's outward address unless told it runs on one machine; on loopback it must not.
+_LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def ray_module() -> ModuleType:
+    """Ray, or one line naming the extra that brings it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--ray needs Ray, an optional extra: pip install -e '.[ray]' (make test installs it)"
+        ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Cluster:
+    address: str
+    nodes: list[dict[str, Any]]  # the nodes offering NODE_RESOURCE: hostname, ip, ray_node_id
+    started: bool  # a local cluster started for this command (and stopped with it)
+    ips: list[str]  # of every live node, measuring or not (load actors may run on any)
+
+    @property
+    def slots(self) -> int:
+        return len(self.nodes)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"address": self.address, "started_here": self.started, "nodes": self.nodes}
+
+
+def reachable_from_every_node(url: str, cluster: Cluster) -> None:
+    """An endpoint on loopback is this machine's only: load actors on other machines would reach their own."""
+    away = [ip for ip in cluster.ips if not _on_loopback(f"{ip}:0")]
+    if _on_loopback(url) and away:
+        raise ConfigError(
+            f"--ray: {url} is on loopback, which nodes {', '.join(away)} cannot reach; give --url an "
+            "address every node can reach (a server listening there)"
+        )
+
+
+def _on_loopback(address: str) -> bool:
+    if address == "auto":
+        return True
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _nodes(ray: ModuleType) -> list[dict[str, Any]]:
+    return [
+        {
+            "ray_node_id": node["NodeID"],
+            "ip": node["NodeManagerAddress"],
+            "hostname": node.get("NodeManagerHostname", ""),
+        }
+        for node in ray.nodes()
+        if node.get("Alive") and node.get("Resources", {}).get(NODE_RESOURCE, 0) >= 1
+    ]
+
+
+@contextmanager
+def ray_cluster(address: str, status: Callable[[str], None]) -> Iterator[Cluster]:
+    """Connected to the cluster at `address` for the block. `auto`: the cluster running on this machine,
+    or a local one started now (one node, all cores, loopback only) and stopped on the way out."""
+    if _on_loopback(address):
+        os.environ.setdefault(_LOOPBACK_ONLY, "0")  # before Ray is imported: it reads this once
+    ray = ray_module()
+    started = False
+    quiet: dict[str, Any] = {"logging_level": "ERROR", "log_to_driver": False}
+    try:
+        try:
+            ray.init(address=address, **quiet)
+        except ConnectionError as exc:
+            if address != "auto":
+                raise EndpointError(f"no Ray cluster at {address}: {one_line(exc, 160)}") from None
+            status("no Ray cluster running here: starting a local one (stopped when this command ends)")
+            ray.init(resources={NODE_RESOURCE: 1}, include_dashboard=False, **quiet)
+            started = True
+        nodes = _nodes(ray)
+        if not nodes:
+            raise ConfigError(
+                f"the Ray cluster at {address} has no node offering the {NODE_RESOURCE} resource: "
+                f"start each measuring node with {START_HINT}"
+            )
+        where = ray.get_runtime_context().gcs_address
+        status(f"Ray cluster at {where}: {len(nodes)} measuring node{'s' if len(nodes) > 1 else ''}")
+        ips = sorted({n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")})
+        yield Cluster(where, nodes, started, ips)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()

@@ -1,0 +1,142 @@
+"""Scale-out on a real local Ray cluster on loopback (a head and a second node, the nodes sharing this
+host's cores): an experiment across 2 nodes finds what it finds run in turn, with the same trials; a node
+killed mid-placement leaves a FAILED row and its placement runs again; `bench --workers 2 --ray auto`
+sends from two actors whose merged count is Triton's own."""
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before Ray is imported
+
+from perseus.core.progress import NullReporter
+from perseus.experiments.registry import parse_experiment
+from perseus.experiments.results import experiment_results
+from perseus.orchestrate.cluster import NODE_RESOURCE
+from perseus.orchestrate.runner import run_experiment
+from perseus.store import Store
+from tests.integration.helpers import cli, wait_gone
+
+ray_cluster_utils = pytest.importorskip(
+    "ray.cluster_utils"
+)  # make test installs the extra: never skipped there
+
+NODE = {"num_cpus": 1, "resources": {NODE_RESOURCE: 1}, "node_ip_address": "127.0.0.1"}
+# Two sleeping models whose searches take the same path every time (20 → 40 → 80 req/s, all well below
+# their ~150 req/s capacity, a 1 s SLA): then a sequential and a distributed run must store the same trials.
+EXPERIMENT: dict[str, Any] = {
+    "name": "ray",
+    "kind": "peak",
+    "models": [
+        {"model": "synthetic-sleep:service_ms=10", "instances": 2},
+        {"model": "synthetic-sleep:service_ms=12", "instances": 2},
+    ],
+    "sla": "p95=1s",
+    "search": {"start_rps": 20, "tolerance": 0.3, "max_probes": 3},
+    "trial": {"warmup_s": 0.3, "min_duration_s": 1, "max_duration_s": 1.5, "tolerance": 0.5},
+    "telemetry_interval_s": 0.5,
+}
+
+
+@pytest.fixture
+def two_nodes() -> Iterator[Any]:
+    cluster = ray_cluster_utils.Cluster(
+        initialize_head=True, head_node_args={**NODE, "include_dashboard": False}
+    )
+    cluster.add_node(**NODE)
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
+def _first_attempts(store: Store, run_id: int) -> set[str]:
+    """The trials every run of the plan measures (a retried attempt depends on the host's noise)."""
+    return {t.name for t in store.trials(run_id) if t.key is not None and t.key.attempt == 0}
+
+
+def test_two_nodes_find_what_one_finds_with_the_same_trials(
+    tmp_path: Path, two_nodes: Any, perseus_home: Path
+) -> None:
+    experiment = parse_experiment(EXPERIMENT, "test")
+    store = Store(tmp_path / "results.db")
+    alone = run_experiment(experiment, store, NullReporter())
+    spread = run_experiment(experiment, store, NullReporter(), fresh=True, ray=two_nodes.address)
+    assert _first_attempts(store, alone) == _first_attempts(store, spread)
+    found = {
+        run: {k: p.total_rps for k, p in experiment_results(store, run).findings.peaks.items()}
+        for run in (alone, spread)
+    }
+    assert found[alone] == pytest.approx(found[spread], rel=0.01) and len(found[alone]) == 2
+    rows = [t for t in store.trials(spread) if t.key is not None]
+    nodes = {t.spec["node"]["ray_node_id"] for t in rows}
+    assert len(nodes) == 2  # the two placements ran on different nodes
+    cluster = store.run(spread).provenance["cluster"]
+    assert len(cluster["nodes"]) == 2 and cluster["started_here"] is False
+    store.close()
+    assert wait_gone(perseus_home, timeout=10) == []
+
+
+def test_a_node_lost_mid_placement_fails_its_trial_and_the_placement_runs_again(
+    tmp_path: Path, two_nodes: Any, perseus_home: Path
+) -> None:
+    experiment = parse_experiment({**EXPERIMENT, "name": "ray-lost"}, "test")
+    db = tmp_path / "results.db"
+    store = Store(db)
+    (worker,) = [n for n in two_nodes.list_all_nodes() if n is not two_nodes.head_node]
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["run"] = run_experiment(experiment, store, NullReporter(), ray=two_nodes.address)
+        except BaseException as exc:  # shown by the assertion below
+            done["error"] = exc
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    watcher = Store(db)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the worker node's placement has measured something: kill it
+        measured_there = (
+            [t for t in watcher.trials(1) if t.spec.get("node", {}).get("ray_node_id") == worker.node_id]
+            if watcher.runs()
+            else []
+        )
+        if measured_there:
+            break
+        time.sleep(0.2)
+    two_nodes.remove_node(worker, allow_graceful=False)
+    runner.join(timeout=300)
+    assert "error" not in done, done
+    rows = store.trials(done["run"])
+    lost = [t for t in rows if t.key is None]
+    assert lost and all(t.status == "failed" and "was lost" in (t.reason or "") for t in lost), rows
+    assert lost[0].spec["lost"]["node"]["ray_node_id"] == worker.node_id
+    peaks = experiment_results(store, done["run"]).findings.peaks
+    assert len(peaks) == 2  # the lost placement ran again on the node left, and the run completed
+    assert store.run(done["run"]).status == "done"
+    watcher.close()
+    store.close()
+    assert wait_gone(perseus_home, timeout=10) == []
+
+
+def test_bench_workers_on_ray_auto_count_what_triton_counts(tmp_path: Path, perseus_home: Path) -> None:
+    model = "synthetic-sleep:service_ms=5"
+    args = ["bench", "--backend", "embedded", "--model", model, "--instances", "2", "--rate", "60"]
+    args += ["--workers", "2", "--ray", "auto", "--duration", "2", "--warmup", "0.5", "--json"]
+    args += ["--db", str(tmp_path / "results.db")]
+    done = cli(args, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    actors = result["actors"]
+    assert [a["worker"] for a in actors] == [0, 1]
+    assert all(a["sent"] > 0 and a["late_fraction"] <= 0.01 for a in actors)
+    server = result["server"]["synthetic-sleep"]
+    assert result["sent"] == server["requests"] > 0  # merged records vs Triton's own success count
+    assert result["requests"] == sum(a["sent"] for a in actors)  # the window's requests: every actor's
+    assert wait_gone(perseus_home, timeout=10) == []

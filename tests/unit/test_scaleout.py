@@ -1,0 +1,116 @@
+"""Scale-out without a cluster: the lab's `each` (order, errors after all finished, a lost node's work run
+again), per-actor lateness in the verdict, loopback reachability, and `--ray` without the extra."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from perseus.core.errors import ConfigError, NodeLostError, SlaNotMetError
+from perseus.core.progress import NullReporter
+from perseus.core.records import RequestRecord, Sender, TrialRecords
+from perseus.loadgen import TrialRules, verdict
+from perseus.orchestrate.cluster import Cluster, ray_module, reachable_from_every_node
+from perseus.orchestrate.runner import REQUEUES, ServerLab
+from perseus.store import Store
+from tests.integration.helpers import assert_one_line_error, cli
+from tests.unit.fake_server import fake_session
+
+MS = 1_000_000
+
+
+def _lab(tmp_path: Path, parallel: int) -> ServerLab:
+    store = Store(tmp_path / "r.db")
+    return ServerLab(store, 1, None, NullReporter(), tmp_path, [], session=fake_session, parallel=parallel)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_each_keeps_order_and_raises_the_first_error_after_every_item_ran(
+    tmp_path: Path, parallel: int
+) -> None:
+    lab, ran = _lab(tmp_path, parallel), []
+
+    def work(item: int) -> int:
+        ran.append(item)
+        if item in (1, 3):
+            raise SlaNotMetError(f"item {item}")
+        return item * 10
+
+    assert lab.each([0, 2, 4], work) == [0, 20, 40]
+    with pytest.raises(SlaNotMetError, match="item 1"):
+        lab.each([0, 1, 2, 3, 4], work)
+    assert sorted(ran[3:]) == [0, 1, 2, 3, 4]  # every item ran, the failing ones too
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_placement_whose_node_was_lost_runs_again(tmp_path: Path, parallel: int) -> None:
+    lab, tries = _lab(tmp_path, parallel), {"a": 0, "b": 0}
+
+    def work(item: str) -> str:
+        tries[item] += 1
+        if item == "b" and tries[item] == 1:
+            raise NodeLostError("node x was lost")
+        return item
+
+    assert lab.each(["a", "b"], work) == ["a", "b"]
+    assert tries == {"a": 1, "b": 2}
+
+    def always_lost(item: str) -> str:
+        raise NodeLostError("node x was lost")
+
+    with pytest.raises(NodeLostError):
+        lab.each(["a"], always_lost)
+    assert REQUEUES >= 2
+
+
+def _sends(start_ms: int, late_ms: float, n: int = 100) -> list[RequestRecord]:
+    return [
+        RequestRecord("m", (start_ms + 10 * i) * MS, (start_ms + 10 * i) * MS + round(late_ms * MS), 0, True)
+        for i in range(n)
+    ]
+
+
+def test_one_late_actor_makes_the_trial_invalid_though_the_merge_looks_fine() -> None:
+    keeping_up = _sends(0, 0.1, 1000)
+    behind = _sends(5, 3.0, 20)  # 20 of 1020 merged sends are late: under 2%, but all of actor 1's
+    records = sorted(keeping_up + behind, key=lambda r: r.intended_ns)
+    records = [RequestRecord(r.tenant, r.intended_ns, r.send_ns, r.send_ns + 5 * MS, True) for r in records]
+    trial = TrialRecords(0, 0, 10_000 * MS, records, measure_window_s=1.0)
+    rules = TrialRules(
+        warmup_s=0, min_duration_s=1, max_duration_s=10, late_threshold_ms=2.0, max_late_fraction=0.03
+    )
+    assert verdict(trial, rules)[0] == "valid"
+    trial.senders = [Sender(0, "n0", "h", keeping_up, 0), Sender(1, "n1", "h", behind, 0)]
+    status, reasons = verdict(trial, rules)
+    assert status == "invalid" and any(
+        r.startswith("load actor 1 on n1 fell behind: 100.0%") for r in reasons
+    )
+
+
+def test_a_loopback_endpoint_is_refused_when_nodes_live_elsewhere() -> None:
+    here = Cluster("127.0.0.1:6379", [], False, ["127.0.0.1"])
+    reachable_from_every_node("127.0.0.1:8001", here)
+    away = Cluster("10.0.0.5:6379", [], False, ["10.0.0.5", "10.0.0.6"])
+    reachable_from_every_node("10.0.0.5:8001", away)
+    with pytest.raises(ConfigError, match=r"on loopback, which nodes 10\.0\.0\.5, 10\.0\.0\.6 cannot reach"):
+        reachable_from_every_node("localhost:8001", away)
+
+
+def test_ray_without_the_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(ConfigError, match=r"--ray needs Ray, an optional extra: pip install -e '\.\[ray\]'"):
+        ray_module()
+    shadow = tmp_path / "shadow" / "ray"  # a Python where Ray is not installed: its import fails
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
+    experiment = tmp_path / "e.yaml"
+    experiment.write_text("name: e\nkind: peak\nmodels: [synthetic-sleep]\nsla: p95=100ms\n")
+    env = {**os.environ, "PYTHONPATH": str(shadow.parent), "PERSEUS_HOME": str(tmp_path / "home")}
+    for args in (["run", str(experiment)], ["bench", "--backend", "embedded", "--model", "synthetic-sleep"]):
+        done = cli([*args, "--ray", "auto", "--db", str(tmp_path / "r.db")], timeout=60, env=env)
+        assert_one_line_error(
+            done, "--ray needs Ray, an optional extra: pip install -e '.[ray]' (make test installs it)"
+        )
+        assert done.returncode == ConfigError.exit_code
+    assert Store(tmp_path / "r.db").runs() == []  # nothing stored, no server started
