@@ -4,12 +4,14 @@ loopback, and the custom node resource that lets at most one measuring server ru
 import ipaddress
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from perseus.core.errors import ConfigError, EndpointError, one_line
+from perseus.core.paths import perseus_home
+from perseus.serving.orphans import tree_guarded
 
 NODE_RESOURCE = "perseus_node"  # one per node: a placement's server takes it, so two never share a node
 START_HINT = f"ray start --resources='{{\"{NODE_RESOURCE}\": 1}}'"
@@ -86,6 +88,7 @@ def ray_cluster(address: str, status: Callable[[str], None]) -> Iterator[Cluster
     ray = ray_module()
     started = False
     quiet: dict[str, Any] = {"logging_level": "ERROR", "log_to_driver": False}
+    guard = ExitStack()
     try:
         try:
             ray.init(address=address, **quiet)
@@ -95,6 +98,9 @@ def ray_cluster(address: str, status: Callable[[str], None]) -> Iterator[Cluster
             status("no Ray cluster running here: starting a local one (stopped when this command ends)")
             ray.init(resources={NODE_RESOURCE: 1}, include_dashboard=False, **quiet)
             started = True
+            # Ray's own processes outlive a driver killed with SIGKILL: a watchdog removes them then.
+            session = ray._private.worker._global_node.get_session_dir_path()
+            guard.enter_context(tree_guarded(session, perseus_home() / "ray-cluster.log"))
         nodes = _nodes(ray)
         if not nodes:
             raise ConfigError(
@@ -106,5 +112,8 @@ def ray_cluster(address: str, status: Callable[[str], None]) -> Iterator[Cluster
         ips = sorted({n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")})
         yield Cluster(where, nodes, started, ips)
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
+        try:
+            if ray.is_initialized():
+                ray.shutdown()
+        finally:
+            guard.close()

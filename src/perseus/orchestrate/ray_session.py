@@ -21,10 +21,12 @@ from perseus.orchestrate.cluster import NODE_RESOURCE, ray_module
 from perseus.orchestrate.session import ServerSession
 from perseus.orchestrate.trial import FAILED, Sla, TrialOutcome
 from perseus.serving import RunningServer
+from perseus.serving.orphans import sweep
 from perseus.serving.repository import Tenant
 from perseus.store import Store, TrialSummary
 from perseus.store.db import TelemetryRow
 
+STOP_TIMEOUT_S = 15.0  # a server stops in ~3 s
 LOST = "lost"  # a lost trial's row is named `<trial> | lost N` and has no key: no analysis reads it
 
 
@@ -68,6 +70,9 @@ class PlacementActor:
 
     def __init__(self, config: ServerConfig, folder: str) -> None:
         self.said = _Said()
+        swept = sweep()  # what a placement killed on this node earlier left behind (its actor killed)
+        if swept:
+            self.said.status(swept)
         self.session = ServerSession(config, runs_dir() / folder, self.said)
 
     def node(self) -> dict[str, str]:
@@ -137,8 +142,12 @@ class RaySession:
             raise Interrupted("interrupted")
         if self._actor is None:
             ray = ray_module()
-            remote = ray.remote(PlacementActor).options(
-                resources={NODE_RESOURCE: 1}, num_cpus=0, max_restarts=0, max_task_retries=0
+            remote = ray.remote(PlacementActor).options(  # two threads: close() stops a trial under way
+                resources={NODE_RESOURCE: 1},
+                num_cpus=0,
+                max_restarts=0,
+                max_task_retries=0,
+                max_concurrency=2,
             )
             # The node keeps its server's files under its own runs folder, at the driver's relative path.
             here = runs_dir()
@@ -204,15 +213,19 @@ class RaySession:
         if actor is not None:
             ray = ray_module()
             with contextlib.suppress(Exception):  # gone already, or stuck: killed below either way
-                self._say(ray.get(actor.close.remote(), timeout=60))
+                self._say(ray.get(actor.close.remote(), timeout=STOP_TIMEOUT_S))
             ray.kill(actor)
 
     def kill(self) -> None:
-        """Ctrl-C: the actor goes at once, and its server with it (servers die with their parent)."""
+        """Ctrl-C: the node's server is stopped under the trial (its stubs and /dev/shm regions with it),
+        then the actor goes."""
         actor, self._actor = self._actor, None
         self.live.sessions.discard(self)
         if actor is not None:
-            ray_module().kill(actor)
+            ray = ray_module()
+            with contextlib.suppress(Exception):  # gone already, or stuck: killed below either way
+                ray.get(actor.close.remote(), timeout=STOP_TIMEOUT_S)
+            ray.kill(actor)
 
     def __enter__(self) -> "RaySession":
         return self

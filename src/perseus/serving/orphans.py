@@ -11,6 +11,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,15 +68,7 @@ def guarded(binaries: Sequence[Path], log_path: Path) -> Iterator[Guard]:
     )
     guard = Guard(path, record)  # written before the watchdog starts: it reads the record when it fires
     try:
-        with log_path.open("ab") as log:
-            dog = subprocess.Popen(
-                [sys.executable, "-I", "-S", watchdog.__file__, str(path), str(os.getpid())],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd="/",
-            )
+        dog = _watchdog([str(path), str(os.getpid())], log_path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -90,6 +83,50 @@ def guarded(binaries: Sequence[Path], log_path: Path) -> Iterator[Guard]:
             dog.kill()  # it ignores every other signal; it holds nothing that needs a clean exit
             dog.wait()
             path.unlink(missing_ok=True)
+
+
+def _watchdog(args: Sequence[str], log_path: Path) -> "subprocess.Popen[bytes]":
+    """The watchdog script, in its own session: Ctrl-C or a closed terminal reaches perseus, not it."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", watchdog.__file__, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd="/",
+        )
+
+
+@contextmanager
+def tree_guarded(marker: str, log_path: Path) -> Iterator[None]:
+    """Every process whose command line holds `marker` (a local Ray cluster's session folder), with its
+    descendants, is killed if this perseus dies inside the block, even by SIGKILL. Leaving the block
+    kills what is left of them (what they run was stopped in order before; this is the last net) and
+    disarms the watchdog."""
+    dog = _watchdog(["--tree", marker, str(os.getpid())], log_path)
+    # Read the tree every second here too: once Ray's head processes stop, a worker killed on Ctrl-C
+    # leaves children that no longer hang under anything with the marker.
+    known: set[watchdog.Proc] = set()
+    stop = threading.Event()
+
+    def look() -> None:
+        while not stop.wait(1.0):
+            known.update(watchdog.tree(marker))
+
+    looker = threading.Thread(target=look, daemon=True, name="perseus-tree-look")
+    known.update(watchdog.tree(marker))
+    looker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        looker.join()
+        try:
+            watchdog.remove_tree(marker, known)
+        finally:
+            dog.kill()
+            dog.wait()
 
 
 def sweep() -> str | None:

@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ SHM_DIR = Path("/dev/shm")
 # Only names of this shape are ever unlinked, whatever a record says.
 SHM_NAME = re.compile(r"^triton_python_backend_shm_region_[A-Za-z0-9_-]+$")
 _KILL_WAIT_S = 3.0
+_SCRIPT = "/serving/watchdog.py"
 
 
 @dataclass(frozen=True)
@@ -234,12 +235,12 @@ def _log(text: str) -> None:
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} watchdog {os.getpid()}: {text}", flush=True)
 
 
-def watch(record_path: Path, owner: int) -> None:
-    """Wait for the owner's death, then remove what its record names.
+def _await_death(owner: int, every: Callable[[], None] = lambda: None) -> None:
+    """Return once the owner has died, calling `every` about once a second until then.
 
     A pidfd wakes us when the owner exits, however it dies (SIGKILL, the OOM killer, a closed
     terminal). Our parent is the owner: if it is no longer our parent once the pidfd is open, it
-    died before we could watch it. perseus disarms us with SIGKILL once it has stopped its server.
+    died before we could watch it. perseus disarms us with SIGKILL once it has stopped what we guard.
     """
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)  # only the owner's death, or its SIGKILL, ends us
@@ -249,13 +250,20 @@ def watch(record_path: Path, owner: int) -> None:
         pidfd = -1
     except OSError:  # a kernel before 5.3 has no pidfd: notice being reparented instead
         while os.getppid() == owner:
-            time.sleep(0.1)
+            every()
+            time.sleep(1.0)
         pidfd = -1
     if pidfd >= 0 and os.getppid() == owner:
         poll = select.poll()
         poll.register(pidfd, select.POLLIN)
-        while not poll.poll():
-            pass
+        every()
+        while not poll.poll(1000):
+            every()
+
+
+def watch(record_path: Path, owner: int) -> None:
+    """Wait for the owner's death, then remove what its record names."""
+    _await_death(owner)
     record = read(record_path)
     if record is None:
         _log(f"perseus {owner} died; no server was recorded at {record_path}")
@@ -264,5 +272,63 @@ def watch(record_path: Path, owner: int) -> None:
     _log(f"perseus {owner} died; removed {describe(removed)}")
 
 
+def tree(marker: str) -> list[Proc]:
+    """Every live process whose command line holds `marker` (a Ray session's folder), and all their
+    descendants (Ray's workers, a server a worker started, that server's stubs), but no watchdog: a
+    server's own watchdog is left to remove that server's record and regions when its owner dies."""
+    children: dict[int, list[int]] = {}
+    marked = []
+    for pid in _pids():
+        stat = _stat(pid)
+        if stat is None or stat[0] in ("Z", "X"):
+            continue
+        argv = _cmdline(pid)
+        if any(arg.endswith(_SCRIPT) for arg in argv):  # a server's own watchdog: it removes that server
+            continue
+        children.setdefault(int(stat[1]), []).append(pid)
+        if any(marker in arg for arg in argv):
+            marked.append(pid)
+    found: set[int] = set()
+    while marked:
+        pid = marked.pop()
+        if pid not in found:
+            found.add(pid)
+            marked.extend(children.get(pid, []))
+    return [p for p in map(identify, sorted(found)) if p is not None]
+
+
+def remove_tree(marker: str, known: Iterable[Proc] = ()) -> Removed:
+    """SIGKILL what `tree` finds (read again until nothing is left) and the `known` members still
+    running, and unlink the stubs' regions."""
+    killed: dict[int, str] = {}
+    regions: list[str] = []
+    for _ in range(5):
+        alive = sorted({p for p in known if running(p)} | set(tree(marker)), key=lambda p: p.pid)
+        if not alive:
+            break
+        regions += _shm_named(alive)
+        killed |= {p.pid: _name(p.pid) for p in alive}
+        _kill(alive)
+    removed = Removed(killed=sorted(killed.items()))
+    for name in sorted(set(regions)):
+        if SHM_NAME.match(name):
+            with contextlib.suppress(FileNotFoundError):
+                (SHM_DIR / name).unlink()
+                removed.shm.append(name)
+    return removed
+
+
+def watch_tree(marker: str, owner: int) -> None:
+    """Wait for the owner's death, then remove every process of `marker` (a local Ray cluster). The tree
+    is read every second meanwhile: when the driver dies, Ray's head processes go at once, and the
+    workers under them would no longer be found through them."""
+    known: set[Proc] = set()
+    _await_death(owner, lambda: known.update(tree(marker)))
+    _log(f"perseus {owner} died; removed {describe(remove_tree(marker, known))}")
+
+
 if __name__ == "__main__":
-    watch(Path(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[1] == "--tree":
+        watch_tree(sys.argv[2], int(sys.argv[3]))
+    else:
+        watch(Path(sys.argv[1]), int(sys.argv[2]))
