@@ -114,3 +114,16 @@ def test_ray_without_the_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
         )
         assert done.returncode == ConfigError.exit_code
     assert Store(tmp_path / "r.db").runs() == []  # nothing stored, no server started
+
+
+def test_a_profile_measures_on_nodes_of_its_machine_type_when_nodes_declare_one() -> None:
+    def node(*machines: str) -> dict[str, object]:
+        return {"ray_node_id": "x", "ip": "127.0.0.1", "hostname": "h", "machines": list(machines)}
+
+    undeclared = Cluster("a:1", [node(), node()], False, ["127.0.0.1"])
+    assert undeclared.for_machine("gcp-n2-standard-2") == ({}, 2)  # as one host: the run names the type
+    mixed = Cluster("a:1", [node("n2-2"), node("n2-4"), node("n2-4")], False, ["127.0.0.1"])
+    assert mixed.for_machine("n2-4") == ({"perseus_machine_n2-4": 1}, 2)
+    assert mixed.for_machine(None) == ({}, 3)  # not a profile: any measuring node
+    with pytest.raises(ConfigError, match="no measuring node of this Ray cluster is of machine type c5"):
+        mixed.for_machine("c5")

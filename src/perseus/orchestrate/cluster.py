@@ -14,6 +14,7 @@ from perseus.core.paths import perseus_home
 from perseus.serving.orphans import tree_guarded
 
 NODE_RESOURCE = "perseus_node"  # one per node: a placement's server takes it, so two never share a node
+MACHINE_PREFIX = "perseus_machine_"  # a node of machine type ID may declare perseus_machine_ID: 1
 START_HINT = f"ray start --resources='{{\"{NODE_RESOURCE}\": 1}}'"
 # Ray picks the node's outward address unless told it runs on one machine; on loopback it must not.
 _LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -40,6 +41,21 @@ class Cluster:
     @property
     def slots(self) -> int:
         return len(self.nodes)
+
+    def for_machine(self, machine: str | None) -> tuple[dict[str, float], int]:
+        """What a placement of a run measuring `machine` (a price catalog id) asks of its node, besides
+        the measuring slot, and how many nodes can give it. Nodes that declare their machine type
+        (`perseus_machine_ID`) are kept to runs of that type; when none declares one, every node is
+        taken to be of the type the run names (as one host is)."""
+        declared = {t for n in self.nodes for t in n["machines"]}
+        if machine is None or not declared:
+            return {}, self.slots
+        if machine not in declared:
+            raise ConfigError(
+                f"no measuring node of this Ray cluster is of machine type {machine} (its nodes declare "
+                f"{', '.join(sorted(declared))}): start one with the resource {MACHINE_PREFIX}{machine}"
+            )
+        return {MACHINE_PREFIX + machine: 1}, sum(1 for n in self.nodes if machine in n["machines"])
 
     def provenance(self) -> dict[str, Any]:
         return {"address": self.address, "started_here": self.started, "nodes": self.nodes}
@@ -73,6 +89,11 @@ def _nodes(ray: ModuleType) -> list[dict[str, Any]]:
             "ray_node_id": node["NodeID"],
             "ip": node["NodeManagerAddress"],
             "hostname": node.get("NodeManagerHostname", ""),
+            "machines": sorted(
+                r.removeprefix(MACHINE_PREFIX)
+                for r in node.get("Resources", {})
+                if r.startswith(MACHINE_PREFIX)
+            ),
         }
         for node in ray.nodes()
         if node.get("Alive") and node.get("Resources", {}).get(NODE_RESOURCE, 0) >= 1

@@ -129,6 +129,7 @@ class RaySession:
     folder: Path
     reporter: Reporter
     live: LiveSessions = field(default_factory=LiveSessions)
+    resources: dict[str, float] = field(default_factory=dict)  # asked of the node besides its slot
     _actor: Any = None
     _node: dict[str, str] = field(default_factory=dict)
     _tenants: list[Tenant] | None = None
@@ -143,7 +144,7 @@ class RaySession:
         if self._actor is None:
             ray = ray_module()
             remote = ray.remote(PlacementActor).options(  # two threads: close() stops a trial under way
-                resources={NODE_RESOURCE: 1},
+                resources={NODE_RESOURCE: 1, **self.resources},
                 num_cpus=0,
                 max_restarts=0,
                 max_task_retries=0,
@@ -246,6 +247,9 @@ def _store_lost(store: Store, run_id: int, name: str, node: dict[str, str], why:
     store.save_trial(run_id, f"{name} | {LOST} {lost + 1}", spec, empty, TrialSummary({}), FAILED, why)
 
 
-def ray_sessions(live: LiveSessions) -> Callable[[ServerConfig, Path, Reporter], RaySession]:
-    """A ServerLab session factory whose placements run on Ray nodes, each registered in `live`."""
-    return lambda config, folder, reporter: RaySession(config, folder, reporter, live)
+def ray_sessions(
+    live: LiveSessions, resources: dict[str, float]
+) -> Callable[[ServerConfig, Path, Reporter], RaySession]:
+    """A ServerLab session factory whose placements run on Ray nodes that have `resources` besides a
+    measuring slot, each registered in `live`."""
+    return lambda config, folder, reporter: RaySession(config, folder, reporter, live, resources)

@@ -127,6 +127,9 @@ def run_experiment(
         reporter.status(f"resuming run {previous.id}: {kept} finished trials are kept and not re-run")
     with ExitStack() as stack:
         cluster = stack.enter_context(ray_cluster(ray, reporter.status)) if ray else None
+        # A profile's placements go to nodes of the machine type it measures (checked before storing).
+        measured = experiment.machine_refs().get("profile.machine")
+        resources, slots = cluster.for_machine(measured) if cluster else ({}, 1)
         host = look_at_host(reporter, require_quiet_host)
         facts = provenance(host) | ({"cluster": cluster.provenance()} if cluster else {})
         with store.recording(RUN_KIND, spec, facts, resume=previous.id if previous else None) as run_id:
@@ -134,6 +137,6 @@ def run_experiment(
                 store, run_id, experiment, reporter, runs_dir() / f"run-{run_id}", kind.plan(experiment)
             )
             if cluster is not None:
-                lab.session, lab.parallel = ray_sessions(lab.live), cluster.slots
+                lab.session, lab.parallel = ray_sessions(lab.live, resources), slots
             requeued(lambda: kind.run(experiment, lab), reporter.status)
     return run_id
