@@ -127,3 +127,19 @@ def test_a_profile_measures_on_nodes_of_its_machine_type_when_nodes_declare_one(
     assert mixed.for_machine(None) == ({}, 3)  # not a profile: any measuring node
     with pytest.raises(ConfigError, match="no measuring node of this Ray cluster is of machine type c5"):
         mixed.for_machine("c5")
+
+
+@pytest.mark.parametrize(
+    ("address", "line", "code"),
+    [
+        ("127.0.0.1:1", "no Ray cluster at 127.0.0.1:1: [Errno 111] Connection refused", 5),
+        ("nonsense", "--ray must be auto or HOST:PORT (a Ray head's address), got 'nonsense'", 2),
+    ],
+)
+def test_a_cluster_that_is_not_there_is_one_line_at_once(
+    tmp_path: Path, address: str, line: str, code: int
+) -> None:
+    env = {**os.environ, "PERSEUS_HOME": str(tmp_path / "home")}
+    done = cli(["bench", "--backend", "embedded", "--model", "synthetic-sleep", "--ray", address], 60, env)
+    assert_one_line_error(done, line)
+    assert done.returncode == code

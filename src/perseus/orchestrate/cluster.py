@@ -3,6 +3,7 @@ loopback, and the custom node resource that lets at most one measuring server ru
 
 import ipaddress
 import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ NODE_RESOURCE = "perseus_node"  # one per node: a placement's server takes it, s
 MACHINE_PREFIX = "perseus_machine_"  # a node of machine type ID may declare perseus_machine_ID: 1
 START_HINT = f"ray start --resources='{{\"{NODE_RESOURCE}\": 1}}'"
 # Ray picks the node's outward address unless told it runs on one machine; on loopback it must not.
+CONNECT_TIMEOUT_S = 3.0
 _LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
@@ -100,6 +102,18 @@ def _nodes(ray: ModuleType) -> list[dict[str, Any]]:
     ]
 
 
+def _check_reachable(address: str) -> None:
+    """A cluster's head answers on its port, or one line says why not (Ray itself would retry for
+    minutes, printing warnings)."""
+    host, _, port = address.split("://")[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray must be auto or HOST:PORT (a Ray head's address), got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise EndpointError(f"no Ray cluster at {address}: {one_line(exc, 120)}") from None
+
+
 @contextmanager
 def ray_cluster(address: str, status: Callable[[str], None]) -> Iterator[Cluster]:
     """Connected to the cluster at `address` for the block. `auto`: the cluster running on this machine,
@@ -107,6 +121,8 @@ def ray_cluster(address: str, status: Callable[[str], None]) -> Iterator[Cluster
     if _on_loopback(address):
         os.environ.setdefault(_LOOPBACK_ONLY, "0")  # before Ray is imported: it reads this once
     ray = ray_module()
+    if address != "auto":
+        _check_reachable(address)
     started = False
     quiet: dict[str, Any] = {"logging_level": "ERROR", "log_to_driver": False}
     guard = ExitStack()
@@ -119,7 +135,8 @@ def ray_cluster(address: str, status: Callable[[str], None]) -> Iterator[Cluster
             status("no Ray cluster running here: starting a local one (stopped when this command ends)")
             ray.init(resources={NODE_RESOURCE: 1}, include_dashboard=False, **quiet)
             started = True
-            # Ray's own processes outlive a driver killed with SIGKILL: a watchdog removes them then.
+            # Ray's workers, and the servers they started, outlive a driver killed with SIGKILL: a watchdog
+            # removes them then.
             session = ray._private.worker._global_node.get_session_dir_path()
             guard.enter_context(tree_guarded(session, perseus_home() / "ray-cluster.log"))
         nodes = _nodes(ray)

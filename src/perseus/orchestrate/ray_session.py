@@ -118,7 +118,7 @@ class LiveSessions:
     def stop_all(self) -> None:
         self.stopped = True
         for session in list(self.sessions):
-            session.kill()
+            session.discard()
 
 
 @dataclass
@@ -171,7 +171,7 @@ class RaySession:
             why = f"node {where} ({self._node.get('ip', '?')}) was lost: {one_line(exc, 160)}"
             if trial is not None:
                 _store_lost(*trial, self._node, why)
-            self.discard(why)
+            self.discard()
             raise NodeLostError(why) from None
 
     def tenants(self) -> list[Tenant]:
@@ -207,8 +207,9 @@ class RaySession:
         for line in lines:
             self.reporter.status(f"[{self._node.get('hostname', '?')}] {line}")
 
-    def discard(self, reason: str) -> None:
-        """Stop the actor (and with it the node's server); the next call places a new one."""
+    def discard(self) -> None:
+        """Stop the node's server (its stubs and /dev/shm regions with it, even under a trial, on Ctrl-C),
+        then the actor; the next call places a new one."""
         actor, self._actor, self._tenants = self._actor, None, None
         self.live.sessions.discard(self)
         if actor is not None:
@@ -217,27 +218,13 @@ class RaySession:
                 self._say(ray.get(actor.close.remote(), timeout=STOP_TIMEOUT_S))
             ray.kill(actor)
 
-    def kill(self) -> None:
-        """Ctrl-C: the node's server is stopped under the trial (its stubs and /dev/shm regions with it),
-        then the actor goes."""
-        actor, self._actor = self._actor, None
-        self.live.sessions.discard(self)
-        if actor is not None:
-            ray = ray_module()
-            with contextlib.suppress(Exception):  # gone already, or stuck: killed below either way
-                ray.get(actor.close.remote(), timeout=STOP_TIMEOUT_S)
-            ray.kill(actor)
-
     def __enter__(self) -> "RaySession":
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if kind is None:
-            self.discard("placement done")
-        else:
-            self.kill()
+        self.discard()
 
 
 def _store_lost(store: Store, run_id: int, name: str, node: dict[str, str], why: str) -> None:
