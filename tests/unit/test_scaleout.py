@@ -6,11 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perseus.core.errors import ConfigError, NodeLostError, SlaNotMetError
 from perseus.core.progress import NullReporter
 from perseus.core.records import RequestRecord, Sender, TrialRecords
-from perseus.loadgen import TrialRules, verdict
+from perseus.loadgen import ALL, TrialRules, summarize, verdict
+from perseus.loadgen.histogram import decode, encode, histogram_of, merged
+from perseus.loadgen.ray_workers import _Pump
 from perseus.orchestrate.cluster import Cluster, ray_module, reachable_from_every_node
 from perseus.orchestrate.runner import REQUEUES, ServerLab
 from perseus.store import Store
@@ -143,3 +147,33 @@ def test_a_cluster_that_is_not_there_is_one_line_at_once(
     done = cli(["bench", "--backend", "embedded", "--model", "synthetic-sleep", "--ray", address], 60, env)
     assert_one_line_error(done, line)
     assert done.returncode == code
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 2 * 10**9 - 1), st.integers(1_000, 10**9)), max_size=40),
+        min_size=1,
+        max_size=4,
+    ),
+    st.lists(st.integers(-(10**12), 10**12), min_size=4, max_size=4),
+)
+def test_actors_records_on_the_drivers_clock_merge_as_their_histograms(
+    parts: list[list[tuple[int, int]]], offsets: list[int]
+) -> None:
+    """Each actor's clock is off the driver's by its own offset; once the pump moved its records onto the
+    driver's clock, the trial's histogram is, bucket for bucket, the merge of each actor's own."""
+    pump = _Pump(actors=[None] * len(parts), offsets=offsets[: len(parts)], nodes=[("n", "h")] * len(parts))
+    pump.per_actor, pump.cpu_ns = [[] for _ in parts], [0 for _ in parts]
+    for index, part in enumerate(parts):
+        shift = offsets[index]
+        fields = [("m", t - shift, t - shift, t - shift + latency, True, None) for t, latency in part]
+        pump._forward(index, [("records", fields)])
+    moved = [record for actor in pump.per_actor for record in actor]
+    assert all(0 <= r.intended_ns < 2 * 10**9 for r in moved)
+    trial = TrialRecords(0, 0, 2 * 10**9, moved)
+    whole = summarize(trial)[ALL]
+    each = merged(histogram_of(latency for _, latency in part) for part in parts)
+    assert whole.requests == sum(len(part) for part in parts)
+    assert decode(whole.histogram).get_total_count() == each.get_total_count()
+    assert whole.histogram == encode(each) or each.get_total_count() == 0
