@@ -1,7 +1,7 @@
 """What Ray scale-out gives on this host, measured side by side.
 
 1. Load from many generators: against one embedded server with a trivial model, the highest open-loop
-   (Poisson) rate at which every sender kept up (≤ 1% of its sends more than 5 ms late, no errors), for
+   (Poisson) rate at which every sender kept up (≤ 1% of its sends more than 5 ms late, or fewer than 5 late sends; no errors), for
    the in-process generator and for 1, 2 and 4 Ray load actors. Found by doubling then bisecting the rate
    (3 s trials), in alternating order each round; medians over rounds.
 2. A sweep on 2 nodes against 1: a local Ray cluster on loopback with one or two measuring nodes runs the
@@ -46,9 +46,11 @@ LATE_MS = 5.0  # a send this late is late (the default for a 100 ms SLA)
 SENDERS = ["in-process", "1 actor", "2 actors", "4 actors"]
 
 
-def _late(records: list[Any], window: tuple[int, int]) -> float:
+def _late(records: list[Any], window: tuple[int, int]) -> tuple[float, int]:
+    """The share and the number of a sender's sends in the window more than LATE_MS late."""
     sent = [r for r in records if window[0] <= r.intended_ns < window[1]]
-    return sum(1 for r in sent if r.lateness_ns > LATE_MS * 1e6) / len(sent) if sent else 1.0
+    late = sum(1 for r in sent if r.lateness_ns > LATE_MS * 1e6)
+    return (late / len(sent) if sent else 1.0), late
 
 
 def _kept_up(url: str, tenant: str, rate: float, sender: str) -> tuple[bool, str]:
@@ -66,9 +68,14 @@ def _kept_up(url: str, tenant: str, rate: float, sender: str) -> tuple[bool, str
     trial = run_load(spec, RULES)
     window = (trial.window_start_ns, trial.window_end_ns)
     lates = [_late(trial.records, window)] + [_late(s.records, window) for s in trial.senders]
+    # As a trial judges it (TrialRules): behind = over 1% late and at least 5 late sends (one delayed
+    # wake-up of an actor sending 80 requests is 1.2%, not a sender falling behind).
+    behind = [
+        share for share, count in lates if share > RULES.max_late_fraction and count >= RULES.min_late_sends
+    ]
     errors = sum(1 for r in trial.records if not r.ok)
-    why = f"late {max(lates):.1%} (worst sender), {errors} errors"
-    return max(lates) <= 0.01 and errors == 0, why
+    why = f"late {max(share for share, _ in lates):.1%} (worst sender), {errors} errors"
+    return not behind and errors == 0, why
 
 
 def highest_rate(url: str, tenant: str, sender: str) -> tuple[float, str]:
@@ -92,7 +99,9 @@ def highest_rate(url: str, tenant: str, sender: str) -> tuple[float, str]:
 
 
 def load_part(rounds: int) -> None:
-    print(f"1. highest open-loop rate every sender kept up with (≤1% of its sends > {LATE_MS:g} ms late)")
+    print(
+        f"1. highest open-loop rate every sender kept up with (≤1% of its sends, or < 5, > {LATE_MS:g} ms late)"
+    )
     found: dict[str, list[float]] = {s: [] for s in SENDERS}
     limits: dict[str, str] = {}
     with ray_cluster("auto", lambda text: None), server(TenantConfig(model=MODEL, instances=2)) as running:
