@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,10 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
 
 from perseus.config import TenantConfig
 from perseus.core.progress import NullReporter
+from perseus.core.records import RequestRecord, TrialRecords
 from perseus.experiments.registry import parse_experiment
 from perseus.loadgen import LoadSpec, TenantRate, TrialRules, run_load
+from perseus.loadgen.rules import late_sends
 from perseus.orchestrate.cluster import NODE_RESOURCE, ray_cluster
 from perseus.orchestrate.runner import run_experiment
 from perseus.store import Store
@@ -46,10 +49,10 @@ LATE_MS = 5.0  # a send this late is late (the default for a 100 ms SLA)
 SENDERS = ["in-process", "1 actor", "2 actors", "4 actors"]
 
 
-def _late(records: list[Any], window: tuple[int, int]) -> tuple[float, int]:
+def _late(trial: TrialRecords, records: list[RequestRecord]) -> tuple[float, int]:
     """The share and the number of a sender's sends in the window more than LATE_MS late."""
-    sent = [r for r in records if window[0] <= r.intended_ns < window[1]]
-    late = sum(1 for r in sent if r.lateness_ns > LATE_MS * 1e6)
+    sent = trial.measured(records)
+    late = late_sends(sent, replace(RULES, late_threshold_ms=LATE_MS))
     return (late / len(sent) if sent else 1.0), late
 
 
@@ -66,8 +69,7 @@ def _kept_up(url: str, tenant: str, rate: float, sender: str) -> tuple[bool, str
         seed=int(rate),
     )
     trial = run_load(spec, RULES)
-    window = (trial.window_start_ns, trial.window_end_ns)
-    lates = [_late(trial.records, window)] + [_late(s.records, window) for s in trial.senders]
+    lates = [_late(trial, trial.records)] + [_late(trial, s.records) for s in trial.senders]
     # As a trial judges it (TrialRules): behind = over 1% late and at least 5 late sends (one delayed
     # wake-up of an actor sending 80 requests is 1.2%, not a sender falling behind).
     behind = [

@@ -62,9 +62,10 @@ class TrialRecords:
     def window_s(self) -> float:
         return (self.window_end_ns - self.window_start_ns) / 1e9
 
-    def measured(self) -> list[RequestRecord]:
-        """Requests meant to be sent inside the measured window."""
-        return [r for r in self.records if self.window_start_ns <= r.intended_ns < self.window_end_ns]
+    def measured(self, records: list[RequestRecord] | None = None) -> list[RequestRecord]:
+        """Requests meant to be sent inside the measured window: of all, or of `records` (one sender's)."""
+        among = self.records if records is None else records
+        return [r for r in among if self.window_start_ns <= r.intended_ns < self.window_end_ns]
 
 
 class Sample(NamedTuple):

@@ -183,9 +183,14 @@ def should_stop(
     )
 
 
+def late_sends(records: list[RequestRecord], rules: TrialRules) -> int:
+    """How many of these sends left more than the rules' threshold after their intended time."""
+    return sum(1 for r in records if r.lateness_ns > rules.late_threshold_ms * 1e6)
+
+
 def _late(measured: list[RequestRecord], rules: TrialRules) -> str | None:
     """How far behind the sends were, when more than the rules allow; None when they kept up."""
-    late = sum(1 for r in measured if r.lateness_ns > rules.late_threshold_ms * 1e6)
+    late = late_sends(measured, rules)
     if measured and late / len(measured) > rules.max_late_fraction and late >= rules.min_late_sends:
         return f"{late / len(measured):.1%} of sends were more than {rules.late_threshold_ms:g} ms late"
     return None
@@ -212,8 +217,7 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
     if late is not None:
         reasons.append(f"generator fell behind: {late}")
     for sender in trial.senders:
-        mine = [r for r in sender.records if trial.window_start_ns <= r.intended_ns < trial.window_end_ns]
-        late = _late(mine, rules)
+        late = _late(trial.measured(sender.records), rules)
         if late is not None:
             reasons.append(f"load actor {sender.worker} on {sender.node} fell behind: {late}")
     if trial.offered_rps and measured:

@@ -10,6 +10,7 @@ from typing import Any
 from perseus.core.progress import Reporter
 from perseus.core.records import Sender, TrialRecords
 from perseus.loadgen import LatencySummary, LoadSpec, SlaTarget, TrialRules, run_load, summarize, verdict
+from perseus.loadgen.rules import late_sends
 from perseus.store import TrialSink, TrialSummary
 from perseus.store.judge import HOST_BUSY
 from perseus.telemetry import Sampler, breakdown
@@ -79,8 +80,8 @@ def _usage(sampler: Sampler, wall_s: float) -> dict[str, dict[str, float]]:
 
 def _sender(sender: Sender, records: TrialRecords, rules: TrialRules) -> dict[str, Any]:
     """One Ray load actor's share: where it ran, what it sent in the window, how late, what CPU."""
-    mine = [r for r in sender.records if records.window_start_ns <= r.intended_ns < records.window_end_ns]
-    late = sum(1 for r in mine if r.lateness_ns > rules.late_threshold_ms * 1e6)
+    mine = records.measured(sender.records)
+    late = late_sends(mine, rules)
     return {
         "worker": sender.worker,
         "node": sender.node,
