@@ -111,7 +111,8 @@ def fleets(draw: st.DrawFn) -> Problem:
         scale = draw(st.floats(1.0, 4.0))
         lam = {m: scale * draw(st.floats(20, 200)) for m in MODELS}
         memory = {m: draw(st.floats(0.2, 2.0)) for m in MODELS}
-        profile = machine_profile(f"t{index}", lam, kappa, memory_gib=memory)
+        best = {m: lam[m] * draw(st.floats(1.0, 1.3)) for m in MODELS}  # alone at a better setting
+        profile = machine_profile(f"t{index}", lam, kappa, best=best, memory_gib=memory)
         types.append(machine_type(profile, scale * draw(st.floats(0.8, 1.2)), memory_gib=2.0 * scale + 2))
     tenants = {
         f"t{i}": (draw(st.sampled_from(MODELS)), draw(st.floats(5, 400)))

@@ -4,7 +4,7 @@ with --validate, the plan (and the interference-blind one) deployed on this host
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
@@ -20,15 +20,10 @@ from perseus.cli.common import (
 from perseus.cli.progress import RichReporter
 from perseus.config.plan import load_plan
 from perseus.core.paths import perseus_home
-from perseus.experiments.fleet import deploy_experiment, fleet_of, host_type, profiled_speed
 from perseus.experiments.references import Source
-from perseus.experiments.results import ExperimentResults, experiment_results
-from perseus.orchestrate.runner import run_experiment
-from perseus.planner.capacity import prediction_checks
-from perseus.planner.problem import Plan
-from perseus.planner.solve import answer
+from perseus.experiments.results import ExperimentResults
+from perseus.orchestrate.planning import AWARE, Validation, plan_fleet
 
-AWARE = "interference-aware"
 EPILOG = "Example: perseus run experiments/profile-6cnn.yaml; perseus plan plans/fleet-6cnn.yaml --validate"
 
 
@@ -72,8 +67,9 @@ def plan(
 
     Minimises $/h over the machine types profiled (MILP with HiGHS for up to 60 tenants, else first-fit
     decreasing), a tenant split across machines where it needs more than one; prints each machine with its
-    tenants, predicted load and $/h, the totals against all-dedicated (each tenant alone on its cheapest
-    machines at its best setting) and against the interference-blind plan, and the LP lower bound. A plan
+    tenants, predicted load and $/h, the totals against one model per machine (its tenants pooled, at its
+    best setting, on its cheapest machines; each tenant alone beside it, labelled so) and against the
+    interference-blind plan, and the LP lower bound. A plan
     is a prediction until --validate has measured it."""
     from perseus.report.plan import (
         checks_table,
@@ -91,45 +87,29 @@ def plan(
     if method not in (None, "auto", "milp", "greedy"):
         raise typer.BadParameter(f"must be auto, milp or greedy, got {method!r}", param_hint="--method")
     spec = load_plan(file)
+    validation = (
+        Validation(
+            lambda: RichReporter(console, quiet=json_out),
+            machine,
+            Source(str(file)),
+            require_quiet_host,
+            ray,
+        )
+        if validate
+        else None
+    )
     with open_store(db) as store:
-        fleet = fleet_of(spec, store, extrapolate)
-        how: Literal["auto", "milp", "greedy"] = method or spec.method  # type: ignore[assignment]
-        found = answer(fleet.problem, how, spec.time_limit_s)
-        validated: list[tuple[str, ExperimentResults]] = []
-        if validate:
-            host = host_type(fleet, store, machine)
-            speeds = profiled_speed(store, fleet.runs[host])
-            plans = [(AWARE, found.plan)]
-            if _layout(found.blind) != _layout(found.plan):  # the same machines need measuring once
-                plans.append(("interference-blind", found.blind))
-            for label, planned in plans:
-                experiment = deploy_experiment(spec, fleet, planned, label, host, speeds)
-                if experiment is None:
-                    continue
-                with RichReporter(console, quiet=json_out) as reporter:
-                    run_id = run_experiment(
-                        experiment,
-                        store,
-                        reporter,
-                        source=Source(str(file)),
-                        require_quiet_host=require_quiet_host,
-                        ray=ray,
-                    )
-                validated.append((label, experiment_results(store, run_id)))
-            if not validated:
-                fleet.notes.append(
-                    f"--validate: no planned machine is of this host's type ({host}): nothing measured"
-                )
-    checked = prediction_checks(p for p in fleet.profiles.values() if not p.extrapolated_from)
+        planned = plan_fleet(spec, store, extrapolate, method, validation)  # type: ignore[arg-type]
+    found, checked, validated = planned.answer, planned.checks, planned.validated
     if json_out:
         data = plan_json(found)
-        data["notes"] = fleet.notes + data["notes"]
+        data["notes"] = planned.notes + data["notes"]
         data["prediction"] = prediction_json(checked)
         if validated:
             data["validated"] = [validation_json(r) for _, r in validated]
         print(json.dumps(data, indent=2, default=str))
     else:
-        for note in fleet.notes + list(found.plan.notes):
+        for note in planned.notes + list(found.plan.notes):
             console.print(f"[yellow]· {note}[/yellow]")
         print_table(machines_table(found.plan, f"Plan {spec.name!r}: the machines to rent"), console)
         print_table(totals_table(found), console)
@@ -143,10 +123,6 @@ def plan(
         _show_validated([r for _, r in validated])
     if any(label == AWARE and not r.findings.met for label, r in validated):
         raise typer.Exit(1)
-
-
-def _layout(planned: Plan) -> list[tuple[str, list[tuple[str, float]]]]:
-    return sorted((m.type, sorted(m.tenants.items())) for m in planned.machines)
 
 
 def _slug(name: str) -> str:

@@ -165,8 +165,17 @@ def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fl
     if not types:
         raise ConfigError(f"no machine type to plan on: none of {', '.join(wanted)} has a profile")
     names = plan.tenant_names()
-    tenants = tuple(Tenant(n, t.model, t.rate, t.sla) for n, t in zip(names, plan.tenants, strict=True))
+    tenants = tuple(
+        Tenant(n, t.model, t.rate, t.sla, least_part(t.sla, plan.validate_s))
+        for n, t in zip(names, plan.tenants, strict=True)
+    )
     return Fleet(Problem(tenants, tuple(types)), profiles, runs, notes)
+
+
+def least_part(sla: str, validate_s: float) -> float:
+    """The least req/s of a tenant one machine may serve: what gives its SLA percentile the latencies it
+    needs within a validation's measured seconds (a finer part could not be judged)."""
+    return parse_sla(sla).min_samples / validate_s
 
 
 ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")

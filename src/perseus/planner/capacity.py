@@ -60,31 +60,39 @@ class Capacity:
     def k(self, a: str, b: str) -> float:
         return 0.0 if self.blind else self.kappa[pair(a, b)]
 
+    def work(self, model: str, rate: float) -> float:
+        """A model's work on a shared machine, in dedicated machines: r/λ at the setting it shares at."""
+        return rate / self._lam[model]
+
+    def terms(self, models: Iterable[str]) -> list["PairTerm"]:
+        """The pair terms among these models (each pair of different models whose κ is not 0): what the
+        load adds to Σ r/λ. The MILP's rows and the greedy's incremental state are built from these."""
+        named = sorted(set(models))
+        found = []
+        for index, a in enumerate(named):
+            row = self._table[a]
+            for b in named[index + 1 :]:
+                if row[b] != 0.0:
+                    found.append(PairTerm(a, b, row[b]))
+        return found
+
     def load(self, rates: Mapping[str, float]) -> float:
         """Predicted load of one machine serving these models (req/s each): ≤ 1 fits. One model alone on
-        a machine serves up to its best λ."""
+        a machine serves up to its best λ; models together, Σ r/λ plus their pair terms."""
         rates = {m: r for m, r in rates.items() if r > 0}
         if len(rates) == 1:
             ((model, rate),) = rates.items()
             return rate / self.best(model)
-        lam = self._lam
-        work = {m: r / lam[m] for m, r in rates.items()}
+        work = {m: self.work(m, r) for m, r in rates.items()}
         return sum(work.values()) + self.pair_terms(work)
 
     def pair_terms(self, work: Mapping[str, float]) -> float:
         """What co-location adds to Σ r/λ (`work` by model): every interfering pair's κ, less the largest
-        gain of one pair. A gain grows with the lesser of the pair's two works, reaching κ where it was
-        measured (equal shares), since a model with little work fills little of the other's idle time."""
+        gain of one pair (PairTerm)."""
         penalty, gain = 0.0, 0.0
-        models = list(work)
-        for index, a in enumerate(models):
-            row = self._table[a]
-            for b in models[index + 1 :]:
-                kappa = row[b]
-                if kappa > 0:
-                    penalty += kappa
-                elif kappa < 0:
-                    gain = max(gain, min(-kappa, gain_slope(kappa) * min(work[a], work[b])))
+        for term in self.terms(m for m, w in work.items() if w > 0):
+            penalty += term.penalty
+            gain = max(gain, term.gain(work[term.a], work[term.b]))
         return penalty - gain
 
     def predicted_capacity(self, models: Iterable[str]) -> float:
@@ -114,9 +122,75 @@ class Capacity:
         return self.profile.models[model].memory_bytes
 
 
-def gain_slope(kappa: float) -> float:
-    """A gain −κ measured at equal shares of work, each (1 − κ)/2: the gain per unit of the lesser work."""
-    return -kappa / ((1.0 - kappa) / 2.0)
+@dataclass(frozen=True)
+class PairTerm:
+    """One pair of different models on a machine. Interference (κ > 0) is charged in full whenever both are
+    there. A gain (κ < 0: one model's idle time filled by the other's work) counts once, the best pair's,
+    since the idle time it fills is the same; it grows with the lesser of the pair's two works and reaches
+    −κ where it was measured (equal shares, each (1 − κ)/2), since a model with little work fills little
+    of the other's idle time."""
+
+    a: str
+    b: str
+    kappa: float
+
+    @property
+    def penalty(self) -> float:
+        return max(0.0, self.kappa)
+
+    @property
+    def slope(self) -> float:
+        """The gain per unit of the lesser work (0 for an interfering pair)."""
+        return -self.kappa / ((1.0 - self.kappa) / 2.0) if self.kappa < 0 else 0.0
+
+    def gain(self, work_a: float, work_b: float) -> float:
+        return min(-self.kappa, self.slope * min(work_a, work_b)) if self.kappa < 0 else 0.0
+
+
+@dataclass
+class MachineLoad:
+    """A machine being filled, one piece at a time, its load kept in parts so adding a piece costs
+    O(models on it); `load` always equals `Capacity.load` of its rates (a property test holds it to that)."""
+
+    capacity: Capacity
+    rates: dict[str, float] = field(default_factory=dict)  # req/s by model
+    work: dict[str, float] = field(default_factory=dict)  # r/λ by model
+    total: float = 0.0  # Σ r/λ
+    penalty: float = 0.0  # Σ κ of its interfering pairs
+    gain: float = 0.0  # the largest gain of one pair
+
+    def _terms(self, model: str, work: float) -> tuple[float, float]:
+        """(penalty, gain) with `work` more of `model`."""
+        row = self.capacity.row(model)
+        mine = self.work.get(model, 0.0) + work
+        penalty, gain = self.penalty, self.gain
+        for other, theirs in self.work.items():
+            if other == model or row[other] == 0.0:
+                continue
+            term = PairTerm(model, other, row[other])
+            if model not in self.work:
+                penalty += term.penalty
+            gain = max(gain, term.gain(mine, theirs))
+        return penalty, gain
+
+    def load_with(self, model: str, rate: float) -> float:
+        """The load this machine would have with `rate` more of `model`."""
+        if self.rates.keys() <= {model}:  # one model alone: served at its best setting
+            return (self.rates.get(model, 0.0) + rate) / self.capacity.best(model)
+        work = self.capacity.work(model, rate)
+        penalty, gain = self._terms(model, work)
+        return self.total + work + penalty - gain
+
+    def add(self, model: str, rate: float) -> None:
+        work = self.capacity.work(model, rate)
+        self.penalty, self.gain = self._terms(model, work)
+        self.work[model] = self.work.get(model, 0.0) + work
+        self.rates[model] = self.rates.get(model, 0.0) + rate
+        self.total += work
+
+    @property
+    def load(self) -> float:
+        return self.load_with(next(iter(self.rates)), 0.0) if self.rates else 0.0
 
 
 def pair_points(profile: MachineProfile) -> dict[Pair, float]:

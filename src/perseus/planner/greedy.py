@@ -1,17 +1,19 @@
 """The fast planner, for fleets too large for the MILP: first-fit decreasing. Per machine type, each
-tenant first fills machines of its own (at its best setting) and its remainder becomes a piece; pieces
-go, largest first, onto the first machine of that type where the capacity model and memory still allow
-them. The cheapest type's plan is kept, then each machine moves to the cheapest type that still holds it."""
+model's tenants (pooled) first fill machines of their own at its best setting, and what is left of them
+becomes one piece; pieces go, largest first, onto the first machine of that type where the capacity
+model (`capacity.MachineLoad`) and memory still allow them. The cheapest type's plan is kept, then each
+machine moves to the cheapest type that still holds it."""
 
 from dataclasses import dataclass, field
 
-from perseus.planner.capacity import gain_slope
+from perseus.planner.capacity import MachineLoad
 from perseus.planner.problem import (
     MachineType,
     Plan,
     PlannedMachine,
     Problem,
     Tenant,
+    cut,
     lower_bound,
     machine,
 )
@@ -20,52 +22,53 @@ TRIED = 3  # machine types packed, cheapest work first
 
 
 @dataclass
+class _Piece:
+    model: str
+    tenants: dict[str, float]  # tenant → req/s
+
+    @property
+    def rate(self) -> float:
+        return sum(self.tenants.values())
+
+
+@dataclass
 class _Open:
-    """A machine being filled: the rate of each model and tenant on it, its memory in use, and its load
-    as the capacity model predicts it, kept in parts so a piece is tried in O(models on it)."""
+    """A machine being filled: its load (the capacity model's own incremental state), tenants, memory."""
 
-    models: dict[str, float] = field(default_factory=dict)  # req/s
+    load: MachineLoad
     tenants: dict[str, float] = field(default_factory=dict)
-    work: dict[str, float] = field(default_factory=dict)  # r/λ of each model
     memory: float = 0.0
-    total: float = 0.0  # Σ r/λ
-    penalty: float = 0.0  # Σ κ of its interfering pairs
-    gain: float = 0.0  # the largest gain of one pair (see Capacity.pair_terms)
 
-    def trial(self, kind: MachineType, model: str, work: float) -> tuple[float, float] | None:
-        """The (penalty, gain) with this piece added, or None when its memory does not fit."""
-        cap = kind.capacity
-        if model not in self.work and self.memory + cap.memory(model) > kind.memory_bytes:
-            return None
-        row = cap.row(model)
-        mine = self.work.get(model, 0.0) + work
-        penalty, gain = self.penalty, self.gain
-        for other, theirs in self.work.items():
-            if other == model:
-                continue
-            kappa = row[other]
-            if kappa > 0 and model not in self.work:
-                penalty += kappa
-            elif kappa < 0:
-                gain = max(gain, min(-kappa, gain_slope(kappa) * min(theirs, mine)))
-        return penalty, gain
+    def fits(self, kind: MachineType, piece: _Piece) -> bool:
+        new = piece.model not in self.load.rates
+        if new and self.memory + kind.capacity.memory(piece.model) > kind.memory_bytes:
+            return False
+        return self.load.load_with(piece.model, piece.rate) <= 1.0 + 1e-9
 
-    def fits(self, kind: MachineType, model: str, rate: float, work: float) -> bool:
-        if self.work.keys() <= {model}:  # one model alone: served at its best setting
-            return self.models.get(model, 0.0) + rate <= kind.capacity.best(model) * (1.0 + 1e-9)
-        found = self.trial(kind, model, work)
-        return found is not None and self.total + work + found[0] - found[1] <= 1.0 + 1e-9
+    def place(self, kind: MachineType, piece: _Piece) -> None:
+        if piece.model not in self.load.rates:
+            self.memory += kind.capacity.memory(piece.model)
+        self.load.add(piece.model, piece.rate)
+        for name, rate in piece.tenants.items():
+            self.tenants[name] = self.tenants.get(name, 0.0) + rate
 
-    def place(self, kind: MachineType, tenant: Tenant, work: float) -> None:
-        found = self.trial(kind, tenant.model, work)
-        assert found is not None
-        self.penalty, self.gain = found
-        if tenant.model not in self.work:
-            self.memory += kind.capacity.memory(tenant.model)
-        self.work[tenant.model] = self.work.get(tenant.model, 0.0) + work
-        self.models[tenant.model] = self.models.get(tenant.model, 0.0) + tenant.rate_rps
-        self.tenants[tenant.name] = self.tenants.get(tenant.name, 0.0) + tenant.rate_rps
-        self.total += work
+
+def _pooled(
+    kind: MachineType, model: str, group: tuple[Tenant, ...]
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """A model's tenants: machines of its own filled to its best λ, and what is left (under one machine)."""
+    best = kind.capacity.best(model)
+    left = {t.name: t.rate_rps for t in group}
+    low = {t.name: t.min_part_rps for t in group}
+    machines: list[dict[str, float]] = []
+    while sum(left.values()) > best * (1.0 + 1e-9):
+        (full,), rest = cut(left, 1, best, best, low)
+        if not full:  # nothing could be cut without a crumb: spread over machines of its own
+            n = int(sum(left.values()) // best) + 1
+            return machines + [{name: r / n for name, r in left.items()} for _ in range(n)], {}
+        machines.append(full)
+        left = rest
+    return machines, left
 
 
 def _on_type(problem: Problem, kind: MachineType) -> list[dict[str, float]] | None:
@@ -73,28 +76,23 @@ def _on_type(problem: Problem, kind: MachineType) -> list[dict[str, float]] | No
     if not all(kind.serves(t) for t in problem.tenants):
         return None
     machines: list[dict[str, float]] = []
-    pieces: list[Tenant] = []
-    for tenant in problem.tenants:
-        best = kind.capacity.best(tenant.model)
-        full = int(tenant.rate_rps // best)
-        rest = tenant.rate_rps - full * best
-        if rest <= 1e-9 * best:
-            rest = 0.0
-        machines += [{tenant.name: best}] * full
-        if rest > 0:
-            pieces.append(Tenant(tenant.name, tenant.model, rest, tenant.sla))
-    pieces.sort(key=lambda t: -t.rate_rps / kind.capacity.lam(t.model))
+    pieces: list[_Piece] = []
+    for model, group in problem.by_model.items():
+        full, rest = _pooled(kind, model, group)
+        machines += full
+        if rest:
+            pieces.append(_Piece(model, rest))
+    pieces.sort(key=lambda p: -kind.capacity.work(p.model, p.rate))
     boxes: list[_Open] = []
     for piece in pieces:
-        work = piece.rate_rps / kind.capacity.lam(piece.model)
-        if work > 1.0:  # only alone, at its best setting
-            machines.append({piece.name: piece.rate_rps})
+        if kind.capacity.work(piece.model, piece.rate) > 1.0:  # only alone, at its best setting
+            machines.append(dict(piece.tenants))
             continue
-        box = next((b for b in boxes if b.fits(kind, piece.model, piece.rate_rps, work)), None)
+        box = next((b for b in boxes if b.fits(kind, piece)), None)
         if box is None:
-            box = _Open()
+            box = _Open(MachineLoad(kind.capacity))
             boxes.append(box)
-        box.place(kind, piece, work)
+        box.place(kind, piece)
     return machines + [b.tenants for b in boxes]
 
 

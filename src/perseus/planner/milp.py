@@ -1,9 +1,11 @@
 """The exact planner: a mixed-integer program solved by HiGHS (scipy.optimize.milp) within a time limit.
 
 Machines are slots of each type (at most as many as tenants the type can serve, and no more than a
-reference plan's cost buys). A tenant's rate is split over shared slots and machines of its own (at its
-best setting); a slot's load follows the capacity model (pair terms through model-presence binaries) and
-the memory of the models on it. Minimises $/h."""
+reference plan's cost buys). A tenant's rate is split over shared slots and its model's machines of its
+own (the model's tenants pooled, at its best setting), never into a part below its `min_part_rps` (semi-
+continuous columns); a slot's load is built from the capacity model's own terms (`Capacity.work`,
+`Capacity.terms`: pair terms through model-presence binaries), and the memory of the models on it.
+Minimises $/h."""
 
 import time
 from dataclasses import dataclass, field
@@ -12,13 +14,13 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from perseus.planner.capacity import gain_slope
 from perseus.planner.problem import (
     MachineType,
     Plan,
     PlannedMachine,
     Problem,
     Tenant,
+    even,
     lower_bound,
     machine,
     own_machines,
@@ -42,12 +44,18 @@ class _Program:
     row_low: list[float] = field(default_factory=list)
     row_high: list[float] = field(default_factory=list)
 
-    def column(self, cost: float, high: float, integral: bool) -> int:
+    def column(self, cost: float, high: float, integral: bool, low: float = 0.0) -> int:
+        """A column in [0, high]; integral, or with `low` > 0 semi-continuous: 0 or in [low, high]."""
         self.cost.append(cost)
-        self.low.append(0.0)
+        self.low.append(low)
         self.high.append(high)
-        self.integral.append(1 if integral else 0)
+        self.integral.append(1 if integral else 2 if low > 0 else 0)
         return len(self.cost) - 1
+
+    def share(self, tenant: Tenant) -> int:
+        """The fraction of a tenant's rate on one machine (or on its model's machines of its own): 0, or
+        at least its least part."""
+        return self.column(0.0, 1.0, False, min(1.0, tenant.min_part_rps / tenant.rate_rps))
 
     def row(self, terms: list[tuple[int, float]], low: float, high: float) -> None:
         index = len(self.row_low)
@@ -68,17 +76,23 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
     tenants = problem.tenants
     cover: list[list[tuple[int, float]]] = [[] for _ in tenants]
     slots: list[tuple[MachineType, int, dict[int, int]]] = []  # type, y column, tenant → q column
-    own: list[tuple[MachineType, int, int, int]] = []  # type, tenant index, n column, d column
+    own: list[tuple[MachineType, str, int, dict[int, int]]] = []  # type, model, n column, tenant → d column
     for kind in problem.types:
         served = [i for i, t in enumerate(tenants) if kind.serves(t)]
         if not served:
             continue
-        for i in served:
-            n = p.column(kind.usd_per_h, own_machines(tenants[i], kind), True)
-            d = p.column(0.0, 1.0, False)
-            cover[i].append((d, 1.0))
-            p.row([(d, tenants[i].rate_rps), (n, -kind.capacity.best(tenants[i].model))], -np.inf, 0.0)
-            own.append((kind, i, n, d))
+        for model in problem.by_model:
+            mine = [i for i in served if tenants[i].model == model]
+            if not mine:
+                continue
+            pooled = sum(tenants[i].rate_rps for i in mine)
+            n = p.column(kind.usd_per_h, own_machines(pooled, model, kind), True)
+            d = {i: p.share(tenants[i]) for i in mine}
+            for i, col in d.items():
+                cover[i].append((col, 1.0))
+            terms = [(col, tenants[i].rate_rps) for i, col in d.items()]
+            p.row([*terms, (n, -kind.capacity.best(model))], -np.inf, 0.0)
+            own.append((kind, model, n, d))
         count = min(len(served), int(reference.usd_per_h / kind.usd_per_h + EPS))
         previous: tuple[int, dict[int, int]] | None = None
         for _ in range(count):
@@ -102,6 +116,7 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
     )
     solver = {
         "status": STATUS.get(result.status, "failed"),
+        "objective_usd_per_h": None if result.x is None else float(result.fun),
         "message": result.message,
         "seconds": round(time.perf_counter() - started, 3),
         "mip_gap": getattr(result, "mip_gap", None),
@@ -118,15 +133,17 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
             rates = {tenants[i].name: x[col] * tenants[i].rate_rps for i, col in q.items() if x[col] > EPS}
             if rates:
                 machines.append(machine(kind, rates, problem))
-    for kind, i, n, d in own:
+    for kind, model, n, d in own:
         count = round(x[n])
-        for _ in range(count):
-            machines.append(machine(kind, {tenants[i].name: x[d] * tenants[i].rate_rps / count}, problem))
+        parts = {tenants[i].name: x[col] * tenants[i].rate_rps for i, col in d.items() if x[col] > EPS}
+        if count and parts:
+            for rates in even(problem, parts, count, kind.capacity.best(model)):
+                machines.append(machine(kind, rates, problem))
     return Plan("milp", tuple(machines), lower_bound(problem), (), solver)
 
 
 def _work(tenant: Tenant, kind: MachineType) -> float:
-    return tenant.rate_rps / kind.capacity.lam(tenant.model)
+    return kind.capacity.work(tenant.model, tenant.rate_rps)
 
 
 def _slot(
@@ -147,30 +164,28 @@ def _slot(
     q: dict[int, int] = {}
     work: dict[str, list[tuple[int, float]]] = {m: [] for m in models}  # Σ r/λ of each model, as terms
     for i in served:
-        col = p.column(0.0, 1.0, False)
+        col = p.share(tenants[i])
         q[i] = col
         cover[i].append((col, 1.0))
         model = tenants[i].model
         p.row([(col, 1.0), (w[model], -1.0)], -np.inf, 0.0)
-        term = (col, tenants[i].rate_rps / cap.lam(model))
+        term = (col, _work(tenants[i], kind))
         load.append(term)
         work[model].append(term)
     chosen: list[tuple[int, float]] = []
-    for index, a in enumerate(models):
-        for b in models[index + 1 :]:
-            kappa = cap.k(a, b)
-            if kappa > EPS:  # both present → v = 1: the pair's interference is charged
-                v = p.column(0.0, 1.0, False)
-                p.row([(v, 1.0), (w[a], -1.0), (w[b], -1.0)], -1.0, np.inf)
-                load.append((v, kappa))
-            elif kappa < -EPS:  # a gain: one pair's at most, growing with the lesser work (capacity.py)
-                s = p.column(0.0, 1.0, True)
-                gain = p.column(0.0, -kappa, False)
-                p.row([(gain, 1.0), (s, kappa)], -np.inf, 0.0)
-                for m in (a, b):
-                    p.row([(gain, 1.0), *((c, -gain_slope(kappa) * v) for c, v in work[m])], -np.inf, 0.0)
-                load.append((gain, -1.0))
-                chosen.append((s, 1.0))
+    for pair in cap.terms(models):
+        if pair.penalty > EPS:  # both present → v = 1: the pair's interference is charged
+            v = p.column(0.0, 1.0, False)
+            p.row([(v, 1.0), (w[pair.a], -1.0), (w[pair.b], -1.0)], -1.0, np.inf)
+            load.append((v, pair.penalty))
+        elif pair.kappa < -EPS:  # a gain: one pair's at most (s), below −κ and slope × each work
+            s = p.column(0.0, 1.0, True)
+            gain = p.column(0.0, -pair.kappa, False)
+            p.row([(gain, 1.0), (s, pair.kappa)], -np.inf, 0.0)
+            for m in (pair.a, pair.b):
+                p.row([(gain, 1.0), *((c, -pair.slope * v) for c, v in work[m])], -np.inf, 0.0)
+            load.append((gain, -1.0))
+            chosen.append((s, 1.0))
     p.row(load, -np.inf, 0.0)
     if chosen:
         p.row([*chosen, (y, -1.0)], -np.inf, 0.0)

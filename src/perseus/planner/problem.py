@@ -1,6 +1,7 @@
 """What a plan is asked and what it answers: tenants (model, rate, SLA), the machine types they may use
-(price, memory, capacity model), and the machines a plan rents with the tenants on each. Also the two
-figures every plan is compared with: each tenant on its cheapest machines of its own, and the LP bound."""
+(price, memory, capacity model), and the machines a plan rents with the tenants on each. Also the figures
+every plan is compared with: each model on its cheapest machines of its own (its tenants pooled), and the
+LP bound; and how a model's tenants are cut over machines (`cut`)."""
 
 import math
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,8 @@ class Tenant:
     model: str
     rate_rps: float
     sla: str  # e.g. "p95=100ms"
+    # The least req/s of it a machine may serve (a part a validation can judge): it is cut no finer.
+    min_part_rps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class Problem:
     @cached_property
     def by_name(self) -> dict[str, Tenant]:
         return {t.name: t for t in self.tenants}
+
+    @cached_property
+    def by_model(self) -> dict[str, tuple[Tenant, ...]]:
+        """Tenants grouped by model, in the order the models first appear."""
+        groups: dict[str, list[Tenant]] = {}
+        for tenant in self.tenants:
+            groups.setdefault(tenant.model, []).append(tenant)
+        return {m: tuple(g) for m, g in groups.items()}
 
     def type(self, type_id: str) -> MachineType:
         return next(t for t in self.types if t.id == type_id)
@@ -132,6 +143,13 @@ def machine(kind: MachineType, tenants: Mapping[str, float], problem: Problem) -
         models[model] = models.get(model, 0.0) + rate
     load = kind.capacity.load(models)
     flags = [*kind.capacity.flags(models)]
+    crumbs = [
+        name
+        for name, rate in tenants.items()
+        if rate < min(problem.by_name[name].min_part_rps, problem.by_name[name].rate_rps) - 1e-6
+    ]
+    if crumbs:
+        flags.append(f"too small a part to judge in a validation: {', '.join(crumbs)}")
     if kind.capacity.profile.extrapolated_from:
         flags.append(f"λ extrapolated from {kind.capacity.profile.extrapolated_from}")
     return PlannedMachine(
@@ -159,31 +177,108 @@ def most_work(kind: MachineType) -> float:
     return 1.0 - min([0.0, *kind.capacity.kappa.values()]) if not kind.capacity.blind else 1.0
 
 
-def own_machines(tenant: Tenant, kind: MachineType) -> int:
-    return math.ceil(tenant.rate_rps / kind.capacity.best(tenant.model) - 1e-9)
+def own_machines(rate_rps: float, model: str, kind: MachineType) -> int:
+    """Machines of this type a model needs alone, at its best setting, to serve this rate."""
+    return math.ceil(rate_rps / kind.capacity.best(model) - 1e-9)
 
 
 def dedicated(problem: Problem) -> Plan:
-    """Each tenant on machines of its own at its best setting: the cheapest of n machines of one type
-    (the rate spread evenly), or of as many of one type as it fills and one machine of another for the
-    rest."""
+    """The baseline every saving is against: each model on machines of its own, its tenants' rates pooled
+    (one-model-per-machine serving pools them too) at its best setting, on the cheapest choice of types;
+    a type serves a model when it serves each of its tenants (the strictest SLA). A model no one type
+    serves whole has its tenants placed apart."""
+    machines: list[PlannedMachine] = []
+    for model, group in problem.by_model.items():
+        kinds = [k for k in problem.types if all(k.serves(t) for t in group)]
+        if not kinds:
+            for tenant in group:
+                machines += _alone(problem, model, {tenant.name: tenant.rate_rps}, _serving(problem, tenant))
+            continue
+        machines += _alone(problem, model, {t.name: t.rate_rps for t in group}, kinds)
+    return Plan("dedicated", tuple(machines), lower_bound(problem))
+
+
+def dedicated_per_tenant(problem: Problem) -> Plan:
+    """Each tenant on machines of its own at its best setting, tenants of one model apart: a second,
+    looser baseline (it also counts, as a saving, pooling the tenants of one model)."""
     machines: list[PlannedMachine] = []
     for tenant in problem.tenants:
-        rate = tenant.rate_rps
-        options: list[tuple[float, list[tuple[MachineType, float]]]] = []
-        kinds = [k for k in problem.types if k.serves(tenant)]
-        for bulk in kinds:
-            n = own_machines(tenant, bulk)
-            options.append((n * bulk.usd_per_h, [(bulk, rate / n)] * n))
-            lam = bulk.capacity.best(tenant.model)
-            full = math.floor(rate / lam + 1e-9)
-            rest = rate - full * lam
-            if full == 0 or rest <= 1e-9:
-                continue
-            for tail in kinds:
-                if tail.capacity.best(tenant.model) >= rest:
-                    cost = full * bulk.usd_per_h + tail.usd_per_h
-                    options.append((cost, [(bulk, lam)] * full + [(tail, rest)]))
-        _, parts = min(options, key=lambda option: option[0])
-        machines += [machine(kind, {tenant.name: share}, problem) for kind, share in parts]
-    return Plan("dedicated", tuple(machines), lower_bound(problem))
+        machines += _alone(problem, tenant.model, {tenant.name: tenant.rate_rps}, _serving(problem, tenant))
+    return Plan("dedicated per tenant", tuple(machines), lower_bound(problem))
+
+
+def _serving(problem: Problem, tenant: Tenant) -> list[MachineType]:
+    return [k for k in problem.types if k.serves(tenant)]
+
+
+def _alone(
+    problem: Problem, model: str, parts: Mapping[str, float], kinds: Sequence[MachineType]
+) -> list[PlannedMachine]:
+    """One model's tenants (req/s each) on its cheapest machines of its own: n machines of one type (the
+    rate spread evenly), or as many of one type as it fills and one machine of another for the rest."""
+    rate = sum(parts.values())
+    options: list[tuple[float, list[tuple[MachineType, float]]]] = []
+    for bulk in kinds:
+        n = own_machines(rate, model, bulk)
+        options.append((n * bulk.usd_per_h, [(bulk, rate / n)] * n))
+        lam = bulk.capacity.best(model)
+        full = math.floor(rate / lam + 1e-9)
+        rest = rate - full * lam
+        if full == 0 or rest <= 1e-9:
+            continue
+        for tail in kinds:
+            if tail.capacity.best(model) >= rest:
+                cost = full * bulk.usd_per_h + tail.usd_per_h
+                options.append((cost, [(bulk, lam)] * full + [(tail, rest)]))
+    _, chosen = min(options, key=lambda option: option[0])
+    if len({kind.id for kind, _ in chosen}) == 1:
+        kind = chosen[0][0]
+        loads = even(problem, parts, len(chosen), kind.capacity.best(model))
+    else:  # each machine a fixed part of every tenant
+        loads = [{name: r * share / rate for name, r in parts.items()} for _, share in chosen]
+    return [machine(kind, served, problem) for (kind, _), served in zip(chosen, loads, strict=True)]
+
+
+def even(problem: Problem, parts: Mapping[str, float], n: int, cap: float) -> list[dict[str, float]]:
+    """One model's tenants (req/s each) over n machines of their own, each serving up to `cap`: filled in
+    turn to the even level, no tenant cut finer than its `min_part_rps` where the capacity allows;
+    otherwise each tenant spread evenly over all n."""
+    low = {name: problem.by_name[name].min_part_rps for name in parts}
+    machines, rest = cut(parts, n, sum(parts.values()) / n, cap, low)
+    if rest:
+        return [{name: r / n for name, r in parts.items()} for _ in range(n)]
+    return machines
+
+
+def cut(
+    parts: Mapping[str, float], n: int, level: float, cap: float, low: Mapping[str, float]
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Tenants of one model (req/s each, largest first) filled into n machines in turn, each to `level`,
+    a tenant cut where a machine is full; what does not fit is returned as the rest. A cut never leaves a
+    part of a tenant below its `low` (req/s): the whole of it goes on this machine if it fits under `cap`,
+    else that much is left for the next one; a part below `low` waits for the next machine."""
+    tiny = 1e-9 * max(cap, 1e-9)
+    fill = [0.0] * n
+    machines: list[dict[str, float]] = [{} for _ in range(n)]
+    rest: dict[str, float] = {}
+    j = 0
+    for name, rate in sorted(parts.items(), key=lambda item: -item[1]):
+        left = rate
+        while left > tiny:
+            if j >= n:
+                rest[name] = left
+                break
+            take = max(0.0, min(left, level - fill[j]))
+            floor = min(low.get(name, 0.0), rate)
+            if take < left - tiny:  # a cut: neither side may be a crumb
+                if left - take < floor:
+                    take = left if fill[j] + left <= cap + tiny else left - floor
+                if take < floor:
+                    take = 0.0
+            if take > tiny:
+                machines[j][name] = machines[j].get(name, 0.0) + take
+                fill[j] += take
+                left -= take
+            if left > tiny:
+                j += 1
+    return machines, rest

@@ -6,7 +6,7 @@ from typing import Literal
 
 from perseus.planner import greedy, milp
 from perseus.planner.capacity import Capacity
-from perseus.planner.problem import MachineType, Plan, Problem, dedicated, machine
+from perseus.planner.problem import MachineType, Plan, Problem, dedicated, dedicated_per_tenant, machine
 
 Method = Literal["auto", "milp", "greedy"]
 MILP_TENANTS = 60  # auto: the MILP above this many tenants rarely closes its gap within a time limit
@@ -15,13 +15,19 @@ MILP_TENANTS = 60  # auto: the MILP above this many tenants rarely closes its ga
 @dataclass(frozen=True)
 class Answer:
     plan: Plan  # interference-aware: the one recommended
-    dedicated: Plan  # each tenant on its cheapest machines of its own, at its best setting
+    dedicated: Plan  # the baseline: each model on its cheapest machines of its own, its tenants pooled
     blind: Plan  # planned as if co-located models never interfered (Σ r/λ ≤ 1), loads then predicted
     problem: Problem
+    per_tenant: Plan  # a looser baseline, labelled so: each tenant on machines of its own
 
     @property
     def saving(self) -> float:
+        """What the plan saves against one model per machine (its tenants pooled, best setting)."""
         return 1.0 - self.plan.usd_per_h / self.dedicated.usd_per_h
+
+    @property
+    def saving_per_tenant(self) -> float:
+        return 1.0 - self.plan.usd_per_h / self.per_tenant.usd_per_h
 
 
 def plan(problem: Problem, method: Method = "auto", time_limit_s: float = 10.0) -> Plan:
@@ -50,7 +56,7 @@ def reload(planned: Plan, problem: Problem) -> Plan:
 def answer(problem: Problem, method: Method = "auto", time_limit_s: float = 10.0) -> Answer:
     aware = plan(problem, method, time_limit_s)  # the greedy checks the problem first
     unaware = reload(plan(blind(problem), method, time_limit_s), problem)
-    return Answer(aware, dedicated(problem), unaware, problem)
+    return Answer(aware, dedicated(problem), unaware, problem, dedicated_per_tenant(problem))
 
 
 __all__ = ["Answer", "MachineType", "Method", "Plan", "Problem", "answer", "blind", "plan"]
