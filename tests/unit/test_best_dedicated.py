@@ -162,7 +162,9 @@ def test_fig1_and_fig2_name_the_one_dedicated_setting_they_measured() -> None:
         f"{MN} alone at default knobs: 164.8 req/s"
     )
     line = kinds.headline(sample_results(found, "frontier"))
-    assert line is not None and line.text.endswith(f"at the best measured frontier point, {named}")
+    assert line is not None and line.text.endswith(
+        f"at the best of the measured frontier points (not measured again: leans high), {named}"
+    )
     fig1_only = sample_results(fig1.Findings(found.peaks, found.fig1), "dedicated-vs-multitenant")
     line = kinds.headline(fig1_only)
     assert line is not None and line.text.endswith(f"at the shared peak, {named}")

@@ -67,12 +67,17 @@ def test_frontier_points(tmp_path: Path) -> None:
     )
     found = results.findings
     assert isinstance(found, frontier.Findings) and found.fig2 is not None
-    assert phases[-2:] == ["frontier: synthetic-sleep at 25% of λ", "frontier: synthetic-sleep at 50% of λ"]
+    assert phases[-3:-1] == ["frontier: synthetic-sleep at 25% of λ", "frontier: synthetic-sleep at 50% of λ"]
+    assert phases[-1].startswith("confirm: shared")  # the chosen point, searched again on a fresh server
     measured = [p for p in found.fig2.points if p.source == "measured"]
     lam_a = found.fig2.peaks["synthetic-sleep"]
     assert sorted(round(p.rates_rps["synthetic-sleep"] / lam_a, 6) for p in measured) == fractions
-    assert found.fig2.max_saving == max(p.saving for p in found.fig2.points)
     assert {p.source for p in found.fig2.points} == {"dedicated", "measured", "shared peak"}
+    chosen = max((p for p in found.fig2.points if p.source != "dedicated"), key=lambda p: p.saving)
+    assert found.fig2.best == chosen
+    confirmed = found.fig2.confirmed
+    assert confirmed is not None and confirmed.direction == chosen.direction
+    assert found.fig2.max_saving == confirmed.saving  # the headline is the confirmation, not the choice
 
 
 def test_qos_sweep_phases_and_curves(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from perseus.cost.saving import Alone, best_alone, saving_interval, sharing_savi
 from perseus.experiments import frontier, interference, knobs, qos
 from perseus.experiments.analysis import Peak, Probe
 from perseus.experiments.fig1 import Fig1
-from perseus.experiments.frontier import Fig2, FrontierPoint
+from perseus.experiments.frontier import AT_SHARE, Fig2, FrontierPoint
 from perseus.experiments.interference import Slowdown
 from perseus.experiments.knobs import KnobRow
 from perseus.experiments.qos import QosCurve, QosPoint
@@ -81,16 +81,26 @@ def fig2() -> Fig2:
     points = [FrontierPoint({A: PEAKS[A], B: 0.0}, none, "dedicated")]
     for a, b, source in pairs:  # A held (exact), B searched to a 5% bracket
         rates = {A: Estimate.exact(a), B: of_searches([(b, 1.05 * b)])}
-        points.append(FrontierPoint({A: a, B: b}, saving_interval(rates, against()), source))
+        direction = round(a / PEAKS[A], 2)
+        points.append(FrontierPoint({A: a, B: b}, saving_interval(rates, against()), source, direction))
     shared = fig1().shared
     points.append(
         FrontierPoint(
-            dict(SHARED), saving_interval({m: shared.rate_of(m) for m in SHARED}, against()), "shared peak"
+            dict(SHARED),
+            saving_interval({m: shared.rate_of(m) for m in SHARED}, against()),
+            "shared peak",
+            AT_SHARE,
         )
     )
     points.append(FrontierPoint({A: 0.0, B: PEAKS[B]}, none, "dedicated"))
     points.sort(key=lambda p: -p.rates_rps[A])
-    return Fig2((A, B), against(), points, max(points, key=lambda p: p.saving))
+    best = max(points, key=lambda p: p.saving)
+    # The chosen point searched again after the choice: a little lower, as a best of several tends to be.
+    b_again = 0.97 * best.rates_rps[B]
+    rates = {A: Estimate.exact(best.rates_rps[A]), B: of_searches([(b_again, 1.05 * b_again)])}
+    again = {A: best.rates_rps[A], B: b_again}
+    confirmed = FrontierPoint(again, saving_interval(rates, against()), "confirmed", best.direction)
+    return Fig2((A, B), against(), points, best, confirmed)
 
 
 def qos_curves() -> list[QosCurve]:
@@ -213,5 +223,5 @@ def test_factory_numbers_are_consistent() -> None:
     found = sample_results().findings
     assert found.fig1 is not None and found.fig2 is not None
     assert 0.05 < found.fig1.saving < 0.08  # equal share at 23.4 req/s each
-    assert found.fig2.max_saving >= found.fig1.saving
+    assert found.fig2.best.saving >= found.fig1.saving  # the point chosen: the shared peak is one
     assert [c.machine for c in found.fig1.costs][:3] == ["gcp-n2-standard-2"] * 3

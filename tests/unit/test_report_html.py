@@ -60,7 +60,8 @@ def test_negative_saving_is_the_headline() -> None:
     fig1 = dataclasses.replace(found, saving_interval=Estimate(-0.072, -0.09, -0.05, 1))
     page = render_html(sample_results(frontier_findings(fig2=None, fig1=fig1)))
     assert (
-        'class="headline bad">Multi-tenant serving costs 7.2% more (-9.0% to -5.0%) at the shared peak, '
+        'class="headline bad">Multi-tenant serving costs 7.2% more (-9.0% to -5.0%; its sign not '
+        "established: one search, run-to-run spread unknown) at the shared peak, "
         "against resnet50 alone at default knobs: 25.3 (25.3–30.4) req/s; mobilenet_v2 alone at default "
         "knobs: 164.8 (164.8–197.8) req/s; interval: search bracket only, run-to-run spread not measured: "
         "see --repeats.</p>"

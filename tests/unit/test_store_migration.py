@@ -21,7 +21,7 @@ from perseus.experiments.results import experiment_results
 from perseus.store import Store
 from perseus.store.judge import feasible
 from perseus.store.schema import SCHEMA_VERSION
-from tests.unit.fake_server import replay_session, run_on
+from tests.unit.fake_server import WouldMeasure, replay_session, run_on
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-v3"
 BEFORE: dict[str, Any] = json.loads((FIXTURE / "findings-before.json").read_text())
@@ -37,10 +37,12 @@ def store(tmp_path: Path) -> Store:
 
 
 FLAGGED = re.compile(r"^(\d+) probe\(s\) met the SLA but their windows did not agree")
+# Frontier runs from before confirmations existed: their best point was never measured again, and says so.
+UNCONFIRMED = "Fig 2: the best point was not measured again after it was chosen"
 
 
 def _other(warnings: list[str]) -> list[str]:
-    return [w for w in warnings if not FLAGGED.match(w)]
+    return [w for w in warnings if not FLAGGED.match(w) and not w.startswith(UNCONFIRMED)]
 
 
 def _flagged(warnings: list[str]) -> int:
@@ -93,6 +95,7 @@ def test_findings_are_what_the_previous_release_reported(store: Store, run_id: s
         _close([c.usd_per_1m for c in found.fig1.costs], before["fig1"]["usd_per_1m"])
     if "fig2" in before:
         assert [[p.rates_rps, p.saving, p.source] for p in found.fig2.points] == before["fig2"]["points"]
+        assert found.fig2.confirmed is None and any(w.startswith(UNCONFIRMED) for w in results.warnings)
     if "qos" in before:
         curves = [
             [c.tenant, c.placement, [[p.offered_rps, p.satisfaction, p.p95_ms] for p in c.points]]
@@ -126,7 +129,11 @@ def test_old_runs_are_found_and_resume_without_measuring(store: Store) -> None:
         assert experiment.model_dump(mode="json") == run.spec
         assert store.find_run("experiment", experiment.model_dump(mode="json")) == run
         before = len(store.trials(run.id))
-        run_on(store, experiment, replay_session, run.id)
+        if run.spec["kind"] == "frontier":  # resumed, it would confirm its best point: nothing else
+            with pytest.raises(WouldMeasure, match=r"confirm"):
+                run_on(store, experiment, replay_session, run.id)
+        else:
+            run_on(store, experiment, replay_session, run.id)
         assert len(store.trials(run.id)) == before
 
 

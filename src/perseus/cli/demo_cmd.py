@@ -63,7 +63,10 @@ def demo_json(results: ExperimentResults) -> dict[str, Any]:
                 {**p.rates_rps, "saving": interval_json(p.saving_interval), "source": p.source}
                 for p in fig2.points
             ],
-            max_saving=interval_json(fig2.best.saving_interval),
+            # The headline: the chosen point measured again after the choice (else the chosen one).
+            max_saving=interval_json(fig2.headline.saving_interval),
+            chosen_saving=interval_json(fig2.best.saving_interval),
+            confirmed=fig2.confirmed is not None,
         )
     return data
 

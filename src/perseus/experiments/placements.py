@@ -130,7 +130,13 @@ def dedicated_peak(
     return statistics.fmean(found)
 
 
-def shared_on(exp: SharedExperiment, server: Server, peaks: Mapping[str, float]) -> dict[str, float]:
+def shared_on(
+    exp: SharedExperiment,
+    server: Server,
+    peaks: Mapping[str, float],
+    purpose: str = SHARED_PEAK,
+    **params: Scalar,
+) -> dict[str, float]:
     """On a server holding every model: the highest total rate meeting every SLA, rates in the `share`
     weights. Starts where sharing breaks even (Σ r/λ = 1)."""
     where = server.placement
@@ -139,7 +145,7 @@ def shared_on(exp: SharedExperiment, server: Server, peaks: Mapping[str, float])
     shares = {t: weights[where.model_of(t)] / total for t in where.names}
     start = 1 / sum(shares[t] / peaks[where.model_of(t)] for t in where.names)
     found = server.search(
-        lambda rate: {t: rate * s for t, s in shares.items()}, where.names, start, SHARED_PEAK
+        lambda rate: {t: rate * s for t, s in shares.items()}, where.names, start, purpose, **params
     )
     return {t: found * s for t, s in shares.items()}
 

@@ -4,6 +4,7 @@ becomes one piece; pieces go, largest first, onto the first machine of that type
 model (`capacity.MachineLoad`) and memory still allow them. The cheapest type's plan is kept, then each
 machine moves to the cheapest type that still holds it."""
 
+import math
 from dataclasses import dataclass, field
 
 from perseus.planner.capacity import MachineLoad
@@ -14,6 +15,7 @@ from perseus.planner.problem import (
     Problem,
     Tenant,
     cut,
+    even,
     lower_bound,
     machine,
 )
@@ -56,19 +58,18 @@ class _Open:
 def _pooled(
     kind: MachineType, model: str, group: tuple[Tenant, ...]
 ) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """A model's tenants: machines of its own filled to its best λ, and what is left (under one machine)."""
+    """A model's tenants: machines of its own filled to its best λ, and what is left (under one machine) to
+    share. Where that would cut a tenant finer than its least part, the model takes machines of its own
+    for all of it, evenly filled (and nothing is left to share)."""
     best = kind.capacity.best(model)
-    left = {t.name: t.rate_rps for t in group}
+    parts = {t.name: t.rate_rps for t in group}
     low = {t.name: t.min_part_rps for t in group}
-    machines: list[dict[str, float]] = []
-    while sum(left.values()) > best * (1.0 + 1e-9):
-        (full,), rest = cut(left, 1, best, best, low)
-        if not full:  # nothing could be cut without a crumb: spread over machines of its own
-            n = int(sum(left.values()) // best) + 1
-            return machines + [{name: r / n for name, r in left.items()} for _ in range(n)], {}
-        machines.append(full)
-        left = rest
-    return machines, left
+    total = sum(parts.values())
+    n = math.floor(total / best + 1e-9)
+    machines, rest = cut(parts, n, best, best, low)
+    if all(machines) and sum(rest.values()) <= best * (1.0 + 1e-9):
+        return machines, rest
+    return even(parts, math.ceil(total / best - 1e-9), best, low), {}
 
 
 def _on_type(problem: Problem, kind: MachineType) -> list[dict[str, float]] | None:

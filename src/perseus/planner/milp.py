@@ -21,6 +21,7 @@ from perseus.planner.problem import (
     Problem,
     Tenant,
     even,
+    least,
     lower_bound,
     machine,
     own_machines,
@@ -137,7 +138,7 @@ def solve(problem: Problem, reference: Plan, time_limit_s: float = 10.0, gap: fl
         count = round(x[n])
         parts = {tenants[i].name: x[col] * tenants[i].rate_rps for i, col in d.items() if x[col] > EPS}
         if count and parts:
-            for rates in even(problem, parts, count, kind.capacity.best(model)):
+            for rates in even(parts, count, kind.capacity.best(model), least(problem, parts)):
                 machines.append(machine(kind, rates, problem))
     return Plan("milp", tuple(machines), lower_bound(problem), (), solver)
 

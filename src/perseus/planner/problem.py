@@ -233,17 +233,21 @@ def _alone(
     _, chosen = min(options, key=lambda option: option[0])
     if len({kind.id for kind, _ in chosen}) == 1:
         kind = chosen[0][0]
-        loads = even(problem, parts, len(chosen), kind.capacity.best(model))
+        loads = even(parts, len(chosen), kind.capacity.best(model), least(problem, parts))
     else:  # each machine a fixed part of every tenant
         loads = [{name: r * share / rate for name, r in parts.items()} for _, share in chosen]
     return [machine(kind, served, problem) for (kind, _), served in zip(chosen, loads, strict=True)]
 
 
-def even(problem: Problem, parts: Mapping[str, float], n: int, cap: float) -> list[dict[str, float]]:
+def least(problem: Problem, parts: Mapping[str, float]) -> dict[str, float]:
+    """Each tenant's least part (req/s), by name."""
+    return {name: problem.by_name[name].min_part_rps for name in parts}
+
+
+def even(parts: Mapping[str, float], n: int, cap: float, low: Mapping[str, float]) -> list[dict[str, float]]:
     """One model's tenants (req/s each) over n machines of their own, each serving up to `cap`: filled in
-    turn to the even level, no tenant cut finer than its `min_part_rps` where the capacity allows;
+    turn to the even level, no tenant cut finer than its least part (`low`) where the capacity allows;
     otherwise each tenant spread evenly over all n."""
-    low = {name: problem.by_name[name].min_part_rps for name in parts}
     machines, rest = cut(parts, n, sum(parts.values()) / n, cap, low)
     if rest:
         return [{name: r / n for name, r in parts.items()} for _ in range(n)]

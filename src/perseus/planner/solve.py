@@ -33,8 +33,27 @@ class Answer:
 def plan(problem: Problem, method: Method = "auto", time_limit_s: float = 10.0) -> Plan:
     found = greedy.solve(problem)
     if method == "milp" or (method == "auto" and len(problem.tenants) <= MILP_TENANTS):
-        return milp.solve(problem, found, time_limit_s)
-    return found
+        found = milp.solve(problem, found, time_limit_s)
+    return _said(found, problem)
+
+
+def _said(planned: Plan, problem: Problem) -> Plan:
+    """The plan, with a note naming tenant parts too small for a validation to judge (flagged machines)."""
+    small = sorted(
+        {
+            f"{name} ({rate:.3g} req/s)"
+            for m in planned.machines
+            for name, rate in m.tenants.items()
+            if rate < min(problem.by_name[name].min_part_rps, problem.by_name[name].rate_rps) - 1e-6
+        }
+    )
+    if not small:
+        return planned
+    note = (
+        f"parts too small to judge in a validation: {', '.join(small)}; a longer validate_s lowers the least "
+        "part a machine may serve"
+    )
+    return replace(planned, notes=(*planned.notes, note))
 
 
 def blind(problem: Problem) -> Problem:

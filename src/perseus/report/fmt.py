@@ -85,10 +85,16 @@ def basis(est: Estimate) -> str:
     return "exact"
 
 
+NO_SIGN = "its sign not established: one search, run-to-run spread unknown"
+
+
 def sign_text(est: Estimate) -> str:
-    """What the interval says of a saving's sign."""
+    """What the interval says of a saving's sign. A bracket alone (one search) says nothing of it: runs
+    minutes apart on one host gave brackets that did not overlap."""
     if est.searches == 0:
         return ""
+    if est.searches == 1:
+        return NO_SIGN
     if est.spans_zero():
         return "not distinguishable from zero"
     return "above zero" if est.low > 0 else "below zero: sharing costs more"
@@ -113,7 +119,9 @@ def saving_headline(saving: Estimate, where: str) -> Headline:
     if not has_interval(saving):
         return Headline(f"Multi-tenant serving {said} {where}", value)
     bounds = pct_span(saving)
-    if saving.spans_zero():
+    if saving.searches == 1:
+        said += f" ({bounds}; {NO_SIGN})"
+    elif saving.spans_zero():
         said += f" — not distinguishable from zero ({bounds})"
     else:
         said += f" ({bounds})"
