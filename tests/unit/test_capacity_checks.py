@@ -80,3 +80,30 @@ def test_runs_merge_at_the_median_lambda_with_each_runs_knob_gain() -> None:
     assert merged([fast]) is fast
     disturbed = machine_profile("m", {"a": 2.0})
     assert merged([fast, slow, disturbed]).models["a"].shared_rps.value == 8.0
+
+
+def test_passes_merge_each_settings_median_gain_then_choose() -> None:
+    """One knob setting gained 1.10, 0.95 and 0.97 over the shared setting in three passes: keeping the
+    pass with the largest gain said 1.10; each setting's median over the passes, then the best, says the
+    knob does not pay (0.97 < 1): the shared setting is the best, λ alone its median."""
+    passes = []
+    for lam, gain in ((10.0, 1.10), (9.0, 0.95), (11.0, 0.97)):
+        profile = machine_profile("m", {"a": lam}, best={"a": lam * max(gain, 1.0)})
+        knob = {"instances": 2}
+        model = replace(
+            profile.models["a"],
+            best_setting=knob if gain > 1 else {},
+            gains=(({}, 1.0), (knob, gain)),
+        )
+        passes.append(replace(profile, models={"a": model}))
+    a = merged(passes).models["a"]
+    assert a.shared_rps.value == 10.0
+    assert a.best_setting == {} and a.best_rps.value == pytest.approx(10.0)
+    assert dict(a.gains[1][0]) == {"instances": 2} and a.gains[1][1] == pytest.approx(0.97)
+    # Had it gained 1.10, 1.05 and 0.97: median 1.05, that setting chosen.
+    better = [
+        replace(p, models={"a": replace(p.models["a"], gains=(({}, 1.0), ({"instances": 2}, g)))})
+        for p, g in zip(passes, (1.10, 1.05, 0.97), strict=True)
+    ]
+    b = merged(better).models["a"]
+    assert b.best_setting == {"instances": 2} and b.best_rps.value == pytest.approx(10.0 * 1.05)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from perseus.experiments import fig1, frontier, interference, knobs, peak, qos
+from perseus.experiments.analysis import dedicated_found
 from perseus.experiments.registry import KINDS, parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.store import Store
@@ -141,7 +142,7 @@ def test_interference_without_copies_counts_no_copy_phases(tmp_path: Path) -> No
 
 def test_knobs_share_dedicated_peaks_across_pinning(tmp_path: Path) -> None:
     grid = {"instances": [1, 2], "pinning": ["shared", "split"]}
-    _, _, results, phases = _run(tmp_path, kind="knobs", models=[FAST, CPU], knobs=grid)
+    store, run_id, results, phases = _run(tmp_path, kind="knobs", models=[FAST, CPU], knobs=grid)
     found = results.findings
     assert isinstance(found, knobs.Findings)
     assert [(r.setting["instances"], r.setting["pinning"]) for r in found.rows] == [
@@ -154,10 +155,16 @@ def test_knobs_share_dedicated_peaks_across_pinning(tmp_path: Path) -> None:
     assert (
         found.rows[2].dedicated_rps["synthetic-sleep"] > 1.5 * found.rows[0].dedicated_rps["synthetic-sleep"]
     )
-    assert found.best is not None and found.best.saving == max(
-        r.saving for r in found.rows if r.saving is not None
-    )
-    assert len(phases) == 4 * 3
+    assert len(phases) == 4 * 3 + 2 + 1  # the grid, each model's best alone again, the best setting again
+    # Each model's best setting alone was searched again after the grid: every saving is against those.
+    exp = _exp(kind="knobs", models=[FAST, CPU], knobs=grid)
+    for model, alone in found.against.items():
+        again = dedicated_found(store.trials(run_id), exp, dict(alone.setting), confirm=True)
+        assert alone.rps == again[model].total_rps
+    # The setting chosen as saving most was searched again, and the headline is that search.
+    assert found.best is not None and found.confirmed is not None
+    assert found.confirmed.setting == found.best.setting and found.headline is found.confirmed
+    assert found.best.saving == max(r.saving for r in found.rows if r.saving is not None)
 
 
 def test_a_finished_run_resumes_without_measuring(tmp_path: Path) -> None:

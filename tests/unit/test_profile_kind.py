@@ -7,6 +7,8 @@ import pytest
 
 from perseus.core.errors import ConfigError
 from perseus.experiments import profile
+from perseus.experiments.analysis import peak
+from perseus.experiments.placements import PEAK, dedicated
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.store import Store
@@ -33,6 +35,14 @@ def _profile(tmp_path: Path, repeats: int = 1, **section: object) -> tuple[profi
     assert phases.labels == profile.plan(exp)
     found = experiment_results(store, run_id).findings
     assert isinstance(found, profile.Findings)
+    # Where a setting beat the configured one alone, it was searched again on a fresh server after the
+    # choice, and the profile's best λ is that search's.
+    for key, model in found.profile.models.items():
+        if dict(model.best_setting) and repeats == 1:
+            where = dedicated(exp, key, dict(model.best_setting), 1, confirm=True)
+            (name,) = where.names
+            again = peak(store.trials(run_id), where, PEAK, name, "bisect", "again", tenant=name)
+            assert again is not None and model.best_rps.value == again.total_rps
     return found, phases.labels
 
 
@@ -41,11 +51,17 @@ def test_profile_measures_every_model_alone_and_every_pair(tmp_path: Path) -> No
     machine = found.profile
     assert machine.machine == "gcp-n2-standard-2"
     assert set(machine.models) == {"synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2"}
-    assert len(phases) == 3 * 2 + 3 + 1  # alone at 2 settings, 3 pairs, 1 triple
+    assert len(phases) == 3 * 2 + 3 + 3 + 1  # alone at 2 settings, each best confirmed, 3 pairs, 1 triple
     sleep = machine.models["synthetic-sleep"]
-    # Two instances of a 10 ms sleep serve twice what one does; that is its machine of its own.
+    # Two instances of a 10 ms sleep serve twice what one does; that is its machine of its own, and its
+    # λ there is the confirmation's: the setting searched again on a fresh server after it was chosen.
     assert sleep.best_rps.value == pytest.approx(2 * sleep.shared_rps.value, rel=0.1)
     assert dict(sleep.best_setting) == {"instances": 2}
+    assert phases[6:9] == [
+        profile.confirm_label(k) for k in ("synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2")
+    ]
+    assert dict(sleep.gains[1][0]) == {"instances": 2}
+    assert sleep.gains[1][1] == pytest.approx(sleep.best_rps.value / sleep.shared_rps.value)
     assert sleep.sla == "p95=100ms"
     pairs = {c.models: c for c in machine.colocations if len(c.models) == 2}
     assert len(pairs) == 3

@@ -185,15 +185,18 @@ def combined(found: Sequence[Peak]) -> Peak:
 
 
 def dedicated_found(
-    trials: list[TrialRow], exp: ExperimentBase, knobs: Mapping[str, Scalar] | None = None
+    trials: list[TrialRow],
+    exp: ExperimentBase,
+    knobs: Mapping[str, Scalar] | None = None,
+    confirm: bool = False,
 ) -> dict[str, Peak]:
     """λ of each model alone, by model key, over its repeated searches (missing when no probe of any was
-    feasible; a repeat that found none is left out of the mean)."""
+    feasible; a repeat that found none is left out of the mean); `confirm`: the confirmation's searches."""
     found: dict[str, Peak] = {}
     for key in exp.model_keys():
         searches = []
         for repeat in repeats(exp):
-            where = dedicated(exp, key, knobs, repeat)
+            where = dedicated(exp, key, knobs, repeat, confirm)
             (name,) = where.names
             result = peak(trials, where, PEAK, name, exp.search.method, f"{key} dedicated", tenant=name)
             searches += [result] if result is not None else []

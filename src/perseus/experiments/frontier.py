@@ -18,6 +18,7 @@ from perseus.experiments import fig1
 from perseus.experiments.analysis import Peak, combined, dedicated_found, peak, shared_found, trials_of
 from perseus.experiments.lab import Lab, RatesAt
 from perseus.experiments.placements import (
+    CONFIRMING,
     dedicated_labels,
     dedicated_peaks,
     repeats,
@@ -32,7 +33,6 @@ NAME = "frontier"
 REPORT = "perseus.report.kinds.frontier"
 FRONTIER = "frontier"
 CONFIRM = "confirm"  # purpose of the chosen point's search again, on placements set {CONFIRMING: 1}
-CONFIRMING = "confirm"
 AT_SHARE = "shared peak"  # the direction of Fig 1's shared peak (every model in its share), as a point
 Direction = float | str  # a frontier point: the fraction of λ_A held, or AT_SHARE
 

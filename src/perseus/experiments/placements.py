@@ -17,6 +17,8 @@ START_FRACTION = 0.8  # of the closed-loop estimate: open-loop Poisson load need
 DEDICATED, SHARED = "dedicated", "shared"
 PEAK, SHARED_PEAK = "peak", "shared-peak"
 REPEAT = "repeat"  # in a placement's setting: the K-th independent search of one server (absent: the 1st)
+# In a placement's setting: a search again, on a fresh server, of a figure chosen as the best of several.
+CONFIRMING = "confirm"
 
 
 def placement(
@@ -62,9 +64,17 @@ def nth(setting: Mapping[str, Scalar], repeat: int) -> dict[str, Scalar]:
 
 
 def dedicated(
-    exp: ExperimentBase, key: str, knobs: Mapping[str, Scalar] | None = None, repeat: int = 1
+    exp: ExperimentBase,
+    key: str,
+    knobs: Mapping[str, Scalar] | None = None,
+    repeat: int = 1,
+    confirm: bool = False,
 ) -> Placement:
-    return placement(DEDICATED, [alone(exp, key, knobs)], [key], nth(knobs or {}, repeat))
+    """Model `key` alone at `knobs`; `confirm`: the search again of a setting chosen as its best."""
+    setting = nth(knobs or {}, repeat)
+    return placement(
+        DEDICATED, [alone(exp, key, knobs)], [key], {**setting, CONFIRMING: 1} if confirm else setting
+    )
 
 
 def shared(exp: ExperimentBase, setting: Mapping[str, Scalar] = {}, repeat: int = 1) -> Placement:
@@ -114,14 +124,18 @@ def dedicated_peak(
     knobs: Mapping[str, Scalar] | None = None,
     then: AloneTrials | None = None,
     only: int | None = None,
+    confirm: bool = False,
+    label: str | None = None,
 ) -> float:
     """Model `key` alone on its own server (all cores), searched `repeats` times on fresh servers (or
     only the `only`-th search): the mean λ. `then` runs further trials of that model alone on the first
-    search's server (a server start and stop costs seconds), at that search's λ."""
+    search's server (a server start and stop costs seconds), at that search's λ. `confirm`: on the
+    confirmation's placements (a setting chosen as the best, searched again). `label`: the phase's, where
+    the kind's plan could not know the placement's."""
     found = []
     for repeat in repeats(exp) if only is None else [only]:
-        where = dedicated(exp, key, knobs, repeat)
-        lab.phase(where.label())
+        where = dedicated(exp, key, knobs, repeat, confirm)
+        lab.phase(label or where.label())
         with lab.serve(where, (alone(exp, key, knobs),)) as server:
             (name,) = where.names
             found.append(peak_of(server, name))
@@ -157,13 +171,15 @@ def shared_peak(
     tenants: tuple[TenantConfig, ...] | None = None,
     setting: Mapping[str, Scalar] = {},
     first: int = 1,
+    label: str | None = None,
 ) -> dict[str, float]:
     """The models sharing one server (of `tenants`, default as configured), searched `repeats` times on
-    fresh servers from `first` on: see shared_on. The mean rates by tenant."""
+    fresh servers from `first` on: see shared_on. The mean rates by tenant. `label`: each phase's, where
+    the kind's plan could not know the placement's."""
     found = []
     for repeat in repeats(exp)[first - 1 :]:
         where = shared(exp, setting, repeat)
-        lab.phase(where.label())
+        lab.phase(label or where.label())
         with lab.serve(where, tenants or exp.models) as server:
             found.append(shared_on(exp, server, peaks))
     return {t: statistics.fmean(f[t] for f in found) for t in found[0]} if found else {}

@@ -23,6 +23,9 @@ class ModelProfile:
     memory_bytes: float  # peak RSS of its server processes, alone at the shared setting
     sla: str  # the SLA λ was measured under, e.g. "p95=100ms"
     config: TenantConfig | None = None  # how it was served (its knobs) where it shares a server
+    # Each setting measured alone and its λ over shared_rps's (1 for the shared setting): what merging
+    # several passes compares setting by setting. Empty: only best_setting is known (a frontier run).
+    gains: tuple[tuple[Setting, float], ...] = ()
 
     @property
     def target(self) -> SlaTarget:
@@ -64,7 +67,9 @@ def merged(profiles: Sequence[MachineProfile]) -> MachineProfile:
     (the lowest would). Its best setting keeps the gain over the shared setting its own run measured (a
     knob's gain is relative, the host's speed is not); its memory is the largest. A model measured under
     different SLAs takes the last run's. Every co-location point is kept: its Σ r/λ is relative to its
-    own run's λ, measured the same hour, and the capacity model averages the points of one pair."""
+    own run's λ, measured the same hour, and the capacity model averages the points of one pair. Its
+    best setting is chosen after merging: each setting's median gain over the runs that measured it,
+    then the largest (keeping the run with the largest gain would keep the luckiest draw)."""
     last = profiles[-1]
     if len(profiles) == 1:
         return last
@@ -91,12 +96,36 @@ def _merged_model(found: list[ModelProfile]) -> ModelProfile:
     median = statistics.median(m.shared_rps.value for m in same)
     low, high = min(m.shared_rps.low for m in same), max(m.shared_rps.high for m in same)
     shared = Estimate(median, low, high, len(same))
-    best = max(same, key=lambda m: m.best_rps.value / m.shared_rps.value)
-    gains = [m.best_rps.value / m.shared_rps.value for m in same if m.best_setting == best.best_setting]
+    setting, gain = best_gain(same)
     return replace(
         last,
         shared_rps=shared,
-        best_rps=shared.scaled(statistics.fmean(gains)),
-        best_setting=best.best_setting,
+        best_rps=shared.scaled(gain),
+        best_setting=setting,
         memory_bytes=max(m.memory_bytes for m in same),
+        gains=tuple(merged_gains(same)),
     )
+
+
+def merged_gains(found: Sequence[ModelProfile]) -> list[tuple[Setting, float]]:
+    """Each setting measured by any of these runs, with its median gain over the runs that measured it
+    (a run that lists no settings counts its best one)."""
+    settings: list[Setting] = []
+    gains: list[list[float]] = []
+    for model in found:
+        listed = model.gains or ((model.best_setting, model.best_rps.value / model.shared_rps.value),)
+        for setting, gain in listed:
+            index = next((i for i, s in enumerate(settings) if dict(s) == dict(setting)), None)
+            if index is None:
+                settings.append(setting)
+                gains.append([])
+                index = len(settings) - 1
+            gains[index].append(gain)
+    return [(s, statistics.median(g)) for s, g in zip(settings, gains, strict=True)]
+
+
+def best_gain(found: Sequence[ModelProfile]) -> tuple[Setting, float]:
+    """The setting whose median gain over the runs is largest, and that gain (at least the shared
+    setting's 1: a model alone is never served worse than as it shares)."""
+    setting, gain = max(merged_gains(found), key=lambda sg: sg[1])
+    return (setting, gain) if gain >= 1.0 else (found[-1].best_setting, 1.0)

@@ -57,11 +57,17 @@ def knobs_table(knobs: Findings) -> TableData:
 def against_notes(knobs: Findings) -> list[Cell]:
     if not knobs.against:
         return []
-    best = knobs.best.saving if knobs.best is not None else None
+    best = knobs.headline.saving if knobs.headline is not None else None
     return [
         Cell(
-            f"saving: {fmt.against_text(knobs.against)} (each model's highest λ alone in this run, the "
-            "cheapest dedicated serving measured).",
+            f"saving: {fmt.against_text(knobs.against)} (each model's best setting alone in this run, the "
+            "cheapest dedicated serving measured, searched again after it was chosen)."
+            + (
+                f" The setting that saves most, searched again after it was chosen: "
+                f"{fmt.saving_interval_text(knobs.confirmed.saving_interval)}."
+                if knobs.confirmed is not None and knobs.confirmed.saving_interval is not None
+                else ""
+            ),
             tone(best),
         ),
         Cell(
@@ -156,8 +162,19 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
 
 def headline(findings: Any) -> Headline | None:
     found = findings_of(findings, Findings)
-    best = found.best
+    best = found.headline
     if best is None or best.saving_interval is None or not fmt.finite(best.saving):
         return None
-    where = f"with the best setting ({fmt.setting_text(best.setting)}), {fmt.against_text(found.against)}"
+    setting = fmt.setting_text(best.setting)
+    if found.confirmed is not None and found.best is not None:
+        chosen = fmt.pct(found.best.saving, signed=True)
+        where = (
+            f"with the setting chosen as saving most ({setting}), measured again after the choice "
+            f"({chosen} when chosen), {fmt.against_text(found.against)}"
+        )
+    else:
+        where = (
+            f"with the best setting ({setting}; not measured again: leans high), "
+            f"{fmt.against_text(found.against)}"
+        )
     return fmt.saving_headline(best.saving_interval, where)
