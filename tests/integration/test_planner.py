@@ -49,7 +49,7 @@ def test_profile_then_plan_then_validate(tmp_path: Path, perseus_home: Path) -> 
     assert len(data["machines"]) == 1 and data["dedicated_usd_per_h"] == pytest.approx(2 * data["usd_per_h"])
     assert data["lower_bound_usd_per_h"] <= data["usd_per_h"]
     (check,) = data["validated"]  # the blind plan is the same machine: measured once
-    assert check["all_sla_met"] is True
+    assert check["all_sla_met"] is True and check["verdict"] == data["verdict"] == "held"
     # The host's speed against the profile's, measured first: sleeping models serve the same either way.
     assert set(check["host_speed"]) == {"synthetic-sleep", "synthetic-sleep-2"}
     assert all(0.7 < ratio < 1.4 for ratio in check["host_speed"].values())

@@ -34,6 +34,17 @@ def test_a_pair_left_out_is_predicted_from_the_pressures_of_the_others() -> None
     assert checks[("b", "c")].error == pytest.approx((0.9 - 5 / 6) / 0.9)
 
 
+def test_a_pair_left_out_is_predicted_as_the_planner_would_never_as_a_gain() -> None:
+    """Pressures from a+b and a+c (both gains, κ −0.2) predict κ_bc = −0.2, a gain of 1.2 machines' work;
+    the planner gives an unmeasured pair no gain (κ ≥ 0), so the check predicts what the planner uses:
+    e = 1.0, against 0.9 measured."""
+    profile = machine_profile("m", LAM, {("a", "b"): -0.2, ("a", "c"): -0.2, ("b", "c"): 0.1})
+    checks = {c.models: c for c in leave_one_pair_out(profile)}
+    assert checks[("b", "c")].predicted == pytest.approx(1.0)
+    without = replace(profile, colocations=profile.colocations[:2])
+    assert fit(without).predicted_capacity(("b", "c")) == pytest.approx(checks[("b", "c")].predicted)
+
+
 def test_a_pair_that_met_no_sla_is_no_relative_error() -> None:
     profile = machine_profile("m", LAM, {("a", "b"): 1.0, ("a", "c"): 0.3, ("b", "c"): 0.1})
     assert ("a", "b") not in {c.models for c in leave_one_pair_out(profile)}

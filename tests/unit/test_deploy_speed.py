@@ -61,3 +61,22 @@ def test_a_host_as_fast_as_profiled_is_not_said() -> None:
     found = deploy.analyze(exp, _looks(exp, {"synthetic-sleep": 95.0}), warnings)
     assert found.speed == {"synthetic-sleep": 0.95} and not any("profiled" in w for w in warnings)
     assert deploy.analyze(_deploy({}), [], []).speed == {}
+
+
+def _check(met: bool, doubt: bool = False) -> deploy.TenantCheck:
+    return deploy.TenantCheck("t", "m", 10.0, "p95=80ms", 10.0, 50.0, 1.0, met, "ok", doubt)
+
+
+def test_a_validation_is_held_missed_or_not_judged() -> None:
+    """held: every tenant met its SLA; missed: a latency missed one (whatever else is in doubt);
+    unjudged: none missed, but a tenant was in doubt or a machine was not measured."""
+
+    def found(*machines: tuple[list[deploy.TenantCheck], bool]) -> deploy.Findings:
+        return deploy.Findings("p", [deploy.Deployed(i, "t", 0.5, c, m) for i, (c, m) in enumerate(machines)])
+
+    assert found(([_check(True)], True)).verdict == "held"
+    assert found(([_check(True), _check(False)], True)).verdict == "missed"
+    assert found(([_check(False, doubt=True)], True), ([_check(False)], True)).verdict == "missed"
+    assert found(([_check(True), _check(False, doubt=True)], True)).verdict == "unjudged"
+    assert found(([_check(True)], True), ([_check(True)], False)).verdict == "unjudged"
+    assert found(([_check(True)], True), ([_check(False)], False)).verdict == "unjudged"  # not measured

@@ -17,13 +17,24 @@ from perseus.cli.common import (
     reports_dir,
     show_written,
 )
+from perseus.cli.errors import INVALID_EXIT, SLA_EXIT
 from perseus.cli.progress import RichReporter
 from perseus.config.plan import load_plan
 from perseus.core.paths import perseus_home
 from perseus.experiments.references import Source
 from perseus.experiments.results import ExperimentResults
-from perseus.orchestrate.planning import AWARE, Validation, plan_fleet
+from perseus.orchestrate.planning import Validation, layout, plan_fleet
 
+# The recommended plan's validation, as one line and an exit code (as `perseus bench`: 6 an SLA missed,
+# 7 a measurement that could not be judged).
+VERDICTS = {
+    "held": ("validation: the plan held: every tenant met its SLA", 0),
+    "missed": ("validation: the plan MISSED: a tenant's latency missed its SLA", SLA_EXIT),
+    "unjudged": (
+        "validation: the plan could not be judged: no SLA missed, but some tenant was in doubt",
+        INVALID_EXIT,
+    ),
+}
 EPILOG = "Example: perseus run experiments/profile-6cnn.yaml; perseus plan plans/fleet-6cnn.yaml --validate"
 
 
@@ -36,8 +47,8 @@ def plan(
         bool,
         typer.Option(
             help="deploy each planned machine of this host's type on the embedded server, drive the planned "
-            "rates open loop, and judge every tenant's SLA (the interference-blind plan too); exit 1 when "
-            "the recommended plan misses one"
+            "rates open loop, and judge every tenant's SLA (the interference-blind plan too); exit 0 when "
+            "the recommended plan held, 6 when it missed an SLA, 7 when it could not be judged"
         ),
     ] = False,
     machine: Annotated[
@@ -58,6 +69,9 @@ def plan(
     method: Annotated[
         str | None, typer.Option(metavar="M", help="auto, milp or greedy (default: the file's, else auto)")
     ] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="--validate: measure again even where this plan was validated before")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
     require_quiet_host: QuietHostOption = False,
     ray: RayOption = None,
@@ -94,6 +108,7 @@ def plan(
             Source(str(file)),
             require_quiet_host,
             ray,
+            fresh,
         )
         if validate
         else None
@@ -107,12 +122,18 @@ def plan(
         data["prediction"] = prediction_json(checked)
         if validated:
             data["validated"] = [validation_json(r) for _, r in validated]
+            data["verdict"] = planned.verdict
         print(json.dumps(data, indent=2, default=str))
     else:
         for note in planned.notes + list(found.plan.notes):
             console.print(f"[yellow]· {note}[/yellow]")
         print_table(machines_table(found.plan, f"Plan {spec.name!r}: the machines to rent"), console)
         print_table(totals_table(found), console)
+        if layout(found.blind) != layout(found.plan):
+            title = (
+                "The interference-blind plan's machines (loads as the interference-aware model predicts them)"
+            )
+            print_table(machines_table(found.blind, title, key="blind"), console)
         checks = checks_table(checked)
         if checks is not None:
             print_table(checks, console)
@@ -121,8 +142,13 @@ def plan(
         )
         console.print(f"figure: {figure}", soft_wrap=True)
         _show_validated([r for _, r in validated])
-    if any(label == AWARE and not r.findings.met for label, r in validated):
-        raise typer.Exit(1)
+    verdict = planned.verdict
+    if verdict is not None:
+        line, code = VERDICTS[verdict]
+        if not json_out:
+            console.print(f"[bold]{line}[/bold]" if code == 0 else f"[bold red]{line}[/bold red]")
+        if code:
+            raise typer.Exit(code)
 
 
 def _slug(name: str) -> str:

@@ -57,6 +57,9 @@ class Settings(ExperimentBase):
     deploy: DeploySettings = Field(description="the planned machines")
 
 
+Verdict = Literal["held", "missed", "unjudged"]
+
+
 @dataclass(frozen=True)
 class TenantCheck:
     name: str
@@ -97,6 +100,17 @@ class Findings:
     @property
     def missed(self) -> list[TenantCheck]:
         return [t for m in self.machines for t in m.tenants if not t.met]
+
+    @property
+    def verdict(self) -> Verdict:
+        """held: every tenant met its SLA; missed: some tenant's latency missed it; unjudged: none missed,
+        but some could not be judged (a machine not measured, the load generator held back)."""
+        judged = [t for m in self.machines if m.measured for t in m.tenants]
+        if any(not t.met and not t.doubt for t in judged):
+            return "missed"
+        if self.missed or not all(m.measured for m in self.machines):
+            return "unjudged"
+        return "held"
 
 
 def _settings(experiment: ExperimentBase) -> Settings:

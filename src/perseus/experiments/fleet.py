@@ -184,9 +184,9 @@ ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
 def deploy_experiment(
     plan: PlanFile, fleet: Fleet, planned: Plan, label: str, host: str, speeds: Mapping[str, float] = {}
 ) -> deploy.Settings | None:
-    """The machines of `planned` of type `host` as a `deploy` experiment (None: the plan has none). Of the
-    models `speeds` gives (closed-loop req/s when profiled: profiled_speed), the ones with most planned
-    work are measured again first, to say whether the host is as fast as when profiled."""
+    """The machines of `planned` of type `host` as a `deploy` experiment (None: the plan has none). Every
+    planned model `speeds` gives (closed-loop req/s when profiled: profiled_speed) is measured again first,
+    most planned work first, to say whether the host is as fast as when profiled."""
     profile = fleet.profiles[host]
     machines = []
     # Every profiled model, in the profile's order, so the deploy names them as the profile did (a
@@ -218,7 +218,7 @@ def deploy_experiment(
         return None
     for key, measured in profile.models.items():
         slas.setdefault(bases[key], measured.sla)
-    heaviest = sorted((k for k in work if k in speeds), key=lambda k: -work[k])[:REFERENCE_MODELS]
+    heaviest = sorted((k for k in work if k in speeds), key=lambda k: -work[k])
     data = {
         "name": f"validate plan {plan.name!r} ({label})",
         "kind": deploy.NAME,
@@ -241,9 +241,6 @@ def deploy_experiment(
     experiment = parse_experiment(data, f"plan {plan.name!r}")
     assert isinstance(experiment, deploy.Settings)
     return experiment
-
-
-REFERENCE_MODELS = 2  # the models with most planned work whose speed a validation measures first (~10 s each)
 
 
 def profiled_speed(store: Store, run_ids: list[int]) -> dict[str, float]:

@@ -9,9 +9,11 @@ from typing import Literal
 
 from perseus.config.plan import PlanFile
 from perseus.core.progress import Reporter
+from perseus.experiments import deploy
+from perseus.experiments.deploy import Verdict
 from perseus.experiments.fleet import Fleet, deploy_experiment, fleet_of, host_type, profiled_speed
 from perseus.experiments.references import Source
-from perseus.experiments.results import ExperimentResults, experiment_results
+from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.orchestrate.runner import run_experiment
 from perseus.planner.capacity import Checks, prediction_checks
 from perseus.planner.problem import Plan
@@ -34,6 +36,12 @@ class Planned:
     def notes(self) -> list[str]:
         return self.fleet.notes
 
+    @property
+    def verdict(self) -> Verdict | None:
+        """The recommended plan's validation: held, missed or unjudged (None: not validated here)."""
+        found = [r.findings for label, r in self.validated if label == AWARE]
+        return found[0].verdict if found and isinstance(found[0], deploy.Findings) else None
+
 
 @dataclass(frozen=True)
 class Validation:
@@ -44,6 +52,7 @@ class Validation:
     source: Source = field(default_factory=lambda: Source("plan"))
     require_quiet_host: bool = False
     ray: str | None = None
+    fresh: bool = False  # measure again even where this plan was validated before
 
 
 def plan_fleet(
@@ -70,21 +79,28 @@ def _validate(
     host = host_type(fleet, store, how.machine)
     speeds = profiled_speed(store, fleet.runs[host])
     plans = [(AWARE, found.plan)]
-    if _layout(found.blind) != _layout(found.plan):  # the same machines need measuring once
+    if layout(found.blind) != layout(found.plan):  # the same machines need measuring once
         plans.append((BLIND, found.blind))
     validated = []
     for label, plan in plans:
         experiment = deploy_experiment(spec, fleet, plan, label, host, speeds)
         if experiment is None:
             continue
+        before = store.find_run(RUN_KIND, experiment.model_dump(mode="json"))
         with how.reporter() as reporter:
             run_id = run_experiment(
                 experiment,
                 store,
                 reporter,
+                fresh=how.fresh,
                 source=how.source,
                 require_quiet_host=how.require_quiet_host,
                 ray=how.ray,
+            )
+        if not how.fresh and before is not None and before.id == run_id and before.status == "done":
+            fleet.notes.append(
+                f"--validate: the {label} plan was validated before as run {run_id}: its measurements are "
+                "reported again (plan --validate --fresh measures it again)"
             )
         validated.append((label, experiment_results(store, run_id)))
     if not validated:
@@ -94,5 +110,6 @@ def _validate(
     return validated
 
 
-def _layout(plan: Plan) -> list[tuple[str, list[tuple[str, float]]]]:
+def layout(plan: Plan) -> list[tuple[str, list[tuple[str, float]]]]:
+    """A plan's machines as comparable values: two plans with equal layouts need measuring once."""
     return sorted((m.type, sorted(m.tenants.items())) for m in plan.machines)

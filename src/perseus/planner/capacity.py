@@ -11,7 +11,7 @@ p_b), never below 0 (no gain is assumed that was not measured), and is flagged."
 import itertools
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -247,18 +247,17 @@ class Check:
 
 
 def leave_one_pair_out(profile: MachineProfile) -> list[Check]:
-    """Each measured pair's shared capacity predicted from the other pairs only (κ ≈ p_a + p_b, not
-    clipped: the model's own error)."""
+    """Each measured pair's shared capacity predicted with its own measurements left out, by the capacity
+    model the planner plans with (`fit`: κ from the other pairs' pressures, never a gain; the worst
+    measured where a model is in no other pair): the error of the predictor in use."""
     points = pair_points(profile)
     checks = []
     for left_out, kappa in points.items():
         if kappa >= 1.0:  # no rate met every SLA: no relative error to take (it stays in the fits)
             continue
-        rest = {p: k for p, k in points.items() if p != left_out}
-        pressures = fit_pressures(rest, profile.models)
-        a, b = left_out
-        if a in pressures and b in pressures:
-            checks.append(Check(left_out, 1.0 - kappa, 1.0 - (pressures[a] + pressures[b])))
+        kept = tuple(c for c in profile.colocations if len(c.models) != 2 or pair(*c.models) != left_out)
+        without = fit(replace(profile, colocations=kept))
+        checks.append(Check(left_out, 1.0 - kappa, without.predicted_capacity(left_out)))
     return checks
 
 

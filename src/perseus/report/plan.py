@@ -3,6 +3,7 @@ headroom, $/h), totals against one model per machine (its tenants pooled), each 
 interference-blind plan, the LP bound, how well the
 capacity model predicted what was measured; a figure; and one JSON object."""
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +169,9 @@ def plan_json(answer: Answer) -> dict[str, Any]:
         return [
             {
                 "type": m.type,
-                "tenants": m.tenants,
-                "models": m.models,
-                "predicted_load": m.predicted_load,
+                "tenants": _rounded(m.tenants),
+                "models": _rounded(m.models),
+                "predicted_load": round(m.predicted_load, 6),
                 "usd_per_h": m.usd_per_h,
                 "alone": m.dedicated,
                 "flags": list(m.flags),
@@ -196,6 +197,12 @@ def plan_json(answer: Answer) -> dict[str, Any]:
     }
 
 
+def _rounded(rates: Mapping[str, float]) -> dict[str, float]:
+    """Req/s to the thousandth: a split tenant's 149.79270211795958 is 149.793 (what a load generator can
+    offer anyway)."""
+    return {name: round(rate, 3) for name, rate in rates.items()}
+
+
 def validation_json(results: ExperimentResults) -> dict[str, object]:
     """A `deploy` run of a plan as JSON: each tenant placement, judged against its own SLA."""
     found = results.findings
@@ -203,6 +210,7 @@ def validation_json(results: ExperimentResults) -> dict[str, object]:
         "run": results.run_id,
         "plan": found.plan,
         "all_sla_met": found.met,
+        "verdict": found.verdict,  # held | missed | unjudged
         "host_speed": found.speed,  # per model: closed-loop req/s alone now / when profiled
         "tenants": [
             {

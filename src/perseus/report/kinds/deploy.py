@@ -3,7 +3,7 @@ beside the load the capacity model predicted."""
 
 from typing import Any
 
-from perseus.experiments.deploy import Findings, TenantCheck
+from perseus.experiments.deploy import DRIFT, Findings, TenantCheck
 from perseus.report import fmt
 from perseus.report.fmt import Headline
 from perseus.report.kinds import findings_of
@@ -52,9 +52,24 @@ def deployed_table(found: Findings) -> TableData:
                 "Tenants of one model on a machine share one served model: its latency is theirs. QoS "
                 "satisfaction: the fraction of the model's requests within its strictest tenant's SLA.",
                 "dim",
-            )
+            ),
+            *(
+                [Cell(speed_text(found.speed), "warn" if _drifted(found.speed) else None)]
+                if found.speed
+                else []
+            ),
         ],
     )
+
+
+def speed_text(speed: dict[str, float]) -> str:
+    """The host's speed now against when profiled, every model measured (closed loop, alone)."""
+    each = ", ".join(f"{model} {ratio:.2f}×" for model, ratio in speed.items())
+    return f"Host speed now / when profiled (each model alone, closed loop): {each}."
+
+
+def _drifted(speed: dict[str, float]) -> bool:
+    return any(abs(ratio - 1) > DRIFT for ratio in speed.values())
 
 
 def _tone(tenant: TenantCheck) -> Tone:

@@ -25,18 +25,27 @@ def solo_table(found: Findings) -> TableData:
             best = profile is not None and fmt.setting_text(profile.best_setting) == label
             rows.append(
                 [
-                    *plain(model, label, fmt.span(peak.total, fmt.rate)),
-                    Cell("best", "good") if best else Cell(""),
+                    *plain(model, label, fmt.rate(peak.total.value), fmt.span(peak.total, fmt.rate)),
+                    Cell(f"best: {fmt.rate(profile.best_rps.value)}", "good")
+                    if best and profile is not None
+                    else Cell(""),
                     Cell(_mib(profile.memory_bytes) if profile is not None else fmt.MISSING),
                 ]
             )
     return TableData(
         "solo",
         f"λ of each model alone on {found.profile.machine}",
-        ["model", "setting", "λ req/s (interval)", "machine of its own", "memory MiB"],
+        ["model", "setting", "λ req/s", "interval", "machine of its own req/s", "memory MiB"],
         rows,
         labels=2,
-        notes=[Cell("Memory: peak RSS of the model's server processes alone, as configured.", "dim")],
+        notes=[
+            Cell(
+                "Machine of its own: the best setting alone, its λ from a search again on a fresh server "
+                "after it was chosen (the best of several settings leans high).",
+                "dim",
+            ),
+            Cell("Memory: peak RSS of the model's server processes alone, as configured.", "dim"),
+        ],
     )
 
 
