@@ -16,7 +16,7 @@ A, B = "synthetic-sleep:service_ms=5", "synthetic-sleep:service_ms=10"
 PROFILE = {
     "name": "tiny profile",
     "kind": "profile",
-    "models": [A, B],
+    "models": [{"name": "fast", "model": A}, B],  # one named by the user, one by its spec's base
     "sla": "p95=80ms",
     "profile": {"machine": "gcp-n2-standard-2"},
     "trial": {"warmup_s": 0.2, "min_duration_s": 1, "max_duration_s": 1.5, "tolerance": 0.5},
@@ -33,9 +33,9 @@ def test_profile_then_plan_then_validate(tmp_path: Path, perseus_home: Path) -> 
     assert "Shared capacity of models co-located" in done.stdout
 
     plan = tmp_path / "fleet.yaml"
-    tenants = [
-        {"name": "small", "model": "synthetic-sleep", "rate": 10, "sla": "p95=80ms"},
-        {"name": "other", "model": "synthetic-sleep-2", "rate": 10, "sla": "p95=100ms"},
+    tenants = [  # a model named by its name, the other by its spec: each keeps its name throughout
+        {"name": "small", "model": "fast", "rate": 10, "sla": "p95=80ms"},
+        {"name": "other", "model": B, "rate": 10, "sla": "p95=100ms"},
     ]
     plan.write_text(
         yaml.safe_dump(
@@ -50,8 +50,10 @@ def test_profile_then_plan_then_validate(tmp_path: Path, perseus_home: Path) -> 
     assert data["lower_bound_usd_per_h"] <= data["usd_per_h"]
     (check,) = data["validated"]  # the blind plan is the same machine: measured once
     assert check["all_sla_met"] is True and check["verdict"] == data["verdict"] == "held"
+    assert data["model_specs"] == {"fast": A, "synthetic-sleep": B}
+    assert {t["name"]: t["model"] for t in check["tenants"]} == {"small": "fast", "other": "synthetic-sleep"}
     # The host's speed against the profile's, measured first: sleeping models serve the same either way.
-    assert set(check["host_speed"]) == {"synthetic-sleep", "synthetic-sleep-2"}
+    assert set(check["host_speed"]) == {"fast", "synthetic-sleep"}
     assert all(0.7 < ratio < 1.4 for ratio in check["host_speed"].values())
     assert {t["name"] for t in check["tenants"]} == {"small", "other"}
     for tenant in check["tenants"]:
@@ -65,5 +67,5 @@ def test_profile_then_plan_then_validate(tmp_path: Path, perseus_home: Path) -> 
     plan.write_text(yaml.safe_dump({"name": "strict", "profiles": ["tiny profile"], "tenants": [strict]}))
     refused = cli(["plan", str(plan)])
     assert refused.returncode != 0
-    assert "stricter than synthetic-sleep was profiled under (p95=80ms)" in refused.stderr
+    assert "stricter than fast was profiled under (p95=80ms)" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1

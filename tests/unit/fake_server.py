@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from perseus.config import ServerConfig
-from perseus.config.serving import tenant_names
+from perseus.config.serving import served_names
 from perseus.core.progress import NullReporter, Reporter
 from perseus.core.records import TrialRecords
 from perseus.experiments.registry import kind_of
@@ -45,7 +45,7 @@ class FakeSession:
         return service_ms(model) * self.slowdown
 
     def server(self) -> Any:
-        names = tenant_names([t.model for t in self.config.tenants])
+        names = served_names(self.config.tenants)
         tenants = [
             SimpleNamespace(name=n, config=t, model=SimpleNamespace(base=t.model.split(":", 1)[0]))
             for n, t in zip(names, self.config.tenants, strict=True)

@@ -14,7 +14,7 @@ from perseus.core.errors import PerseusError
 from perseus.experiments.registry import parse_experiment
 from perseus.store import Store
 from tests.unit.fake_server import run_on
-from tests.unit.test_kinds import CPU, FAST, QUICK
+from tests.unit.test_kinds import CPU, CPU2, FAST, QUICK
 
 
 def _plan(tmp_path: Path, **fields: object) -> Path:
@@ -159,3 +159,43 @@ def test_a_profile_named_twice_is_measured_again_with_no_spread(tmp_path: Path, 
     again = twice["prediction"]["measured_again"]
     assert len(again) == 2 * (3 + 1) and all(c["measured"] == pytest.approx(c["predicted"]) for c in again)
     assert twice["prediction"]["measured_again_median_error"] == pytest.approx(0.0)
+
+
+def test_two_specs_of_one_family_keep_their_names_through_profile_and_plan(tmp_path: Path) -> None:
+    """One synthetic-cpu named by the user, the other by its spec's base: the profile's sets, the plan's
+    tenants and every table take the name or the spec as written, and mean the same model."""
+    db = tmp_path / "results.db"
+    exp = parse_experiment(
+        {
+            "name": "named profile",
+            "kind": "profile",
+            "models": [FAST, {"name": "small", "model": CPU2}, CPU],
+            **QUICK,
+            "profile": {"machine": "gcp-n2-standard-2", "sets": [[FAST, "small", CPU]]},
+        },
+        "test",
+    )
+    assert exp.model_keys() == ["synthetic-sleep", "small", "synthetic-cpu"]
+    with Store(db) as store:
+        run_id, _ = run_on(store, exp)
+        assert "name" not in store.run(run_id).spec["models"][0]  # unnamed: the spec as before names
+    tenants = [
+        {"name": "by-name", "model": "small", "rate": 60, "sla": "p95=100ms"},
+        {"name": "by-spec", "model": CPU, "rate": 50, "sla": "p95=100ms"},
+        {"name": "by-spec-too", "model": CPU2, "rate": 10, "sla": "p95=100ms"},
+    ]
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"name": "named", "profiles": ["named profile"], "tenants": tenants}))
+    code, out = _invoke(db, str(plan), "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    models = {m for machine in data["machines"] for m in machine["models"]}
+    assert models <= {"small", "synthetic-cpu"} and "small" in models
+    assert {t for machine in data["machines"] for t in machine["tenants"]} == {
+        "by-name",
+        "by-spec",
+        "by-spec-too",
+    }
+    assert [c["models"] for c in data["prediction"]["sets"]] == [
+        ["small", "synthetic-cpu", "synthetic-sleep"]
+    ]

@@ -90,6 +90,7 @@ def plan(
         machines_table,
         plan_json,
         prediction_json,
+        specs_note,
         totals_table,
         validation_json,
         write_plan_figure,
@@ -125,7 +126,8 @@ def plan(
             data["verdict"] = planned.verdict
         print(json.dumps(data, indent=2, default=str))
     else:
-        for note in planned.notes + list(found.plan.notes):
+        specs = specs_note(found)
+        for note in planned.notes + list(found.plan.notes) + ([specs] if specs else []):
             console.print(f"[yellow]· {note}[/yellow]")
         print_table(machines_table(found.plan, f"Plan {spec.name!r}: the machines to rent"), console)
         print_table(totals_table(found), console)

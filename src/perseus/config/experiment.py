@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from perseus.config.serving import TenantConfig, tenant_names
+from perseus.config.serving import TenantConfig, served_names
 from perseus.core.errors import ConfigError
 from perseus.core.names import unknown
 from perseus.core.sla import SlaTarget, parse_sla
@@ -150,10 +150,13 @@ class ExperimentBase(Strict):
         if self.MODELS is not None and len(self.models) != self.MODELS:
             count = {2: "two", 3: "three"}.get(self.MODELS, str(self.MODELS))
             raise ValueError(f"{self.kind} compares exactly {count} models, got {len(self.models)}")
-        bases = self.bases()
+        bases, keys = self.bases(), self.model_keys()
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"models: name used twice: {', '.join(twice)}")
         if isinstance(self.sla, dict):
-            _known("sla", self.sla, bases)
-            missing = [b for b in bases if b not in self.sla]
+            _known("sla", self.sla, list(dict.fromkeys([*keys, *bases])))
+            missing = [k for k, b in zip(keys, bases, strict=True) if k not in self.sla and b not in self.sla]
             if missing:
                 raise ValueError(f"sla: per model, it must name every model; {', '.join(missing)} has none")
         return self
@@ -166,8 +169,16 @@ class ExperimentBase(Strict):
         return [t.model.split(":", 1)[0] for t in self.models]
 
     def model_keys(self) -> list[str]:
-        """How the models are named in results: as tenants of one server (a repeated model gets -2, -3)."""
-        return tenant_names([t.model for t in self.models])
+        """How the models are named in results: the name given, else as tenants of one server (a repeated
+        model gets -2, -3)."""
+        return served_names(self.models)
+
+    def key_of(self, ref: str) -> str | None:
+        """The model a reference means: its name (key) or its spec as written (None: neither)."""
+        keys = self.model_keys()
+        if ref in keys:
+            return ref
+        return next((k for k, t in zip(keys, self.models, strict=True) if t.model == ref), None)
 
     def base_of(self, key: str) -> str:
         return (
@@ -176,9 +187,11 @@ class ExperimentBase(Strict):
             else key
         )
 
-    def sla_of(self, model_base: str) -> SlaTarget:
-        base = self.base_of(model_base)
-        return parse_sla(self.sla if isinstance(self.sla, str) else self.sla[base])
+    def sla_of(self, model: str) -> SlaTarget:
+        """A model's SLA (by its key or base): the one SLA, else its entry by name, else by base."""
+        if isinstance(self.sla, str):
+            return parse_sla(self.sla)
+        return parse_sla(self.sla[model] if model in self.sla else self.sla[self.base_of(model)])
 
 
 def _known(section: str, named: Mapping[str, object], bases: list[str]) -> None:
@@ -199,7 +212,7 @@ class SharedExperiment(ExperimentBase):
 
     @model_validator(mode="after")
     def _share(self) -> Self:
-        _known("share", dict(self.share or {}), self.bases())
+        _known("share", dict(self.share or {}), list(dict.fromkeys([*self.model_keys(), *self.bases()])))
         if self.share is not None and any(w <= 0 for w in self.share.values()):
             raise ValueError("share weights must be > 0")
         return self
@@ -207,4 +220,4 @@ class SharedExperiment(ExperimentBase):
     def weights(self) -> dict[str, float]:
         """Request-rate weight of each model key (default equal)."""
         share = self.share or {}
-        return {k: share.get(self.base_of(k), 1.0) for k in self.model_keys()}
+        return {k: share.get(k, share.get(self.base_of(k), 1.0)) for k in self.model_keys()}

@@ -1,9 +1,18 @@
 """What to serve: tenants (one Triton model each) with their isolation knobs, and the server's addresses."""
 
 import re
-from typing import Self
+from collections.abc import Sequence
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 LOOPBACK = "127.0.0.1"
 
@@ -42,17 +51,28 @@ def format_cpuset(cpus: tuple[int, ...] | list[int]) -> str:
     return ",".join(parts)
 
 
-def tenant_names(models: list[str]) -> list[str]:
-    """Triton model names: the base model name; repeated models get -2, -3 ... suffixes."""
+def tenant_names(models: list[str], given: Sequence[str | None] = ()) -> list[str]:
+    """Triton model names: the name given (`given`, by position), else the base model name; repeated
+    models get -2, -3 ... suffixes (never a name given to another)."""
+    fixed = list(given) + [None] * (len(models) - len(given))
+    taken = {n for n in fixed if n}
     names: list[str] = []
-    for spec in models:
+    for spec, name_given in zip(models, fixed, strict=True):
+        if name_given:
+            names.append(name_given)
+            continue
         base = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.split(":", 1)[0])
         name, copy = base, 1
-        while name in names:
+        while name in names or name in taken:
             copy += 1
             name = f"{base}-{copy}"
         names.append(name)
     return names
+
+
+def served_names(tenants: Sequence["TenantConfig"]) -> list[str]:
+    """Each tenant's name on a server and in results: its `name`, else its model's (see tenant_names)."""
+    return tenant_names([t.model for t in tenants], [t.name for t in tenants])
 
 
 class TenantConfig(BaseModel):
@@ -62,6 +82,13 @@ class TenantConfig(BaseModel):
 
     model: str = Field(
         description="zoo/synthetic/BYO model spec, e.g. resnet50 or synthetic-sleep:service_ms=20"
+    )
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        max_length=64,
+        description="the model's name on every server, in results, tables, profiles and plans (default: its "
+        "spec's base name, -2, -3 for a repeated one); plans and `profile.sets` take it or the spec",
     )
     instances: int = Field(default=1, ge=1, le=64, description="Triton instance_group count (stub processes)")
     max_batch_size: int = Field(default=8, ge=1, le=1024, description="Triton's max_batch_size of the model")
@@ -103,6 +130,14 @@ class TenantConfig(BaseModel):
         if self.cpus is not None and (not self.cpus or min(self.cpus) < 0):
             raise ValueError("cpus must name at least one CPU, each ≥ 0")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_name(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`name` is left out when not given: a run stored before names existed has the same spec."""
+        data: dict[str, Any] = handler(self)
+        if data.get("name") is None:
+            data.pop("name", None)
+        return data
 
     def effective_intra_op_threads(self) -> int:
         """Pinned to k cores with no explicit setting: k threads (onnxruntime's default counts all cores)."""

@@ -4,7 +4,7 @@ only when extrapolation is asked for, and then flagged)."""
 
 import platform
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from perseus.config.plan import PlanFile, ProfileRef
@@ -165,11 +165,24 @@ def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fl
     if not types:
         raise ConfigError(f"no machine type to plan on: none of {', '.join(wanted)} has a profile")
     names = plan.tenant_names()
+    named = model_refs(profiles.values())
     tenants = tuple(
-        Tenant(n, t.model, t.rate, t.sla, least_part(t.sla, plan.validate_s))
+        Tenant(n, named.get(t.model, t.model), t.rate, t.sla, least_part(t.sla, plan.validate_s))
         for n, t in zip(names, plan.tenants, strict=True)
     )
     return Fleet(Problem(tenants, tuple(types)), profiles, runs, notes)
+
+
+def model_refs(profiles: Iterable[MachineProfile]) -> dict[str, str]:
+    """What a plan's tenant may call a profiled model, and the model it means: its name in the profile,
+    or its spec as the profile's experiment wrote it."""
+    refs: dict[str, str] = {}
+    for profile in profiles:
+        for key, model in profile.models.items():
+            refs.setdefault(key, key)
+            if model.config is not None:
+                refs.setdefault(model.config.model, key)
+    return refs
 
 
 def least_part(sla: str, validate_s: float) -> float:
@@ -191,9 +204,7 @@ def deploy_experiment(
     machines = []
     # Every profiled model, in the profile's order, so the deploy names them as the profile did (a
     # second synthetic-sleep is synthetic-sleep-2); only the planned ones are served.
-    configs = {k: p.config.model if p.config is not None else k for k, p in profile.models.items()}
-    bases = {k: spec.split(":", 1)[0] for k, spec in configs.items()}
-    slas: dict[str, str] = {}  # by model base: the strictest planned tenant's (judged per tenant anyway)
+    slas: dict[str, str] = {}  # by model: the strictest planned tenant's (judged per tenant anyway)
     work: dict[str, float] = {}  # by model: its planned Σ r/λ on machines of this type
     for m in planned.machines:
         if m.type != host:
@@ -204,8 +215,9 @@ def deploy_experiment(
             tenants.append({"name": name, "model": tenant.model, "rate": rate, "sla": tenant.sla})
             lam = profile.models[tenant.model].shared_rps.value
             work[tenant.model] = work.get(tenant.model, 0.0) + rate / lam
-            base = bases[tenant.model]
-            slas[base] = min(tenant.sla, slas.get(base, tenant.sla), key=lambda s: parse_sla(s).threshold_ns)
+            slas[tenant.model] = min(
+                tenant.sla, slas.get(tenant.model, tenant.sla), key=lambda s: parse_sla(s).threshold_ns
+            )
         knobs = {}
         if m.dedicated:
             (model,) = m.models
@@ -217,7 +229,7 @@ def deploy_experiment(
     if not machines:
         return None
     for key, measured in profile.models.items():
-        slas.setdefault(bases[key], measured.sla)
+        slas.setdefault(key, measured.sla)
     heaviest = sorted((k for k in work if k in speeds), key=lambda k: -work[k])
     data = {
         "name": f"validate plan {plan.name!r} ({label})",

@@ -8,7 +8,7 @@ from typing import Any
 
 from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase, SharedExperiment
-from perseus.config.serving import format_cpuset, tenant_names
+from perseus.config.serving import format_cpuset, served_names
 from perseus.experiments.lab import Lab, Server
 from perseus.store import Placement
 from perseus.store.keys import Scalar
@@ -25,7 +25,7 @@ def placement(
     role: str, tenants: Sequence[TenantConfig], keys: Sequence[str], setting: Mapping[str, Scalar] = {}
 ) -> Placement:
     """A server of these tenants, each named as the server will name it, standing for experiment `keys`."""
-    names = tenant_names([t.model for t in tenants])
+    names = served_names(tenants)
     return Placement(role, tuple(zip(names, keys, strict=True)), setting)
 
 

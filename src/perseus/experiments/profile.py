@@ -91,10 +91,10 @@ class Settings(ExperimentBase):
         if len({t.model for t in self.models}) != len(self.models):
             raise ValueError("profile: each model once (a profile describes models, not copies)")
         for index, group in enumerate(self.profile.sets):
-            if len(group) < 3 or len(set(group)) != len(group):
+            if len(group) < 3 or len({self.key_of(m) for m in group}) != len(group):
                 raise ValueError(f"profile.sets.{index}: 3 or more different models")
             for model in group:
-                if model not in keys:
+                if self.key_of(model) is None:
                     raise ValueError(f"profile.sets.{index}: {unknown('model', model, keys, 'it has')}")
         return self
 
@@ -144,7 +144,8 @@ def groups(exp: Settings, repeat: int = 1) -> list[Group]:
         for a, b in itertools.combinations(keys, 2):
             for mix in exp.profile.mixes:
                 add((a, b), {a: mix, b: 1 - mix}, {"mix": mix})
-    for models in exp.profile.sets:
+    for refs in exp.profile.sets:
+        models = [k for ref in refs if (k := exp.key_of(ref)) is not None]  # a name or a spec, as written
         add(models, {m: 1 / len(models) for m in models}, {})
     return found
 

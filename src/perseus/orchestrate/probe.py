@@ -136,10 +136,15 @@ class ProbingServer:
             if not stored:  # a resumed run says once how many trials it kept; each is not listed again
                 again = attempt < retries and doubtful(row)
                 self.reporter.status(
-                    f"{self.placement.label()}: {what} r={rates_text(rates)} → {outcome(row, rates, again)}"
+                    f"{self.placement.label()}: {what} r={rates_text(self._named(rates))} → "
+                    f"{outcome(row, rates, again)}"
                 )
         assert row is not None
         return row
+
+    def _named(self, rates: Mapping[str, float]) -> dict[str, float]:
+        """Rates by the models' names in the experiment (a server names a lone second copy by its base)."""
+        return {self.placement.model_of(t): r for t, r in rates.items()}
 
     def search(
         self, rates_at: RatesAt, judged: Sequence[str], start: float, purpose: str, **params: Scalar
@@ -162,7 +167,8 @@ class ProbingServer:
         for name in self.placement.names:
             key = TrialKey(self.placement, "estimate", {"tenant": name})
             if self.store.trial_named(self.run_id, key.name()) is None:
-                self.reporter.status(f"{self.placement.label()}: estimating {name}'s capacity (closed loop)")
+                model = self.placement.model_of(name)
+                self.reporter.status(f"{self.placement.label()}: estimating {model}'s capacity (closed loop)")
             trial = self.experiment.trial
             rules = TrialRules.fixed(
                 min(ESTIMATE_S, trial.max_duration_s), min(ESTIMATE_WARMUP_S, trial.warmup_s)

@@ -88,9 +88,16 @@ def why_not(tenant: Tenant, types: Sequence[MachineType]) -> str:
             f"machine type profiled (the largest: {largest.id}): no plan can serve it"
         )
     if not profiled:
+        known = {
+            name: (m.config.model if m.config is not None else name)
+            for t in types
+            for name, m in t.capacity.profile.models.items()
+        }
+        listed = ", ".join(n if s == n else f"{n} = {s}" for n, s in sorted(known.items()))
         return (
-            f"no profile of model {tenant.model} on any machine type planned: add it to a profile's models "
-            "and run it (e.g. experiments/profile-6cnn.yaml)"
+            f"no profile of model {tenant.model} on any machine type planned (profiled: {listed}; a tenant "
+            "names a model by its name or its spec): add it to a profile's models and run it "
+            "(e.g. experiments/profile-6cnn.yaml)"
         )
     slas = sorted({t.capacity.profile.models[tenant.model].sla for t in profiled})
     if not any(sla_covers(t.capacity.profile.models[tenant.model].sla, tenant.sla) for t in profiled):

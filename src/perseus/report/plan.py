@@ -23,6 +23,12 @@ def usd(value: float) -> str:
     return f"{value:,.4f}"
 
 
+def specs_note(answer: Answer) -> str | None:
+    """`models: small = synthetic-cpu:dim=32, ...` where a model's name is not its spec."""
+    named = [f"{n} = {s}" for n, s in sorted(model_specs(answer).items()) if n != s]
+    return f"models: {'; '.join(named)}" if named else None
+
+
 def machines_table(plan: Plan, title: str, key: str = "machines") -> TableData:
     rows = []
     for index, m in enumerate(plan.machines, 1):
@@ -162,6 +168,17 @@ def prediction_json(checks: Checks) -> dict[str, Any]:
     }
 
 
+def model_specs(answer: Answer) -> dict[str, str]:
+    """Each planned model's name and the spec it was profiled as."""
+    planned = {t.model for t in answer.problem.tenants}
+    return {
+        name: (m.config.model if m.config is not None else name)
+        for kind in answer.problem.types
+        for name, m in kind.capacity.profile.models.items()
+        if name in planned
+    }
+
+
 def plan_json(answer: Answer) -> dict[str, Any]:
     plan = answer.plan
 
@@ -188,6 +205,7 @@ def plan_json(answer: Answer) -> dict[str, Any]:
         "saving_vs_per_tenant": answer.saving_per_tenant,
         "lower_bound_usd_per_h": plan.lower_bound_usd_per_h,
         "method": plan.method,
+        "model_specs": model_specs(answer),
         "solver": dict(plan.solver),
         "machines": machines(plan),
         "blind": {"usd_per_h": answer.blind.usd_per_h, "machines": machines(answer.blind)},

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from perseus.config.serving import ServerConfig, tenant_names
+from perseus.config.serving import ServerConfig, served_names
 from perseus.core.errors import ServerError, one_line
 from perseus.models import resolve_model
 from perseus.serving import orphans, pinning, procs
@@ -64,7 +64,7 @@ class RunningServer:
 
 
 def resolve_tenants(config: ServerConfig, on_status: Callable[[str], None] | None = None) -> list[Tenant]:
-    names = tenant_names([t.model for t in config.tenants])
+    names = served_names(config.tenants)
     return [
         Tenant(name=name, config=tenant, model=resolve_model(tenant.model, on_status=on_status))
         for name, tenant in zip(names, config.tenants, strict=True)

@@ -21,11 +21,12 @@ def solo_table(found: Findings) -> TableData:
     rows = []
     for model, settings in found.solo.items():
         profile = found.profile.models.get(model)
+        spec = profile.config.model if profile is not None and profile.config is not None else model
         for label, peak in settings.items():
             best = profile is not None and fmt.setting_text(profile.best_setting) == label
             rows.append(
                 [
-                    *plain(model, label, fmt.rate(peak.total.value), fmt.span(peak.total, fmt.rate)),
+                    *plain(model, spec, label, fmt.rate(peak.total.value), fmt.span(peak.total, fmt.rate)),
                     Cell(f"best: {fmt.rate(profile.best_rps.value)}", "good")
                     if best and profile is not None
                     else Cell(""),
@@ -35,9 +36,9 @@ def solo_table(found: Findings) -> TableData:
     return TableData(
         "solo",
         f"λ of each model alone on {found.profile.machine}",
-        ["model", "setting", "λ req/s", "interval", "machine of its own req/s", "memory MiB"],
+        ["model", "spec", "setting", "λ req/s", "interval", "machine of its own req/s", "memory MiB"],
         rows,
-        labels=2,
+        labels=3,
         notes=[
             Cell(
                 "Machine of its own: the best setting alone, its λ from a search again on a fresh server "
