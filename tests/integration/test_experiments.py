@@ -137,12 +137,21 @@ def test_interference(tmp_path: Path) -> None:
 
 def test_knobs(tmp_path: Path) -> None:
     grid = {"instances": [1], "pinning": ["shared", "split"]}
-    _, _, results = _run(tmp_path, _exp(name="k", kind="knobs", knobs=grid, **PAIR))
+    store, run_id, results = _run(tmp_path, _exp(name="k", kind="knobs", knobs=grid, **PAIR))
     knobs = results.findings
     assert [r.setting["pinning"] for r in knobs.rows] == ["shared", "split"]
     assert knobs.rows[0].dedicated_rps == knobs.rows[1].dedicated_rps  # measured once, used by both
     if knobs.best is not None:
         assert knobs.best.saving == max(r.saving for r in knobs.rows if r.saving is not None)
+    # Each model's best setting alone and the setting that saves most, searched again on fresh servers.
+    assert set(knobs.against) == {"synthetic-sleep", "synthetic-cpu"}
+    again = {
+        t.key.placement.role for t in store.trials(run_id) if t.key and t.key.placement.setting.get("confirm")
+    }
+    assert again == {"dedicated", "shared"}
+    if knobs.confirmed is not None:
+        assert knobs.best is not None and knobs.confirmed.setting == knobs.best.setting
+        assert knobs.headline is knobs.confirmed
 
 
 def test_sla_unreachable_and_bad_files(tmp_path: Path) -> None:
