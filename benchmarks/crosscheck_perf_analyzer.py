@@ -1,17 +1,23 @@
-"""Cross-check `perseus bench` against perf_analyzer 2.51 on the same server, model and concurrency.
+"""Cross-check `perseus bench` against perf_analyzer 2.51 on the same server, model, concurrency and input
+values.
 
-For each protocol and concurrency, perf_analyzer and our closed loop run back to back (batch 1) on one
-embedded tritonserver, --rounds times, alternating. Printed: throughput and p50, medians of each tool,
-and the median of the per-round ratios (a round's two runs are adjacent in time, so a slow drift of this
-noisy host hits both alike; that ratio is what the goal is judged on). Goal: throughput within 3%, p50
-within 5%.
+The server's work depends on the input values (a real model's, not the sleeping default's), so the tools
+are compared at equal inputs (--inputs): `zeros` is perseus `--input-data zeros` against perf_analyzer
+`--input-data zero`; `random` is perseus `--input-data random` against perf_analyzer's default, the same
+bytes (glibc rand() from seed 1, see perseus.models.inputs). For each protocol, input kind and
+concurrency, the two tools run back to back (batch 1) on one embedded tritonserver, --rounds times, the
+one going first alternating from round to round. Printed: throughput and p50, medians of each tool, and
+the median of the per-round ratios (a round's two runs are adjacent in time, so a slow drift of this
+noisy host hits both alike; that ratio is what the goal is judged on), and at the end the throughput
+ratio at c=4 for each protocol and input kind. Goal: throughput within 3%, p50 within 5%.
 
 Triton's own statistics are the referee: for every run the server's mean time per request (queue and
-compute, from /metrics) is read, so what is left of each tool's mean latency is its client and the
-network. Little's law closes the loop: concurrency ÷ throughput must equal each tool's mean latency.
+compute, from /metrics) and its compute-infer time (the model alone: equal inputs, equal work) are read,
+so what is left of each tool's mean latency is its client and the network. Little's law closes the loop:
+concurrency ÷ throughput must equal each tool's mean latency.
 
-    .venv/bin/python benchmarks/crosscheck_perf_analyzer.py [--model synthetic-sleep:service_ms=5]
-        [--instances 4] [--rounds 5] [--server-cpu 0 --client-cpu 1]
+    .venv/bin/python benchmarks/crosscheck_perf_analyzer.py [--model squeezenet1_1] [--instances 1]
+        [--inputs zeros,random] [--concurrency 1,2,4] [--rounds 5] [--server-cpu 0 --client-cpu 1]
 """
 
 import argparse
@@ -44,18 +50,23 @@ class Run:
     p50_ms: float
     mean_ms: float
     server_ms: float = float("nan")  # Triton's mean time per request during the run
+    infer_ms: float = float("nan")  # Triton's compute-infer time per request: the model's own work
+
+
+# perf_analyzer's spelling of each input kind: its default data is the random bytes perseus names `random`.
+PA_INPUTS = {"zeros": ("--input-data", "zero"), "random": ()}
 
 
 def pa_measure(
-    binary: str, env: dict[str, str], url: str, model: str, concurrency: int, protocol: str
+    binary: str, env: dict[str, str], url: str, model: str, concurrency: int, protocol: str, inputs: str
 ) -> Run:
-    row = pa_closed_loop(binary, env, url, model, concurrency, protocol, ("-s", "10"))
+    row = pa_closed_loop(binary, env, url, model, concurrency, protocol, ("-s", "10", *PA_INPUTS[inputs]))
     mean_us = sum(float(row[part]) for part in PA_PARTS)
     return Run(float(row["Inferences/Second"]), float(row["p50 latency"]) / 1000, mean_us / 1000)
 
 
-def ours(url: str, model: str, concurrency: int, protocol: str) -> Run:
-    spec = LoadSpec(url=url, tenants=(model,), concurrency=concurrency, protocol=protocol)  # type: ignore[arg-type]
+def ours(url: str, model: str, concurrency: int, protocol: str, inputs: str) -> Run:
+    spec = LoadSpec(url=url, tenants=(model,), concurrency=concurrency, protocol=protocol, inputs=inputs)  # type: ignore[arg-type]
     summary = summarize(run_load(spec, TrialRules.fixed(9.0, 2.0)))[model]
     return Run(summary.throughput_rps, summary.p50_ms, summary.mean_ms)
 
@@ -63,14 +74,20 @@ def ours(url: str, model: str, concurrency: int, protocol: str) -> Run:
 def refereed(metrics_url: str, model: str, measure: Callable[[], Run]) -> Run:
     before = scrape(metrics_url)
     run = measure()
-    server_us = breakdown(before, scrape(metrics_url))[model].request_us
-    return dataclasses.replace(run, server_ms=(server_us or float("nan")) / 1000)
+    server = breakdown(before, scrape(metrics_url))[model]
+    return dataclasses.replace(
+        run,
+        server_ms=(server.request_us or float("nan")) / 1000,
+        infer_ms=(server.compute_infer_us or float("nan")) / 1000,
+    )
 
 
-def report(label: str, concurrency: int, mine: list[Run], theirs: list[Run]) -> None:
+def report(label: str, concurrency: int, mine: list[Run], theirs: list[Run]) -> float:
+    """Print the comparison; returns the throughput ratio (the median of the rounds' ratios)."""
+    ratios: dict[str, float] = {}
     for name, pick, goal in (("throughput req/s", "throughput_rps", 0.03), ("p50 ms", "p50_ms", 0.05)):
         values = [(getattr(m, pick), getattr(t, pick)) for m, t in zip(mine, theirs, strict=True)]
-        paired = statistics.median(m / t for m, t in values)
+        paired = ratios[pick] = statistics.median(m / t for m, t in values)
         print(
             ratio_line(
                 f"{label} {name}",
@@ -92,9 +109,11 @@ def report(label: str, concurrency: int, mine: list[Run], theirs: list[Run]) -> 
         f" + client and network {med(mine, lambda r: r.mean_ms - r.server_ms):.2f}"
         f" / {med(theirs, lambda r: r.mean_ms - r.server_ms):.2f};"
         f" c ÷ throughput {med(mine, lambda r: 1000 * concurrency / r.throughput_rps):.2f}"
-        f" / {med(theirs, lambda r: 1000 * concurrency / r.throughput_rps):.2f}",
+        f" / {med(theirs, lambda r: 1000 * concurrency / r.throughput_rps):.2f};"
+        f" model compute-infer {med(mine, lambda r: r.infer_ms):.2f} / {med(theirs, lambda r: r.infer_ms):.2f}",
         flush=True,
     )
+    return ratios["throughput_rps"]
 
 
 def main() -> None:
@@ -103,6 +122,12 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--concurrency", default="1,2,4")
     parser.add_argument("--protocol", default="grpc,http", help="grpc, http, or grpc,http")
+    parser.add_argument(
+        "--inputs",
+        default="zeros,random",
+        help="input kinds both tools send, comma-separated: zeros (perf_analyzer --input-data zero), "
+        "random (perf_analyzer's default random bytes)",
+    )
     parser.add_argument(
         "--rounds", type=int, default=5, help="alternating runs of each tool; medians compared"
     )
@@ -116,22 +141,37 @@ def main() -> None:
             f"model {args.model} × {args.instances} instances, batch 1, {args.rounds} rounds; "
             f"server on cpu {args.server_cpu if args.server_cpu is not None else 'any'}, "
             f"load tools on cpu {args.client_cpu if args.client_cpu is not None else 'any'}; "
-            "perf_analyzer 2.51 vs perseus"
+            f"perf_analyzer 2.51 vs perseus at equal inputs ({args.inputs})"
         )
+        at_c4: list[str] = []
         for protocol in args.protocol.split(","):
             url = running.endpoints.grpc_url if protocol == "grpc" else running.endpoints.http_url
-            for concurrency in (int(c) for c in args.concurrency.split(",")):
-                theirs, mine = [], []
-                for _ in range(args.rounds):  # alternate, so slow drifts of a noisy host hit both alike
-                    theirs.append(
-                        refereed(
-                            metrics_url,
-                            name,
-                            lambda: pa_measure(binary, env, url, name, concurrency, protocol),  # noqa: B023
-                        )
-                    )
-                    mine.append(refereed(metrics_url, name, lambda: ours(url, name, concurrency, protocol)))  # noqa: B023
-                report(f"{protocol} c={concurrency}", concurrency, mine, theirs)
+            for inputs in args.inputs.split(","):
+                if inputs not in PA_INPUTS:
+                    raise SystemExit(f"--inputs: {inputs!r} is not one of {', '.join(PA_INPUTS)}")
+                for concurrency in (int(c) for c in args.concurrency.split(",")):
+
+                    def pa_run(c: int = concurrency, i: str = inputs, u: str = url, p: str = protocol) -> Run:
+                        return pa_measure(binary, env, u, name, c, p, i)
+
+                    def our_run(
+                        c: int = concurrency, i: str = inputs, u: str = url, p: str = protocol
+                    ) -> Run:
+                        return ours(u, name, c, p, i)
+
+                    theirs, mine = [], []
+                    for round_ in range(args.rounds):  # who goes first alternates: drifts hit both alike
+                        first_pa = round_ % 2 == 0
+                        for tool in ("pa", "ours") if first_pa else ("ours", "pa"):
+                            if tool == "pa":
+                                theirs.append(refereed(metrics_url, name, pa_run))
+                            else:
+                                mine.append(refereed(metrics_url, name, our_run))
+                    ratio = report(f"{protocol} {inputs} c={concurrency}", concurrency, mine, theirs)
+                    if concurrency == 4:
+                        at_c4.append(f"{protocol} {inputs}: {ratio:.3f}")
+        if at_c4:
+            print("throughput ratio ours / perf_analyzer at c=4, equal inputs: " + "; ".join(at_c4))
 
 
 if __name__ == "__main__":

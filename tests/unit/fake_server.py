@@ -100,7 +100,7 @@ class FakeSession:
                 "sla_met": met,
                 "qos_satisfaction": None if met is None else (1.0 if met else 0.5),
             }
-        stored = {"load": {"mode": spec.mode}, **(extra or {})}
+        stored = {"load": {"mode": spec.mode, "inputs": spec.inputs}, **(extra or {})}
         doubt = self.doubt_first and "|attempt" not in name and spec.mode == "open"
         status, reason = ("invalid", "unstable: the last 3 windows differ") if doubt else ("valid", None)
         store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reason)

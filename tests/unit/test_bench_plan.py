@@ -57,6 +57,11 @@ from perseus.store import Store
         (BenchSettings(url="h:1", mix="a=fast"), "--mix 'a=fast' must be MODEL=REQ_PER_S"),
         (BenchSettings(url="h:1", models=("m",), sla="p95"), "cannot read SLA"),
         (BenchSettings(models=("m",), backend="embedded", knobs=Knobs(instances=0)), "instances"),
+        (BenchSettings(url="h:1", models=("m",), inputs="zero"), "--input-data: unknown input data 'zero'"),
+        (
+            BenchSettings(url="h:1", models=("m",), inputs="file:/nonexistent/in.npz"),
+            "--input-data: input data file /nonexistent/in.npz: cannot read it",
+        ),
     ],
 )
 def test_flag_mistakes_are_one_config_error(settings: BenchSettings, needle: str) -> None:
@@ -82,6 +87,13 @@ def test_a_remote_closed_loop() -> None:
         "remote",
         None,
     )
+
+
+def test_the_input_data_is_part_of_every_level_and_of_the_stored_spec() -> None:
+    assert plan_bench(BenchSettings(url="h:1", models=("a",))).record()["inputs"] == "normal"
+    plan = plan_bench(BenchSettings(url="h:1", models=("a",), concurrency_range="1:3", inputs="random"))
+    assert [level.spec.inputs for level in plan.levels] == ["random"] * 3
+    assert plan.record()["inputs"] == "random"
 
 
 def test_a_started_server_for_a_mix() -> None:

@@ -70,6 +70,11 @@ def test_good_file(tmp_path: Path) -> None:
         (("  - resnet50\n", ""), "compares exactly two models"),
         (('cpus: "1"', 'cpus: "x"'), "models.1.cpus"),
         (("name: fig1\n", ""), "name: Field required"),
+        (("name: fig1\n", "name: fig1\ninputs: zero\n"), "inputs: unknown input data 'zero' (did you mean"),
+        (
+            ("name: fig1\n", "name: fig1\ninputs: file:x.json\n"),
+            "inputs: 'file:x.json': the file must be .npz",
+        ),
     ],
 )
 def test_bad_files(tmp_path: Path, change: tuple[str, str], needle: str) -> None:
@@ -114,3 +119,17 @@ def test_a_section_of_another_kind_is_named(tmp_path: Path) -> None:
         load_experiment(_file(tmp_path, "name: p\nkind: peak\nmodels: [a]\nshare: {a: 1}\n"))
     with pytest.raises(ConfigError, match=r"frontir: Extra inputs are not permitted$"):  # a typo stays a typo
         load_experiment(_file(tmp_path, "name: p\nkind: peak\nmodels: [a]\nfrontir: {}\n"))
+
+
+def test_the_default_inputs_leave_a_stored_spec_as_it_was(tmp_path: Path) -> None:
+    """`inputs: normal` (the default, what perseus always sent) is left out of the stored spec, as
+    `repeats: 1` is: a run stored before the setting existed has the same spec, so it resumes. Another
+    value is part of the spec: a different measurement, a different run."""
+    plain = load_experiment(_file(tmp_path, GOOD)).model_dump(mode="json")
+    assert "inputs" not in plain and "repeats" not in plain
+    said = load_experiment(_file(tmp_path, GOOD + "inputs: normal\n"))
+    assert said.inputs == "normal" and said.model_dump(mode="json") == plain
+    zeros = load_experiment(_file(tmp_path, GOOD + "inputs: zeros\n")).model_dump(mode="json")
+    assert zeros == {**plain, "inputs": "zeros"}
+    for path in Path(__file__).resolve().parents[2].joinpath("experiments").glob("*.yaml"):
+        assert "inputs" not in load_experiment(path).model_dump(mode="json")

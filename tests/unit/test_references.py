@@ -185,6 +185,25 @@ def test_batch_sizes_the_models_take(tmp_path: Path) -> None:
     assert store.runs() == []
 
 
+def test_a_file_of_inputs_every_model_takes(tmp_path: Path) -> None:
+    missing = tmp_path / "in.npz"
+    assert _problem(inputs=f"file:{missing}").startswith(
+        f"exp.yaml: inputs: input data file {missing}: cannot"
+    )
+    add_model("tiny", _onnx(tmp_path / "tiny.onnx", ["n", 4]))
+    store = Store(tmp_path / "results.db")
+    np.savez(missing, x=np.zeros((1, 4), np.float32))
+    with pytest.raises(ConfigError) as caught:  # the sleeping model's input is `input`, not `x`
+        _run(store, models=["tiny", SLEEP], inputs=f"file:{missing}")
+    assert str(caught.value).startswith(
+        f"exp.yaml: inputs: {SLEEP} (models.1): input data file {missing}: 'x' is not an input"
+    )
+    np.savez(missing, x=np.zeros((1, 4), np.float64))
+    with pytest.raises(ConfigError, match=r"^exp.yaml: inputs: tiny \(models.0\): .* is float64 there"):
+        _run(store, models=["tiny", SLEEP], inputs=f"file:{missing}")
+    assert store.runs() == []
+
+
 def test_run_experiment_resolves_everything_before_it_records(tmp_path: Path) -> None:
     store = Store(tmp_path / "results.db")
     with pytest.raises(ConfigError, match=r"price\.machines\.0: unknown machine"):

@@ -172,7 +172,11 @@ def test_bench_report_table() -> None:
         [_trial(TrialSummary(store_summary), "valid")],
     )
     assert data.rows[0][:3] == plain("a", "20.0", "19.5") and data.rows[0][7].text == "1.0%"
-    assert data.notes == [Cell("VALID", "good")] and "open loop at h:9" in data.title
+    assert data.notes[0] == Cell("VALID", "good") and "open loop at h:9" in data.title
+    # A run stored before the input data was a setting sent standard normal values; a later one says.
+    assert data.notes[1].text.startswith("inputs: normal (standard normal")
+    zeros = bench_table(_row(spec={"mode": "open", "url": "h:9", "inputs": "zeros"}), [])
+    assert zeros.notes == [Cell("inputs: zeros (all zeros)")]
     rates = [{"tenant": "a", "rate_rps": 20.0}, {"tenant": "b", "rate_rps": 5.5}]
     assert (
         "open loop, 25.5 req/s at h:9"
@@ -194,7 +198,7 @@ def test_a_sweep_reports_each_level_and_its_worst_verdict() -> None:
     run = _row({"mode": "closed", "concurrency": 1, "levels": list(levels), "url": "h:9"})
     data = bench_table(run, trials)
     assert data.columns[:2] == ["load", "model"] and [r[0].text for r in data.rows] == ["c=1", "c=3"]
-    assert [n.text for n in data.notes] == ["c=1: VALID", "c=3: INVALID: unstable"]
+    assert [n.text for n in data.notes][:2] == ["c=1: VALID", "c=3: INVALID: unstable"]
     assert "closed-loop sweep c=1 … c=3 at h:9" in data.title
     line = run_line(run, trials)
     assert (line.name, line.verdict.text) == ("closed-loop sweep c=1 … c=3", "INVALID")

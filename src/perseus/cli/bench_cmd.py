@@ -21,6 +21,7 @@ from perseus.cli.common import DbOption, QuietHostOption, console, open_store, s
 from perseus.cli.errors import INVALID_EXIT, SLA_EXIT
 from perseus.cli.knobs import with_knobs
 from perseus.cli.progress import RichReporter
+from perseus.config.inputs import NORMAL
 from perseus.config.knobs import Knobs
 from perseus.orchestrate.bench import BenchResult, run_bench
 from perseus.orchestrate.bench_plan import BenchSettings, plan_bench
@@ -154,7 +155,18 @@ def bench(
     timeout: Annotated[
         float, typer.Option(min=0.001, help="seconds before a request counts as timed out")
     ] = 60.0,
-    seed: Annotated[int, typer.Option(help="seed of the arrival process and inputs")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the arrival process and of normal inputs")] = 0,
+    input_data: Annotated[
+        str,
+        typer.Option(
+            "--input-data",
+            metavar="DATA",
+            help="the input values each request sends (the server's work depends on them): normal "
+            "(standard normal, seeded), zeros, random (perf_analyzer 2.51's default random bytes, for "
+            "comparing with it) or file:PATH (.npz with an array per input name, or .npy for one input; "
+            "a batch row, or at least --batch rows)",
+        ),
+    ] = NORMAL,
     metrics_url: Annotated[
         str | None,
         typer.Option(help="remote backend: Triton's /metrics URL, for the server-side breakdown"),
@@ -227,6 +239,7 @@ def bench(
             batch=batch,
             timeout_s=timeout,
             seed=seed,
+            inputs=input_data,
             telemetry_interval_s=telemetry_interval,
             knobs=knobs,
             require_quiet_host=require_quiet_host,

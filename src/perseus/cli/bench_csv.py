@@ -1,7 +1,7 @@
 """`perseus bench -f FILE`: a CSV row per level, perf_analyzer 2.51's columns first, in its order and units
 (µs; latency from the actual send; Triton's server-side breakdown — its client send/recv split is not
-measured here and left out), then ours: latency from the intended send, drawn vs offered rate, late sends
-and the verdict."""
+measured here and left out), then ours: latency from the intended send, drawn vs offered rate, the input
+values sent, late sends and the verdict."""
 
 import csv
 import io
@@ -58,6 +58,7 @@ def _row(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
             "Requests/Second": round(s.throughput_rps, 3),
             "Drawn Rate": "" if s.drawn_rps is None else round(s.drawn_rps, 3),
             "Batch": batch,
+            "Input Data": level.spec.inputs,
             "Intended p50 latency": _us(s.p50_ms),
             "Intended p90 latency": _us(s.p90_ms),
             "Intended p95 latency": _us(s.p95_ms),

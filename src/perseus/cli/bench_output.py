@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from perseus.cli.notices import worth_showing
+from perseus.config.inputs import describe_input_data
 from perseus.loadgen import ALL, LatencySummary
 from perseus.orchestrate.bench import BenchResult, LevelResult, headline_label, headline_ms
 from perseus.orchestrate.trial import TrialOutcome
@@ -175,6 +176,7 @@ def verdict_lines(bench: BenchResult) -> list[str]:
     lines += [f"[yellow]telemetry: {escape(notice)}[/yellow]" for notice in notices]
     if bench.stopped:
         lines.append(f"[yellow]{escape(bench.stopped)}[/yellow]")
+    lines.append(f"inputs: {escape(describe_input_data(bench.plan.spec.inputs))}")
     last = bench.levels[-1].outcome
     lines.append(
         f"load generator: {last.loadgen_cpu_us_per_request:.1f} µs CPU per request "
@@ -221,6 +223,7 @@ def level_json(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
         concurrency=result.level.concurrency,
         request_rate=result.level.rate_rps,
         batch=batch,
+        inputs=result.level.spec.inputs,
         infer_per_s=overall.throughput_rps * batch,
         intended_p99_ms=overall.p99_ms,
         latency_measure=headline_label(settings.percentile),

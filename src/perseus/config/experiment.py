@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from perseus.config.inputs import NORMAL, InputData
 from perseus.config.serving import TenantConfig, served_names
 from perseus.core.errors import ConfigError
 from perseus.core.names import unknown
@@ -102,6 +103,13 @@ class ExperimentBase(Strict):
         "(`{resnet50: p95=750ms, mobilenet_v2: p99=100ms}`)",
     )
     load: LoadSettings = Field(default=LoadSettings(), description="how probes offer load")
+    inputs: InputData = Field(
+        default=NORMAL,
+        description="the input values every request sends: normal (standard normal, seeded), zeros, random "
+        "(perf_analyzer 2.51's default random bytes) or file:PATH (.npz with an array per input name, or "
+        ".npy for a model with one input; a batch row, or at least `load.batch` rows); the server's work "
+        "depends on them",
+    )
     search: SearchSettings = Field(default=SearchSettings(), description="how λ is searched")
     repeats: int = Field(
         default=1,
@@ -136,10 +144,13 @@ class ExperimentBase(Strict):
 
     @model_serializer(mode="wrap")
     def _lean(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """`repeats: 1` is left out: a run stored before repeats existed has the same spec, so it resumes."""
+        """`repeats: 1` and `inputs: normal` are left out: a run stored before they existed has the same spec,
+        so it resumes."""
         data: dict[str, Any] = handler(self)
         if data.get("repeats") == 1:
             del data["repeats"]
+        if data.get("inputs") == NORMAL:
+            del data["inputs"]
         return data
 
     MODELS: ClassVar[int | None] = None  # a kind that compares exactly this many models says so

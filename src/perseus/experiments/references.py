@@ -1,15 +1,17 @@
 """Every reference an experiment makes, resolved before anything is measured or stored: its models (zoo
 names, synthetic specs, models added with `perseus models add`, whose copy must still be in the cache), the
-CPUs it pins (they must exist on this host), the price catalog and the machines priced on it, and the batch
-sizes its models take. A bad value is one line naming the value, where it is (file and key, or the flag
-that set it) and the valid ones, with "did you mean …" when one is close. Typos found after an hour of
-measuring cost the hour: that is what this module is for."""
+CPUs it pins (they must exist on this host), the price catalog and the machines priced on it, the batch
+sizes its models take, and a file of input tensors (every model must take its arrays). A bad value is one
+line naming the value, where it is (file and key, or the flag that set it) and the valid ones, with "did
+you mean …" when one is close. Typos found after an hour of measuring cost the hour: that is what this
+module is for."""
 
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from perseus.config.experiment import ExperimentBase
+from perseus.config.inputs import input_file
 from perseus.config.prices import load_catalog
 from perseus.config.serving import format_cpuset
 from perseus.core.errors import ConfigError, PerseusError
@@ -17,6 +19,7 @@ from perseus.core.names import unknown
 from perseus.experiments import knobs
 from perseus.experiments.registry import KINDS
 from perseus.models import ModelInfo, check_model
+from perseus.models.inputs import make_inputs, read_input_file, tensors_of
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,12 @@ def check_experiment(experiment: ExperimentBase, source: Source) -> None:
     _models(experiment, source)
     _cpus(experiment, source)
     _price(experiment, source)
+    path = input_file(experiment.inputs)
+    if path is not None:
+        try:
+            read_input_file(path)
+        except ConfigError as exc:
+            raise ConfigError(f"{source.at('inputs')}: {exc}") from None
 
 
 def _models(experiment: ExperimentBase, source: Source) -> None:
@@ -104,3 +113,9 @@ def check_served(experiment: ExperimentBase, infos: Sequence[ModelInfo], source:
             raise ConfigError(f"{source.at(key)}: {fixed}; dynamic batching needs a dynamic batch dimension")
         if batch != 1:
             raise ConfigError(f"{source.at('load.batch')}: {batch}: {fixed}; the batch must be 1")
+    if input_file(experiment.inputs) is not None:
+        for index, (tenant, info) in enumerate(zip(experiment.models, infos, strict=True)):
+            try:
+                make_inputs(experiment.inputs, tensors_of(info), batch)
+            except ConfigError as exc:
+                raise ConfigError(f"{source.at('inputs')}: {tenant.model} (models.{index}): {exc}") from None

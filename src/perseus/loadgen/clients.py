@@ -1,7 +1,8 @@
 """How to send: one lean async client per protocol (KServe-v2 gRPC or HTTP) with pre-built requests.
 
-Each (model, batch) request is built and serialized once from the model's metadata, with random
-inputs of its shape, and reused: inputs are read-only, and the cost of sending is what we measure.
+Each (model, batch) request is built and serialized once from the model's metadata, with inputs of its
+shape holding the values the input-data setting names (models.inputs), and reused: inputs are
+read-only, and the cost of sending is what we measure.
 Responses are checked for success but not decoded.
 """
 
@@ -12,12 +13,14 @@ import numpy as np
 import tritonclient.grpc.service_pb2 as pb
 from tritonclient.utils import triton_to_np_dtype
 
+from perseus.config.inputs import NORMAL
 from perseus.core.errors import ConfigError, EndpointError, one_line
 from perseus.loadgen.client_base import CONNECT_TIMEOUT_S, Protocol_, RequestFailed
 from perseus.loadgen.fastgrpc import FastGrpc, GrpcStatusError
 from perseus.loadgen.fasthttp import FastHttp, HttpStatusError, get_request, infer_request
 from perseus.loadgen.http2 import message as grpc_message
 from perseus.loadgen.inprocess_client import InprocessClient
+from perseus.models.inputs import InputTensor, make_inputs
 
 _SERVICE = "/inference.GRPCInferenceService/"
 _METHODS = ("ServerLive", "ModelMetadata", "ModelInfer")
@@ -42,40 +45,35 @@ _STATUS_NAMES = [
 ]
 
 
-def random_array(shape: list[int], datatype: str, rng: np.random.Generator) -> Any:
-    dtype = triton_to_np_dtype(datatype)
-    if dtype is None or datatype == "BYTES":
-        raise EndpointError(f"input datatype {datatype} is not supported by the load generator")
-    if np.issubdtype(dtype, np.floating):
-        return rng.standard_normal(shape).astype(dtype)
-    if dtype == np.bool_:
-        return rng.integers(0, 2, shape).astype(dtype)
-    return rng.integers(0, 8, shape).astype(dtype)
-
-
-def concrete_shape(shape: list[int], batch: int) -> list[int]:
-    """The first dynamic dim is the batch; any other dynamic dim gets 1."""
-    return [batch if (axis == 0 and d == -1) else (1 if d == -1 else d) for axis, d in enumerate(shape)]
-
-
-def random_inputs(
-    meta: dict[str, Any], batch: int, seed: int, tenant: str
-) -> list[tuple[str, list[int], str, bytes]]:
-    rng = np.random.default_rng([seed, batch, *tenant.encode()])
-    inputs = []
+def input_tensors(meta: dict[str, Any]) -> list[InputTensor]:
+    """A model's inputs as its KServe-v2 metadata describes them (-1: a dynamic dim; first: the batch)."""
+    tensors = []
     for spec in meta["inputs"]:
-        shape = concrete_shape([int(d) for d in spec["shape"]], batch)
-        inputs.append(
-            (spec["name"], shape, spec["datatype"], random_array(shape, spec["datatype"], rng).tobytes())
-        )
-    return inputs
+        datatype = spec["datatype"]
+        dtype = triton_to_np_dtype(datatype)
+        if dtype is None or datatype == "BYTES":
+            raise EndpointError(f"input datatype {datatype} is not supported by the load generator")
+        tensors.append(InputTensor(spec["name"], tuple(int(d) for d in spec["shape"]), np.dtype(dtype)))
+    return tensors
+
+
+def request_inputs(
+    meta: dict[str, Any], batch: int, seed: int, tenant: str, data: str = NORMAL
+) -> list[tuple[str, list[int], str, bytes]]:
+    """(name, shape, datatype, raw bytes) of each input of one request, with the values `data` names."""
+    rng = np.random.default_rng([seed, batch, *tenant.encode()])
+    arrays = make_inputs(data, input_tensors(meta), batch, rng)
+    return [
+        (spec["name"], list(arrays[spec["name"]].shape), spec["datatype"], arrays[spec["name"]].tobytes())
+        for spec in meta["inputs"]
+    ]
 
 
 class GrpcClient:
     """KServe-v2 over gRPC, on our lean HTTP/2 client (same wire protocol as tritonclient's)."""
 
-    def __init__(self, url: str, timeout_s: float, seed: int) -> None:
-        self.url, self.timeout_s, self.seed = url, timeout_s, seed
+    def __init__(self, url: str, timeout_s: float, seed: int, inputs: str = NORMAL) -> None:
+        self.url, self.timeout_s, self.seed, self.inputs = url, timeout_s, seed, inputs
         try:
             self._pool = FastGrpc(url)
         except ValueError as exc:
@@ -111,7 +109,7 @@ class GrpcClient:
             "inputs": [{"name": i.name, "datatype": i.datatype, "shape": list(i.shape)} for i in meta.inputs]
         }
         request = pb.ModelInferRequest(model_name=tenant)
-        for name, shape, datatype, raw in random_inputs(described, batch, self.seed, tenant):
+        for name, shape, datatype, raw in request_inputs(described, batch, self.seed, tenant, self.inputs):
             tensor = request.inputs.add()
             tensor.name, tensor.datatype = name, datatype
             tensor.shape.extend(shape)
@@ -136,8 +134,10 @@ class GrpcClient:
 
 
 class HttpClient:
-    def __init__(self, url: str, timeout_s: float, seed: int, max_connections: int) -> None:
-        self.url, self.timeout_s, self.seed = url, timeout_s, seed
+    def __init__(
+        self, url: str, timeout_s: float, seed: int, max_connections: int, inputs: str = NORMAL
+    ) -> None:
+        self.url, self.timeout_s, self.seed, self.inputs = url, timeout_s, seed, inputs
         try:
             self._pool = FastHttp(url, max_connections)
         except ValueError as exc:
@@ -160,7 +160,7 @@ class HttpClient:
             meta = json.loads(await self._get(f"/v2/models/{tenant}"))
         except (OSError, TimeoutError, HttpStatusError, ValueError) as exc:
             raise EndpointError(f"model {tenant!r} is not available at {self.url}: {one_line(exc)}") from None
-        inputs = random_inputs(meta, batch, self.seed, tenant)
+        inputs = request_inputs(meta, batch, self.seed, tenant, self.inputs)
         self._requests[(tenant, batch)] = infer_request(self._pool.host, tenant, inputs)
 
     async def infer(self, tenant: str, batch: int) -> None:
@@ -185,13 +185,15 @@ async def open_client(
     timeout_s: float,
     seed: int,
     max_connections: int,
+    inputs: str = NORMAL,
 ) -> GrpcClient | HttpClient | InprocessClient:
-    """A checked client with a prepared request for every (model, batch) in `needs`."""
+    """A checked client with a prepared request for every (model, batch) in `needs`, its inputs holding
+    the values `inputs` names (the in-process reference's worker holds its own: it was started with them)."""
     client: GrpcClient | HttpClient | InprocessClient
     if protocol == "grpc":
-        client = GrpcClient(url, timeout_s, seed)
+        client = GrpcClient(url, timeout_s, seed, inputs)
     elif protocol == "http":
-        client = HttpClient(url, timeout_s, seed, max_connections)
+        client = HttpClient(url, timeout_s, seed, max_connections, inputs)
     elif protocol == "inprocess":
         client = InprocessClient(url, timeout_s)
     else:

@@ -56,6 +56,7 @@ async def connect(spec: LoadSpec, worker: int) -> InferClient:
         timeout_s=spec.request_timeout_s,
         seed=spec.seed + worker,
         max_connections=spec.max_in_flight or 1024,
+        inputs=spec.inputs,
     )
 
 

@@ -31,6 +31,7 @@ async def _check(spec: LoadSpec) -> None:
             timeout_s=spec.request_timeout_s,
             seed=spec.seed,
             max_connections=1,
+            inputs=spec.inputs,
         )
     except EndpointError as exc:
         other = OTHER.get(spec.protocol)

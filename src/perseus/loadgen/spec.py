@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from perseus.config.inputs import NORMAL
 from perseus.core.errors import ConfigError
 from perseus.loadgen.client_base import Protocol_
 from perseus.loadgen.schedule import Arrival, TenantRate, open_loop, split_trace
@@ -29,6 +30,7 @@ class LoadSpec:
     max_in_flight: int | None = None  # open loop: cap per worker; held-back sends are counted late
     request_timeout_s: float = 60.0
     seed: int = 0
+    inputs: str = NORMAL  # the input values sent (config.inputs): normal, zeros, random or file:PATH
     on_ray: bool = False  # the workers are Ray actors spread over the connected cluster's nodes
 
     def __post_init__(self) -> None:

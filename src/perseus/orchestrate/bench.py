@@ -79,14 +79,14 @@ def run_bench(settings: BenchSettings | BenchPlan, store: Store, reporter: Repor
     with ExitStack() as stack:
         cluster = stack.enter_context(ray_cluster(options.ray, reporter.status)) if options.ray else None
         host = look_at_host(reporter, options.require_quiet_host, spec.url if plan.server is None else None)
-        facts = provenance(host) | ({"cluster": cluster.provenance()} if cluster else {})
+        facts = provenance(host, spec.inputs) | ({"cluster": cluster.provenance()} if cluster else {})
         run_id = stack.enter_context(store.recording("bench", plan.record(), facts))
         if plan.server is None:
             endpoint = remote_target(spec.url, spec.protocol, options.metrics_url)
         else:
             backend = cast(Backend, options.backend)
             endpoint = started_target(
-                backend, plan.server, runs_dir() / f"run-{run_id}", spec.protocol, reporter
+                backend, plan.server, runs_dir() / f"run-{run_id}", spec.protocol, reporter, spec.inputs
             )
         with endpoint as where:
             # A started server's address (and the in-process reference's own protocol) is known only now.

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from perseus.config import ServerConfig
+from perseus.config.inputs import NORMAL, input_file, parse_input_data
 from perseus.config.knobs import Knobs
 from perseus.config.loading import build
 from perseus.config.serving import tenant_names
@@ -15,6 +16,7 @@ from perseus.core.errors import ConfigError
 from perseus.core.units import parse_model_rates
 from perseus.loadgen import LoadSpec, SlaTarget, TenantRate, TrialRules, parse_sla, read_trace
 from perseus.loadgen.schedule import Arrival as Scheduled
+from perseus.models.inputs import read_input_file
 from perseus.orchestrate.targets import BACKENDS
 from perseus.orchestrate.trial import spec_record
 
@@ -55,6 +57,7 @@ class BenchSettings:
     batch: int = 1
     timeout_s: float = 60.0
     seed: int = 0
+    inputs: str = NORMAL  # the input values each request sends (config.inputs)
     telemetry_interval_s: float = 1.0
     knobs: Knobs = field(default_factory=Knobs)
     require_quiet_host: bool = False
@@ -169,6 +172,13 @@ def _check(s: BenchSettings) -> None:
         raise ConfigError(f"--percentile must be between 0 and 100, got {s.percentile:g}")
     if not 0 < s.stability_percentage < 100:
         raise ConfigError(f"--stability-percentage must be between 0 and 100, got {s.stability_percentage:g}")
+    parse_input_data(s.inputs, "--input-data")
+    path = input_file(s.inputs)
+    if path is not None:
+        try:
+            read_input_file(path)  # its shapes are checked against each model before any load
+        except ConfigError as exc:
+            raise ConfigError(f"--input-data: {exc}") from None
 
 
 def _server(s: BenchSettings) -> tuple[tuple[str, ...], ServerConfig | None]:
@@ -192,6 +202,7 @@ def _levels(s: BenchSettings, url: str, models: tuple[str, ...]) -> list[Level]:
         batch=s.batch,
         request_timeout_s=s.timeout_s,
         seed=s.seed,
+        inputs=s.inputs,
     )
     if s.trace is not None:
         arrivals = tuple(read_trace(s.trace))

@@ -70,6 +70,7 @@ def open_loop(
             rates=arrivals,
             protocol=load.protocol,
             seed=seed,
+            inputs=experiment.inputs,
         )
 
     return spec
@@ -173,7 +174,7 @@ class ProbingServer:
             rules = TrialRules.fixed(
                 min(ESTIMATE_S, trial.max_duration_s), min(ESTIMATE_WARMUP_S, trial.warmup_s)
             )
-            row = self._measure(key, _closed_loop(name), rules, judged=False)
+            row = self._measure(key, _closed_loop(name, self.experiment.inputs), rules, judged=False)
             found[name] = float(row.summary.value(name, "throughput_rps", 0.0)) or 1.0
         return found
 
@@ -196,9 +197,14 @@ def outcome(row: TrialRow, rates: Mapping[str, float], again: bool = False) -> s
     return "feasible" if row.status == "valid" else f"feasible, flagged ({row.reason})"
 
 
-def _closed_loop(tenant: str) -> Callable[[RunningServer], LoadSpec]:
+def _closed_loop(tenant: str, inputs: str) -> Callable[[RunningServer], LoadSpec]:
     def spec(server: RunningServer) -> LoadSpec:
         (served,) = [t for t in server.tenants if t.name == tenant]
-        return LoadSpec(url=server.endpoints.grpc_url, tenants=(tenant,), concurrency=served.config.instances)
+        return LoadSpec(
+            url=server.endpoints.grpc_url,
+            tenants=(tenant,),
+            concurrency=served.config.instances,
+            inputs=inputs,
+        )
 
     return spec

@@ -1,4 +1,5 @@
-"""What a stored run must carry to be traceable: host, software versions, git sha, command."""
+"""What a stored run must carry to be traceable: host, software versions, git sha, command, the input values
+it sent."""
 
 import os
 import platform
@@ -11,6 +12,8 @@ from typing import Any
 import psutil
 
 from perseus import __version__
+from perseus.config.inputs import NORMAL
+from perseus.models.inputs import input_provenance
 from perseus.serving import TRITON_VERSION
 from perseus.telemetry.host import HostCheck
 
@@ -80,7 +83,7 @@ def host_facts() -> dict[str, Any]:
     }
 
 
-def provenance(host_check: HostCheck | None = None) -> dict[str, Any]:
+def provenance(host_check: HostCheck | None = None, inputs: str = NORMAL) -> dict[str, Any]:
     return {
         "host": host_facts(),
         "host_check": host_check.as_dict() if host_check is not None else None,
@@ -89,4 +92,5 @@ def provenance(host_check: HostCheck | None = None) -> dict[str, Any]:
         "command": sys.argv,
         "weights": "random (pretrained weights are not downloadable here; dense CNN cost does not "
         "depend on weight values)",
+        "inputs": input_provenance(inputs),
     }

@@ -131,7 +131,7 @@ def run_experiment(
         measured = experiment.machine_refs().get("profile.machine")
         resources, slots = cluster.for_machine(measured) if cluster else ({}, 1)
         host = look_at_host(reporter, require_quiet_host)
-        facts = provenance(host) | ({"cluster": cluster.provenance()} if cluster else {})
+        facts = provenance(host, experiment.inputs) | ({"cluster": cluster.provenance()} if cluster else {})
         with store.recording(RUN_KIND, spec, facts, resume=previous.id if previous else None) as run_id:
             lab = ServerLab(
                 store, run_id, experiment, reporter, runs_dir() / f"run-{run_id}", kind.plan(experiment)

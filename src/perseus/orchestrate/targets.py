@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from perseus.config import ServerConfig
+from perseus.config.inputs import NORMAL
 from perseus.core.errors import ConfigError
 from perseus.core.progress import Reporter
 from perseus.loadgen.client_base import Protocol_
@@ -37,9 +38,15 @@ def remote_target(url: str, protocol: Protocol_, metrics_url: str | None) -> Ite
 
 @contextmanager
 def started_target(
-    backend: Backend, config: ServerConfig, run_dir: Path, protocol: Protocol_, reporter: Reporter
+    backend: Backend,
+    config: ServerConfig,
+    run_dir: Path,
+    protocol: Protocol_,
+    reporter: Reporter,
+    inputs: str = NORMAL,
 ) -> Iterator[Target]:
-    """Start the embedded Triton or the in-process reference for the config; stop it on exit."""
+    """Start the embedded Triton or the in-process reference for the config; stop it on exit. `inputs` is
+    for the in-process reference, whose workers hold their own inputs (Triton gets the client's)."""
     if backend == "embedded":
         with ServerSession(config, run_dir, reporter) as session:
             server = session.server()
@@ -48,7 +55,7 @@ def started_target(
             names = tuple(t.name for t in server.tenants)
             yield Target(url, protocol, names, observe, f"embedded tritonserver {server.version}")
     elif backend == "inprocess":
-        with inprocess_server(config, run_dir, reporter.status) as reference:
+        with inprocess_server(config, run_dir, reporter.status, inputs) as reference:
             observe = Observation(reference.tenant_pids)
             names = tuple(t.name for t in reference.tenants)
             yield Target(

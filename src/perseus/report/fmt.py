@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from perseus.config.inputs import NORMAL, describe_input_data
 from perseus.core.interval import Estimate
 from perseus.cost.saving import Alone
 from perseus.experiments.results import ExperimentResults
@@ -172,12 +173,20 @@ def trials_text(results: ExperimentResults) -> str:
     return f"{results.trials} trial{'s' if results.trials != 1 else ''} ({results.failed_trials} failed)"
 
 
+def input_data(stored: object) -> str:
+    """The input-data setting a run or trial stored (`inputs`); a run from before it existed sent normal."""
+    if isinstance(stored, dict):  # a run's provenance: {"data": ..., "values": ..., [file facts]}
+        stored = stored.get("data")
+    return stored if isinstance(stored, str) and stored else NORMAL
+
+
 def provenance_line(results: ExperimentResults) -> str:
     prov = results.provenance
     versions = prov.get("versions") or {}
     return (
         f"{machine_text(prov)}; tritonserver {versions.get('tritonserver') or MISSING}; "
-        f"git {prov.get('git_sha') or MISSING}; weights: {prov.get('weights') or 'random'}"
+        f"git {prov.get('git_sha') or MISSING}; weights: {prov.get('weights') or 'random'}; "
+        f"inputs: {input_data(prov.get('inputs'))}"
     )
 
 
@@ -208,7 +217,11 @@ def provenance_facts(results: ExperimentResults) -> list[tuple[str, str]]:
         ("started", str(prov.get("started_at") or MISSING)),
         ("finished", str(prov.get("finished_at") or MISSING)),
         ("weights", str(prov.get("weights") or "random")),
+        ("inputs", describe_input_data(input_data(prov.get("inputs")))),
     ]
+    inputs = prov.get("inputs")
+    if isinstance(inputs, dict) and inputs.get("sha256"):
+        facts.append(("input file", f"{inputs.get('path')} (sha256 {inputs['sha256']})"))
     return facts
 
 

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from perseus.config.inputs import describe_input_data
 from perseus.experiments.results import RUN_KIND
 from perseus.report import fmt
 from perseus.report.table import Cell, TableData
@@ -128,6 +129,7 @@ def bench_table(run: RunRow, trials: list[TrialRow]) -> TableData:
             notes.append(
                 Cell(f"{prefix}SLA {every['sla']}: {met}", "good" if every.get("sla_met") else "bad")
             )
+    notes.append(Cell(f"inputs: {describe_input_data(fmt.input_data(run.spec.get('inputs')))}"))
     columns = ["model", "offered req/s", "served req/s", "p50 ms", "p95 ms", "p99 ms"]
     columns += ["errors", "late sends", "QoS"]
     return TableData(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from perseus.config.inputs import NORMAL
 from perseus.config.serving import ServerConfig
 from perseus.core import wire
 from perseus.core.errors import ModelError, ServerError
@@ -115,21 +116,26 @@ def _check(tenants: list[Tenant]) -> None:
     pinning.check_cpus({t.name: t.config.cpus for t in tenants if t.config.cpus is not None})
 
 
-def _argv(tenant: Tenant, socket_path: Path) -> list[str]:
+def _argv(tenant: Tenant, socket_path: Path, inputs: str) -> list[str]:
     settings = {
         "tenant": tenant.name,
         "model": tenant.model.model_dump(mode="json"),
         "config": tenant.config.model_dump(mode="json"),
         "socket": str(socket_path),
+        "inputs": inputs,
     }
     return [sys.executable, "-m", WORKER_MODULE, json.dumps(settings)]
 
 
 @contextmanager
 def inprocess_server(
-    config: ServerConfig, run_dir: Path, on_status: Callable[[str], None] | None = None
+    config: ServerConfig,
+    run_dir: Path,
+    on_status: Callable[[str], None] | None = None,
+    inputs: str = NORMAL,
 ) -> Iterator[InprocessServer]:
     """Start one worker per tenant, yield once every one answers a ping, then stop and reap them all.
+    Each worker holds its inputs (no client sends any): their values are those `inputs` names.
 
     Whatever happens inside the block (exception, Ctrl-C), no worker is left when this returns.
     """
@@ -149,7 +155,7 @@ def inprocess_server(
             path = server.socket_path(tenant.name)
             path.unlink(missing_ok=True)  # left by an earlier run in this folder: bind would fail
             server.workers[tenant.name] = procs.spawn(
-                _argv(tenant, path), dict(os.environ), server.log_paths[tenant.name]
+                _argv(tenant, path, inputs), dict(os.environ), server.log_paths[tenant.name]
             )
         _wait_ready(server, config.ready_timeout_s)
         yield server

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perseus.config.inputs import NORMAL
 from perseus.config.serving import TenantConfig
 from perseus.core import wire
 from perseus.core.errors import one_line
@@ -142,10 +143,11 @@ def batch_problem(model: ModelInfo, config: TenantConfig, batch: int) -> str | N
 
 
 class Inputs:
-    """One random input per total batch size, generated the first time that size is run, then reused."""
+    """One input per total batch size, with the values `data` names (config.inputs), made the first time
+    that size is run, then reused."""
 
-    def __init__(self, model: ModelInfo) -> None:
-        self.model = model
+    def __init__(self, model: ModelInfo, data: str = NORMAL) -> None:
+        self.model, self.data = model, data
         self._by_batch: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -155,7 +157,9 @@ class Inputs:
             with self._lock:
                 feeds = self._by_batch.get(batch)
                 if feeds is None:
-                    feeds = self._by_batch[batch] = load_onnx_input(self.model, batch, seed=batch)
+                    feeds = self._by_batch[batch] = load_onnx_input(
+                        self.model, batch, seed=batch, data=self.data
+                    )
         return feeds
 
 
@@ -236,12 +240,12 @@ def _start(target: Callable[..., None], args: Iterable[object], name: str) -> No
     threading.Thread(target=target, args=tuple(args), name=name, daemon=True).start()
 
 
-def serve(tenant: str, model: ModelInfo, config: TenantConfig, socket_path: Path) -> None:
-    """Load the tenant's instances, then accept connections forever."""
+def serve(tenant: str, model: ModelInfo, config: TenantConfig, socket_path: Path, data: str = NORMAL) -> None:
+    """Load the tenant's instances, then accept connections forever; requests run on inputs of `data`."""
     if config.cpus is not None:
         # Before any session exists, so the threads onnxruntime starts inherit the cpuset.
         pinning.pin(os.getpid(), config.cpus)
-    inputs = Inputs(model)
+    inputs = Inputs(model, data)
     if model.kind == "sleep":
         runners = [sleep_runner(model) for _ in range(config.instances)]
     else:
@@ -274,7 +278,7 @@ def main(argv: list[str]) -> int:
         tenant = str(settings["tenant"])
         model = ModelInfo.model_validate(settings["model"])
         config = TenantConfig.model_validate(settings["config"])
-        serve(tenant, model, config, Path(settings["socket"]))
+        serve(tenant, model, config, Path(settings["socket"]), str(settings.get("inputs", NORMAL)))
     except Exception as exc:
         traceback.print_exc()
         # The parent quotes the log's last line: make it the one-line reason.
