@@ -40,8 +40,9 @@ def _ends(est: Estimate) -> dict[str, float]:
 
 
 def interval_json(est: Estimate) -> dict[str, Any]:
-    """A figure with its interval: value, low, high, and how many independent searches it rests on."""
-    return {**est.json(), "searches": est.searches}
+    """A figure with its interval: value, low, high, how many independent searches it rests on, and how
+    the interval was made (bracket, t90, min-max, exact)."""
+    return {**est.json(), "searches": est.searches, "interval": est.kind}
 
 
 def demo_json(results: ExperimentResults) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
-from perseus.core.interval import Estimate, of_searches
+from perseus.core.interval import Estimate, centre, of_searches
 from perseus.experiments.placements import PEAK, SHARED_PEAK, dedicated, repeats, shared
 from perseus.store import Placement, TrialRow
 from perseus.store.judge import feasible
@@ -163,20 +163,19 @@ def _bracket_high(probes: list[Probe], best: Probe, judged: str | None) -> float
 
 
 def combined(found: Sequence[Peak]) -> Peak:
-    """One λ from independent searches of the same placement: the mean rates, each search's probes, and
-    the interval of their spread (see of_searches)."""
+    """One λ from independent searches of the same placement: each model's rate the centre of its rates
+    (the geometric mean, as λ's own: see of_searches), each search's probes, and the interval of their
+    spread. A model held at a fixed rate keeps it; the searched ones' shares stay what they were."""
     first = found[0]
     if len(found) == 1:
         return first
-
-    def mean(field: str) -> dict[str, float]:
-        return {m: statistics.fmean(getattr(p, field)[m] for p in found) for m in getattr(first, field)}
-
+    rates = {m: centre(p.rates_rps[m] for p in found) for m in first.rates_rps}
+    p95 = {m: statistics.fmean(p.p95_ms[m] for p in found) for m in first.p95_ms}
     brackets = [(p.searched.low, p.searched.high) for p in found]
     return Peak(
         first.label,
-        mean("rates_rps"),
-        mean("p95_ms"),
+        rates,
+        p95,
         first.method,
         [probe for p in found for probe in p.probes],
         of_searches(brackets),

@@ -90,7 +90,7 @@ def _merged_model(found: list[ModelProfile]) -> ModelProfile:
         return last
     median = statistics.median(m.shared_rps.value for m in same)
     low, high = min(m.shared_rps.low for m in same), max(m.shared_rps.high for m in same)
-    shared = Estimate(median, low, high, len(same))
+    shared = Estimate(median, low, high, len(same), min_max=True)  # the range of the runs: not a 90% interval
     best = max(same, key=lambda m: m.best_rps.value / m.shared_rps.value)
     gains = [m.best_rps.value / m.shared_rps.value for m in same if m.best_setting == best.best_setting]
     return replace(
