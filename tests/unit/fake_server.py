@@ -14,6 +14,7 @@ from typing import Any
 from perseus.config import ServerConfig
 from perseus.config.serving import tenant_names
 from perseus.core.progress import NullReporter, Reporter
+from perseus.core.reasons import Reason, Why
 from perseus.core.records import TrialRecords
 from perseus.experiments.registry import kind_of
 from perseus.experiments.results import RUN_KIND
@@ -102,8 +103,9 @@ class FakeSession:
             }
         stored = {"load": {"mode": spec.mode}, **(extra or {})}
         doubt = self.doubt_first and "|attempt" not in name and spec.mode == "open"
-        status, reason = ("invalid", "unstable: the last 3 windows differ") if doubt else ("valid", None)
-        store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reason)
+        unstable = [Reason(Why.UNSTABLE, "unstable: the last 3 windows differ")]
+        status, reasons = ("invalid", unstable) if doubt else ("valid", [])
+        store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reasons)
         self.log.append(name)
         return None
 
