@@ -40,6 +40,8 @@ class FakeSession:
     config: ServerConfig
     log: list[str] = field(default_factory=list)  # trial names measured
     doubt_first: bool = False  # every open-loop probe's first attempt comes out unstable
+    # Or comes out as this instead: a status and its reason (a late generator, a FAILED server, ...).
+    first: tuple[str, Reason] | None = None
     slowdown: float = 1.0  # every service time × this: a server start that landed on a slower host
 
     def service_ms(self, model: str) -> float:
@@ -102,9 +104,10 @@ class FakeSession:
                 "qos_satisfaction": None if met is None else (1.0 if met else 0.5),
             }
         stored = {"load": {"mode": spec.mode}, **(extra or {})}
-        doubt = self.doubt_first and "|attempt" not in name and spec.mode == "open"
-        unstable = [Reason(Why.UNSTABLE, "unstable: the last 3 windows differ")]
-        status, reasons = ("invalid", unstable) if doubt else ("valid", [])
+        first_attempt = "|attempt" not in name and spec.mode == "open"
+        unstable = ("invalid", Reason(Why.UNSTABLE, "unstable: the last 3 windows differ"))
+        first = self.first or (unstable if self.doubt_first else None)
+        status, reasons = (first[0], [first[1]]) if first and first_attempt else ("valid", [])
         store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reasons)
         self.log.append(name)
         return None
@@ -118,6 +121,16 @@ def fake_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iter
 @contextmanager
 def doubting_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
     yield FakeSession(config, doubt_first=True)
+
+
+def first_attempts(status: str, reason: Reason) -> Callable[..., Any]:
+    """Sessions whose every open-loop probe's first attempt comes out `status` for `reason`."""
+
+    @contextmanager
+    def session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
+        yield FakeSession(config, first=(status, reason))
+
+    return session
 
 
 def drifting_session(slowdowns: list[float]) -> Callable[..., Any]:

@@ -60,9 +60,12 @@ def test_bisect_fails_at_the_floor_with_its_reason() -> None:
         bisect(threshold_probe(5.0, calls), 100.0, SearchSettings(max_probes=20), "m", floor_rps=13.0)
     assert calls == [100.0, 25.0, 13.0]
     calls.clear()
-    with pytest.raises(SlaNotMetError, match=r"at 10 req/s"):  # the start is the floor already
+    with pytest.raises(SlaNotMetError, match=r"at 13 req/s"):  # a start under the floor begins there
         bisect(threshold_probe(5.0, calls), 10.0, SearchSettings(), "m", floor_rps=13.0)
-    assert calls == [10.0]
+    assert calls == [13.0]
+    calls.clear()
+    found = bisect(threshold_probe(50.0, calls), 10.0, SearchSettings(tolerance=0.1), "m", floor_rps=13.0)
+    assert calls[:2] == [13.0, 26.0] and min(calls) == 13.0 and 50.0 / 1.1 <= found.peak_rps <= 50.0
 
 
 def test_ramp_stops_after_patience_and_keeps_the_best() -> None:

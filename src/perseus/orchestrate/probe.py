@@ -35,7 +35,11 @@ def rules_of(experiment: ExperimentBase, tail: int = TAIL_SAMPLES) -> TrialRules
     threads delay the generator's wake-ups by a few ms (2-5 ms for 1-5% of sends when a CNN keeps both
     cores busy, even at 20 req/s), which matters for a 20 ms SLA, not a 100 ms one. Latency counts from
     the intended send either way, so a late send can only make the server look slower, by at most 5% of
-    the SLA here; beyond that the probe is refused."""
+    the SLA here; beyond that the probe is refused.
+
+    Windows are at most a sixth of the longest trial (1 s from 6 s up), so a trial can be judged stable
+    within half of it: the rest is there for a tenant with a small share to complete the latencies its
+    SLA percentile needs, which a trial waits for."""
     t = experiment.trial
     slas = [experiment.sla_of(key) for key in experiment.model_keys()]
     tightest_ms = min(sla.threshold_ns for sla in slas) / 1e6
@@ -43,6 +47,7 @@ def rules_of(experiment: ExperimentBase, tail: int = TAIL_SAMPLES) -> TrialRules
         warmup_s=t.warmup_s,
         min_duration_s=t.min_duration_s,
         max_duration_s=t.max_duration_s,
+        window_s=min(TrialRules.window_s, t.max_duration_s / (2 * TrialRules.stable_windows)),
         tolerance=t.tolerance,
         late_threshold_ms=t.late_threshold_ms or max(2.0, 0.05 * tightest_ms),
         min_tenant_requests=max(samples_for(sla.percentile, tail) for sla in slas),

@@ -115,7 +115,7 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
     if missed:
         detail = "; ".join(_missed(used[-1], t, found[t]) for t in missed)
         return Verdict(False, _with(detail, together), len(used), judged_tenants, missed=tuple(missed))
-    flags = [r.text for a in used for r in a.reasons]
+    flags = [r.text for a in used for r in a.reasons if r.kind not in POOLED]  # the pool had enough
     flagged = any(a.status != "valid" for a in used)
     inside = "; ".join(p for p in (together, "flagged: " + "; ".join(flags) if flags else "") if p)
     return Verdict(True, f"ok ({inside})" if inside else "ok", len(used), judged_tenants, flagged)
