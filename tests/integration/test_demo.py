@@ -19,8 +19,10 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
         "synthetic-sleep:service_ms=10,synthetic-cpu:dim=1024:layers=16",  # model-bound, not generator-bound
         "--sla-p95-ms",
         "80",
-        "--trial-s",
-        "1.5",
+        "--trial-s",  # up to 2.5 s, and Fig 2 holds the sleeping model at 3/4 of its λ (~57 req/s): a trial
+        "2.5",  # then holds the 100 latencies its p95 needs (at half of λ it would take ~3.5 s trials)
+        "--fractions",
+        "0.75",
         "--warmup-s",
         "0.3",
         "--tolerance",
@@ -40,6 +42,7 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
     figures = [*summary["dedicated_rps"].values(), *summary["shared_rps"].values(), summary["saving"]]
     for figure in figures + list(summary["usd_per_1m"].values()):
         assert figure["low"] <= figure["value"] <= figure["high"] and figure["searches"] == 1
+        assert figure["interval"] == "bracket"
     dedicated = {m: f["value"] for m, f in summary["dedicated_rps"].items()}
     shared = {m: f["value"] for m, f in summary["shared_rps"].items()}
     assert set(dedicated) == set(shared) == {"synthetic-sleep", "synthetic-cpu"}

@@ -14,6 +14,7 @@ from typing import Any
 from perseus.config import ServerConfig
 from perseus.config.serving import served_names
 from perseus.core.progress import NullReporter, Reporter
+from perseus.core.reasons import Reason, Why
 from perseus.core.records import TrialRecords
 from perseus.experiments.registry import kind_of
 from perseus.experiments.results import RUN_KIND
@@ -39,6 +40,8 @@ class FakeSession:
     config: ServerConfig
     log: list[str] = field(default_factory=list)  # trial names measured
     doubt_first: bool = False  # every open-loop probe's first attempt comes out unstable
+    # Or comes out as this instead: a status and its reason (a late generator, a FAILED server, ...).
+    first: tuple[str, Reason] | None = None
     slowdown: float = 1.0  # every service time × this: a server start that landed on a slower host
 
     def service_ms(self, model: str) -> float:
@@ -101,9 +104,11 @@ class FakeSession:
                 "qos_satisfaction": None if met is None else (1.0 if met else 0.5),
             }
         stored = {"load": {"mode": spec.mode, "inputs": spec.inputs}, **(extra or {})}
-        doubt = self.doubt_first and "|attempt" not in name and spec.mode == "open"
-        status, reason = ("invalid", "unstable: the last 3 windows differ") if doubt else ("valid", None)
-        store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reason)
+        first_attempt = "|attempt" not in name and spec.mode == "open"
+        unstable = ("invalid", Reason(Why.UNSTABLE, "unstable: the last 3 windows differ"))
+        first = self.first or (unstable if self.doubt_first else None)
+        status, reasons = (first[0], [first[1]]) if first and first_attempt else ("valid", [])
+        store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reasons)
         self.log.append(name)
         return None
 
@@ -116,6 +121,16 @@ def fake_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iter
 @contextmanager
 def doubting_session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
     yield FakeSession(config, doubt_first=True)
+
+
+def first_attempts(status: str, reason: Reason) -> Callable[..., Any]:
+    """Sessions whose every open-loop probe's first attempt comes out `status` for `reason`."""
+
+    @contextmanager
+    def session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
+        yield FakeSession(config, first=(status, reason))
+
+    return session
 
 
 def drifting_session(slowdowns: list[float]) -> Callable[..., Any]:

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perseus.loadgen.histogram import (
+from perseus.core.histogram import (
     decode,
     encode,
     histogram_of,

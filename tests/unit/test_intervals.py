@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from perseus.config.prices import load_catalog
 from perseus.core.interval import Estimate, of_searches, t95
@@ -25,13 +27,93 @@ from tests.unit.test_kinds import CPU, FAST, QUICK, kind_plan
 from tests.unit.trial_rows import feasible_row
 
 
-def test_one_search_is_its_bracket_and_repeats_a_t_interval() -> None:
+def test_one_search_is_its_bracket_and_repeats_a_t_interval_on_log_lambda() -> None:
     assert of_searches([(80.0, 84.0)]) == Estimate(80.0, 80.0, 84.0, 1)
+    assert of_searches([(80.0, 84.0)]).kind == "bracket"
     found = of_searches([(90.0, 95.0), (100.0, 105.0), (110.0, 115.0)])
-    half = 2.920 * 10.0 / math.sqrt(3)  # t(0.95, 2 df) × s / √K, s = 10
-    assert found.value == 100.0 and found.searches == 3
-    assert found.low == pytest.approx(100.0 - half) and found.high == pytest.approx(105.0 + half)
+    logs = [math.log(x) for x in (90.0, 100.0, 110.0)]
+    half = 2.920 * statistics.stdev(logs) / math.sqrt(3)  # t(0.95, 2 df) × s / √K, on log λ
+    centre = statistics.fmean(logs)
+    highs = statistics.fmean(math.log(x) for x in (95.0, 105.0, 115.0))
+    assert found.value == pytest.approx(math.exp(centre)) and found.searches == 3 and found.kind == "t90"
+    assert found.low == pytest.approx(math.exp(centre - half))
+    assert found.high == pytest.approx(math.exp(highs + half))
     assert t95(1) == 6.314 and t95(30) == 1.697 and t95(200) == 1.645
+
+
+def test_two_searches_far_apart_keep_a_positive_interval_and_a_saving() -> None:
+    """The issue's case: 40 and 60 req/s gave an arithmetic interval down to −13 req/s, and the saving
+    against it raised "dedicated peaks must be > 0"."""
+    lam = of_searches([(40.0, 42.0), (60.0, 62.0)])
+    assert 0 < lam.low < 40.0 and lam.high > 62.0
+    assert lam.value == pytest.approx(math.sqrt(40.0 * 60.0))
+    saving = saving_interval({"a": Estimate(30.0, 28.0, 32.0, 2)}, {"a": Alone("a", lam.value, {}, lam)})
+    assert saving.low <= saving.value <= saving.high < 1
+    assert "90% interval over 2 searches" in fmt.saving_interval_text(saving)
+
+
+def test_an_interval_can_be_labelled_a_min_max() -> None:
+    """A merged profile's λ spans its runs' measurements: min to max, which the report must not call a
+    90% interval; a figure derived from it (scaled, priced, a saving) says so too."""
+    spread = Estimate(100.0, 80.0, 130.0, 3, min_max=True)
+    assert spread.kind == "min-max" and "min–max over 3" in fmt.basis(spread)
+    assert "90%" not in fmt.basis(spread)
+    assert spread.scaled(0.5).kind == "min-max"
+    assert spread.map_decreasing(lambda v: 1 / v).kind == "min-max"
+    saving = saving_interval({"a": Estimate.exact(60.0)}, {"a": Alone("a", 100.0, {}, spread)})
+    assert saving.kind == "min-max" and "90%" not in fmt.saving_interval_text(saving)
+
+
+RATES = st.floats(min_value=0.05, max_value=1e5, allow_nan=False)
+BRACKETS = st.lists(
+    st.tuples(RATES, st.floats(min_value=1.0, max_value=1.5)).map(lambda b: (b[0], b[0] * b[1])),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(BRACKETS)
+def test_the_interval_of_repeated_searches_stays_positive_and_holds_its_value(
+    brackets: list[tuple[float, float]],
+) -> None:
+    lam = of_searches(brackets)
+    assert 0 < lam.low <= lam.value <= lam.high
+    assert lam.searches == len(brackets)
+    # Scaling every search scales λ and both ends (a rate in other units is the same finding).
+    scaled = of_searches([(lo * 3, hi * 3) for lo, hi in brackets])
+    assert scaled.value == pytest.approx(3 * lam.value, rel=1e-9)
+    assert scaled.low == pytest.approx(3 * lam.low, rel=1e-9)
+    assert scaled.high == pytest.approx(3 * lam.high, rel=1e-9)
+
+
+@given(BRACKETS, BRACKETS, st.floats(min_value=0.0, max_value=1.0), st.floats(min_value=0.0, max_value=1.0))
+def test_no_saving_or_cost_of_repeated_searches_raises(
+    a: list[tuple[float, float]], b: list[tuple[float, float]], share_a: float, share_b: float
+) -> None:
+    """Whatever the repeats found, the figures a report derives from them are computed, never raised."""
+    peaks = {"a": of_searches(a), "b": of_searches(b)}
+    against = {m: Alone(m, lam.value, {}, lam) for m, lam in peaks.items()}
+    rates = {"a": peaks["a"].scaled(share_a), "b": peaks["b"].scaled(share_b)}
+    saving = saving_interval(rates, against)
+    assert saving.low <= saving.value <= saving.high <= 1
+    fmt.saving_interval_text(saving)
+    fmt.saving_headline(saving, "here")
+    machine = load_catalog().get("gcp-n2-standard-2")
+    usd = cost_line("shared", machine, peaks["a"].value, peaks["a"]).usd
+    assert 0 < usd.low <= usd.value <= usd.high
+
+
+def test_a_report_of_repeats_far_apart_does_not_fail(tmp_path: Path) -> None:
+    """Two servers, the second 60% slower: a stored Fig 1 run whose searches differ by more than ~37%
+    used to fail in its report (the dedicated λ's low end fell below 0)."""
+    results, _ = _run(tmp_path, [1.0, 1.6], kind="dedicated-vs-multitenant", models=[FAST, CPU], repeats=2)
+    found = results.findings
+    assert isinstance(found, fig1.Findings) and found.fig1 is not None
+    for peak_ in found.peaks.values():
+        assert 0 < peak_.total.low <= peak_.total.value <= peak_.total.high
+    saving = found.fig1.saving_interval
+    assert saving.low <= saving.value <= saving.high
+    assert "90% interval over 2 searches" in fmt.saving_interval_text(saving)
 
 
 def test_the_saving_interval_takes_the_extremes_of_its_parts() -> None:

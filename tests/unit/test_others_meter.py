@@ -11,8 +11,9 @@ from contextlib import contextmanager, suppress
 
 import pytest
 
+from perseus.core.reasons import Reason, Why
 from perseus.store import TrialRow, TrialSummary
-from perseus.store.judge import HOST_BUSY, doubtful, feasible
+from perseus.store.judge import doubtful, feasible
 from perseus.telemetry.host import OthersMeter
 
 BURN = "import time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass\nprint('done')"
@@ -57,9 +58,8 @@ def test_this_process_and_its_children_are_not_others() -> None:
 
 def test_a_busy_host_is_a_doubt_measured_again() -> None:
     met = {"sla": "p95 ≤ 100 ms", "sla_met": False, "p95_ms": 140.0}
-    busy = TrialRow(
-        1, 1, "t", {}, "invalid", f"{HOST_BUSY}: other processes used 0.80 cores", TrialSummary({"a": met})
-    )
+    reasons = (Reason(Why.HOST_BUSY, "host busy: other processes used 0.80 cores", {"cores": 0.8}),)
+    busy = TrialRow(1, 1, "t", {}, "invalid", reasons, TrialSummary({"a": met}))
     assert doubtful(busy)  # slowed by others: measuring again may tell
-    ok = TrialRow(1, 1, "t", {}, "invalid", busy.reason, TrialSummary({"a": {**met, "sla_met": True}}))
+    ok = TrialRow(1, 1, "t", {}, "invalid", reasons, TrialSummary({"a": {**met, "sla_met": True}}))
     assert feasible(ok, ["a"])[0]  # met its SLA even so: others can only have made it look slower

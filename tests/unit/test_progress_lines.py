@@ -4,6 +4,7 @@ probe table never shows an INVALID probe as feasible without saying what flagged
 import re
 from pathlib import Path
 
+from perseus.core.reasons import Reason, Why
 from perseus.core.records import TrialRecords
 from perseus.experiments.placements import dedicated
 from perseus.experiments.results import experiment_results
@@ -72,6 +73,12 @@ def test_an_unstable_estimate_is_not_counted_as_a_flagged_probe(tmp_path: Path) 
     key = TrialKey(where, "estimate", {"tenant": where.names[0]})
     summary = TrialSummary({"synthetic-sleep": {"throughput_rps": 99.0}})
     store.save_trial(
-        run_id, key.name(), {"key": key.to_json()}, TrialRecords(0, 0, 1), summary, "invalid", "unstable: x"
+        run_id,
+        key.name(),
+        {"key": key.to_json()},
+        TrialRecords(0, 0, 1),
+        summary,
+        "invalid",
+        [Reason(Why.UNSTABLE, "unstable: x")],
     )
     assert not [w for w in experiment_results(store, run_id).warnings if "met the SLA" in w]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from perseus.core.errors import ConfigError
+from perseus.core.reasons import Reason, Why
 from perseus.loadgen import RequestRecord, TrialRecords, summarize
 from perseus.report import export_run
 from perseus.store import Placement, Store, TrialKey, TrialSummary
@@ -60,7 +61,7 @@ def _store(path: Path) -> tuple[Store, int, dict[str, int]]:
         TrialRecords(0, 0, 1),
         TrialSummary(),
         "failed",
-        "server died",
+        [Reason(Why.SERVER_FAULT, "server died")],
     )
     expected["trials"] += 1
     other = store.create_run("experiment", {}, {})

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from perseus.config.frontier import read_frontier
+from perseus.core.reasons import Reason, Why
 from perseus.core.records import TrialRecords
 from perseus.cost.frontier import frontier_savings
 from perseus.experiments.results import ExperimentResults
@@ -92,7 +93,10 @@ def _runs_store(tmp_path: Path) -> tuple[Store, dict[str, int]]:
     store.save_trial(stopped, "t", {}, TrialRecords(0, 0, 1), TrialSummary(), "valid")
     store.finish_run(stopped, "interrupted", "stopped before the end")
     ids = {"experiment": experiment_id, "stopped": stopped}
-    for verdict, reason in (("valid", None), ("invalid", "unstable: windows differ by 14%")):
+    for verdict, reason in (
+        ("valid", []),
+        ("invalid", [Reason(Why.UNSTABLE, "unstable: windows differ by 14%")]),
+    ):
         spec: dict[str, Any] = {"mode": "closed", "concurrency": 4, "tenants": ["mobilenet_v2"], "url": "h:1"}
         run_id = store.create_run("bench", spec, {})
         summary = {
@@ -191,8 +195,9 @@ def test_a_sweep_reports_each_level_and_its_worst_verdict() -> None:
     from perseus.store import TrialRow
 
     levels = {"bench c=1": "valid", "bench c=3": "invalid"}
+    _unstable = (Reason(Why.UNSTABLE, "unstable"),)
     trials = [
-        TrialRow(i, 3, name, {}, status, "unstable" if status == "invalid" else None, TrialSummary({"a": {}}))
+        TrialRow(i, 3, name, {}, status, _unstable if status == "invalid" else (), TrialSummary({"a": {}}))
         for i, (name, status) in enumerate(levels.items())
     ]
     run = _row({"mode": "closed", "concurrency": 1, "levels": list(levels), "url": "h:9"})
@@ -213,7 +218,7 @@ def _row(spec: dict[str, Any]) -> Any:
 def _trial(summary: TrialSummary, status: str) -> Any:
     from perseus.store import TrialRow
 
-    return TrialRow(1, 3, "bench", {}, status, None, summary)
+    return TrialRow(1, 3, "bench", {}, status, (), summary)
 
 
 def test_a_frontier_report_writes_the_csv_savings_reads(tmp_path: Path) -> None:

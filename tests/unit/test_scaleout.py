@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perseus.core.errors import ConfigError, NodeLostError, SlaNotMetError
+from perseus.core.histogram import decode, encode, histogram_of, merged
 from perseus.core.progress import NullReporter
+from perseus.core.reasons import Why
 from perseus.core.records import RequestRecord, Sender, TrialRecords
 from perseus.loadgen import ALL, TrialRules, summarize, verdict
-from perseus.loadgen.histogram import decode, encode, histogram_of, merged
 from perseus.loadgen.ray_workers import _Pump
 from perseus.orchestrate.cluster import Cluster, ray_module, reachable_from_every_node
 from perseus.orchestrate.runner import REQUEUES, ServerLab
@@ -87,9 +88,9 @@ def test_one_late_actor_makes_the_trial_invalid_though_the_merge_looks_fine() ->
     assert verdict(trial, rules)[0] == "valid"
     trial.senders = [Sender(0, "n0", "h", keeping_up, 0), Sender(1, "n1", "h", behind, 0)]
     status, reasons = verdict(trial, rules)
-    assert status == "invalid" and any(
-        r.startswith("load actor 1 on n1 fell behind: 100.0%") for r in reasons
-    )
+    (late,) = [r for r in reasons if r.kind == Why.ACTOR_BEHIND]
+    assert status == "invalid" and late.text.startswith("load actor 1 on n1 fell behind: 100.0%")
+    assert (late.figures["worker"], late.figures["node"], late.figures["late_fraction"]) == (1, "n1", 1.0)
 
 
 def test_a_loopback_endpoint_is_refused_when_nodes_live_elsewhere() -> None:

@@ -1,5 +1,6 @@
 """Peak search against fake probes with a known feasibility threshold: bisection and the paper's ramp."""
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from perseus.config.experiment import SearchSettings
 from perseus.core.errors import SlaNotMetError
 from perseus.loadgen import TrialRules
-from perseus.orchestrate.probe import floor_of
+from perseus.orchestrate.probe import expected_for, floor_of
 from perseus.orchestrate.search import Step, bisect, find_peak, ramp
 
 
@@ -59,9 +60,12 @@ def test_bisect_fails_at_the_floor_with_its_reason() -> None:
         bisect(threshold_probe(5.0, calls), 100.0, SearchSettings(max_probes=20), "m", floor_rps=13.0)
     assert calls == [100.0, 25.0, 13.0]
     calls.clear()
-    with pytest.raises(SlaNotMetError, match=r"at 10 req/s"):  # the start is the floor already
+    with pytest.raises(SlaNotMetError, match=r"at 13 req/s"):  # a start under the floor begins there
         bisect(threshold_probe(5.0, calls), 10.0, SearchSettings(), "m", floor_rps=13.0)
-    assert calls == [10.0]
+    assert calls == [13.0]
+    calls.clear()
+    found = bisect(threshold_probe(50.0, calls), 10.0, SearchSettings(tolerance=0.1), "m", floor_rps=13.0)
+    assert calls[:2] == [13.0, 26.0] and min(calls) == 13.0 and 50.0 / 1.1 <= found.peak_rps <= 50.0
 
 
 def test_ramp_stops_after_patience_and_keeps_the_best() -> None:
@@ -83,10 +87,30 @@ def test_find_peak_uses_settings() -> None:
 
 
 def test_the_floor_is_where_the_rarest_tenant_has_enough_requests() -> None:
-    """Below the floor a trial cannot judge every tenant's p95 (20 latencies in the longest trial; 30
-    expected, so that a Poisson count rarely falls short)."""
-    rules = TrialRules(max_duration_s=15, min_tenant_requests=20)
-    assert floor_of(rules, lambda x: {"a": 0.2 * x, "b": 0.8 * x}) == pytest.approx(30 / 15 / 0.2)
-    assert floor_of(rules, lambda x: {"a": 3.0, "b": x}) == pytest.approx(30 / 15)  # a held, b searched
-    assert floor_of(rules, lambda x: {"a": 50.0, "b": x}) == pytest.approx(30 / 15)  # b still needs them
-    assert floor_of(TrialRules(max_duration_s=10), lambda x: {"a": x}) == pytest.approx(3.0)  # 20 in all
+    """Below the floor a trial cannot judge every tenant's p95 (100 latencies in the longest trial; 122
+    expected, so that a Poisson count falls short only ~2% of the time)."""
+    rules = TrialRules(max_duration_s=15, min_tenant_requests=100)
+    assert expected_for(100) == pytest.approx((1 + math.sqrt(101)) ** 2)  # 122.1: mean − 2 sd = 100
+    assert expected_for(100) - 2 * math.sqrt(expected_for(100)) == pytest.approx(100)
+    expect = expected_for(100)
+    assert floor_of(rules, lambda x: {"a": 0.2 * x, "b": 0.8 * x}) == pytest.approx(expect / 15 / 0.2)
+    assert floor_of(rules, lambda x: {"a": 3.0, "b": x}) == pytest.approx(expect / 15)  # a held, b searched
+    assert floor_of(rules, lambda x: {"a": 50.0, "b": x}) == pytest.approx(expect / 15)  # b still needs them
+    whole = floor_of(TrialRules(max_duration_s=10), lambda x: {"a": x})  # 20 requests in all
+    assert whole == pytest.approx(expected_for(20) / 10)
+
+
+def test_a_poisson_count_at_the_floor_rarely_falls_short() -> None:
+    """What the floor's margin buys, by the exact Poisson tail: at the expected count the floor asks for,
+    a trial lacks the latencies it needs ~2% of the time (a rate where only the need is expected: half)."""
+
+    def short(mean: float, need: int) -> float:  # P(Poisson(mean) < need)
+        term, total = math.exp(-mean), 0.0
+        for k in range(need):
+            total += term
+            term *= mean / (k + 1)
+        return total
+
+    for need in (20, 100, 500):
+        assert 0.01 < short(expected_for(need), need) < 0.035
+        assert short(float(need), need) > 0.45

@@ -9,6 +9,7 @@ release's own analysis said of each run."""
 
 import gzip
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -16,10 +17,13 @@ from typing import Any
 
 import pytest
 
+from perseus.core.reasons import JUDGING, REPLACED, RETRY_RULE, Why
+from perseus.core.sla import parse_sla
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.store import Store
 from perseus.store.judge import feasible
+from perseus.store.legacy_verdicts import legacy_reasons
 from perseus.store.schema import SCHEMA_VERSION
 from tests.unit.fake_server import WouldMeasure, replay_session, run_on
 
@@ -59,13 +63,32 @@ def _close(a: Any, b: Any) -> None:
 
 def test_the_old_store_is_migrated_in_place(store: Store) -> None:
     version = store._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-    assert int(version) == SCHEMA_VERSION == 4
+    assert int(version) == SCHEMA_VERSION == 5
     for run in store.runs():
         for trial in store.trials(run.id):
             if run.kind == "experiment":
                 assert trial.key is not None and trial.name == trial.key.name()
                 assert "phase" not in trial.spec and "label" not in trial.spec
             assert not set(trial.summary.tenants) & {"loadgen", "server", "usage", "notices"}
+    # Schema 5: each sentence the judge once matched by its words is typed, and each trial says the rules
+    # it was judged by (20 latencies for a p95; a retry replaced the first attempt).
+    trials = [t for run in store.runs() for t in store.trials(run.id)]
+    judged = 0
+    for trial in trials:
+        assert (trial.status == "valid") == (trial.reasons == ())
+        assert Why.OTHER not in {r.kind for r in trial.reasons}, trial.reason
+        for tenant in trial.summary.tenants.values():
+            if tenant.get("sla"):
+                percentile = parse_sla(tenant["sla"]).percentile
+                assert tenant["sla_samples"] == math.ceil(100 / (100 - percentile) - 1e-9)
+                judged += 1
+    assert judged > 100
+    kinds = {r.kind for t in trials for r in t.reasons}
+    assert {Why.OVERLOADED, Why.QUEUE_GROWING, Why.UNSTABLE, Why.GENERATOR_BEHIND} <= kinds
+    assert {Why.TOO_FEW_REQUESTS} <= kinds
+    experiments = [r for r in store.runs() if r.kind == "experiment"]
+    assert all(r.provenance[JUDGING] == {"tail_samples": 1, RETRY_RULE: REPLACED} for r in experiments)
+    assert all(t.spec[RETRY_RULE] == REPLACED for r in experiments for t in store.trials(r.id) if t.key)
     (bench,) = [r for r in store.runs() if r.kind == "bench"]
     (trial,) = store.trials(bench.id)
     assert set(trial.summary.tenants) == {"*", "synthetic-sleep"}
@@ -159,3 +182,24 @@ def test_a_trial_it_cannot_read_is_kept_as_it_was(tmp_path: Path) -> None:
         (odd,) = [t for t in store.trials(1) if t.id == trial_id]
         assert odd.key is None and odd.spec["phase"] == "odd"
         assert experiment_results(store, 1).trials == BEFORE["1"]["trials"]
+
+
+def test_old_reason_sentences_are_typed_once() -> None:
+    """Every sentence the releases before wrote, read into its kind and figures; its words are kept."""
+    line = (
+        "generator fell behind: 39.4% of sends were more than 5 ms late; overloaded: served 2086.0 req/s "
+        "of 4006.7 sent (3970.1 offered); too few requests a window to judge stability: 3 (need 10); "
+        "measure longer windows; host busy: other processes used 0.80 cores"
+    )
+    late, overloaded, thin, busy = legacy_reasons(line)
+    assert late.kind == Why.GENERATOR_BEHIND
+    assert late.figures == {"late_fraction": pytest.approx(0.394), "threshold_ms": 5.0}
+    assert overloaded.kind == Why.OVERLOADED and overloaded.figures["offered_rps"] == 3970.1
+    assert thin.kind == Why.WINDOW_TOO_FEW and thin.text.endswith("(need 10); measure longer windows")
+    assert (busy.kind, busy.figures) == (Why.HOST_BUSY, {"cores": 0.8})
+    assert "; ".join(r.text for r in (late, overloaded, thin, busy)) == line
+    (fault,) = legacy_reasons("server fault during the trial: stub process 12 of a died (0 of 1 left)")
+    assert fault.kind == Why.SERVER_FAULT
+    (odd,) = legacy_reasons("something this version never wrote")
+    assert odd.kind == Why.OTHER  # kept as it was; refuses nothing, as the judge before matched nothing
+    assert legacy_reasons(None) == [] == legacy_reasons("")

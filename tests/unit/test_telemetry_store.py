@@ -87,7 +87,7 @@ def test_version_2_store_is_migrated(tmp_path: Path) -> None:
     version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     db.close()
-    assert int(version) == SCHEMA_VERSION == 4
+    assert int(version) == SCHEMA_VERSION == 5
     assert "telemetry_by_trial" in indexes
     with Store(path) as store:  # opening again changes nothing
         assert store.telemetry(1) == [Sample(7, "host", None, "cpu_percent", 50.0)]

@@ -43,7 +43,8 @@ class TrialSettings(Strict):
         default=1,
         ge=0,
         le=3,
-        description="re-run a probe judged unstable, or whose sends the host delayed, this many times",
+        description="measure a probe in doubt (unstable, late sends, a busy host, a broken server) this many "
+        "times more, whichever way its SLAs went; its attempts are judged together, latencies pooled",
     )
     late_threshold_ms: float | None = Field(
         default=None,

@@ -1,6 +1,7 @@
 """The paper's cost arithmetic: $ per inference from $/h and throughput; the saving of sharing, and the
 dedicated serving it is measured against (each model alone at the best setting a run measured)."""
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -66,13 +67,24 @@ def saving_against(rates_rps: Mapping[str, float], against: Mapping[str, Alone])
 def saving_interval(rates: Mapping[str, Estimate], against: Mapping[str, Alone]) -> Estimate:
     """The saving with its interval: the saving is larger with more shared throughput and smaller dedicated
     peaks, so its low end takes the rates' lows and the peaks' highs, its high end the reverse (interval
-    arithmetic: at least as wide as the parts' own intervals allow)."""
+    arithmetic: at least as wide as the parts' own intervals allow).
+
+    Total over what a stored run can hold, so no report of one fails: an end whose dedicated peak is 0
+    saves 1 (every dedicated machine serves nothing), one whose shared rates are all 0 saves −∞, and a
+    model with no dedicated peak makes it NaN (reports print "-")."""
 
     def at(pick_rate: str, pick_peak: str) -> float:
-        return sharing_saving(
-            {m: getattr(r, pick_rate) for m, r in rates.items()},
-            {m: getattr(a.lam, pick_peak) for m, a in against.items()},
-        )
+        machines = 0.0
+        for model, rate in rates.items():
+            shared, alone = getattr(rate, pick_rate), against.get(model)
+            if alone is None:
+                return math.nan
+            peak = getattr(alone.lam, pick_peak)
+            if shared > 0:
+                machines += shared / peak if peak > 0 else math.inf
+        return 1.0 - 1.0 / machines if machines > 0 else -math.inf
 
     parts = [*rates.values(), *(a.lam for a in against.values())]
-    return Estimate(at("value", "value"), at("low", "high"), at("high", "low"), searches_of(parts))
+    value, low, high = at("value", "value"), at("low", "high"), at("high", "low")
+    low, high = min(low, value), max(high, value)  # a part whose interval excludes its value stays inside
+    return Estimate(value, low, high, searches_of(parts), any(p.min_max for p in parts))

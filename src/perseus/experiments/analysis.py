@@ -4,29 +4,32 @@ report shows it, λ of a search, and the dedicated and shared peaks. Pure over t
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
-from perseus.core.interval import Estimate, of_searches
+from perseus.core.interval import Estimate, centre, of_searches
 from perseus.experiments.placements import PEAK, SHARED_PEAK, dedicated, repeats, shared
 from perseus.store import Placement, TrialRow
-from perseus.store.judge import feasible
+from perseus.store.judge import Verdict, judge, judged, probes
 from perseus.store.keys import Scalar
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One trial of a search: the offered rate(s), what came back, and whether it counted as feasible."""
+    """One probe of a search: the offered rate(s), what came back, and whether it counted as feasible. A
+    probe measured again (its first attempt in doubt) is all its attempts, judged together."""
 
-    trial_id: int
+    trial_id: int  # its last attempt's
     name: str
     offered_rps: dict[str, float]  # per tenant
     served_rps: dict[str, float]
-    p95_ms: dict[str, float]
+    p95_ms: dict[str, float]  # over every attempt judged
     qos_satisfaction: dict[str, float]
-    status: str  # valid | invalid | failed
+    status: str  # valid | invalid | failed (of the last attempt)
     feasible: bool
     reason: str | None  # why not feasible; for a feasible probe that is not VALID, what flagged it
+    attempts: int = 1  # attempts measured
+    latencies: dict[str, int] = field(default_factory=dict)  # per tenant: latencies its SLA was judged on
 
 
 @dataclass(frozen=True)
@@ -69,17 +72,18 @@ class Peak:
         return Estimate(searched.value + fixed, low, high, searched.searches)
 
 
+def probes_of(
+    trials: Iterable[TrialRow], where: Placement, purpose: str, **params: Scalar
+) -> list[list[TrialRow]]:
+    """The probes stored under this placement and purpose (and these parameters), in the order run: each
+    the attempts of one key, in order (a probe whose first attempt was in doubt was measured again)."""
+    return probes(t for t in trials if t.key is not None and t.key.is_for(where, purpose, **params))
+
+
 def trials_of(trials: Iterable[TrialRow], where: Placement, purpose: str, **params: Scalar) -> list[TrialRow]:
     """The trials stored under this placement and purpose (and these parameters), in the order run; of a
-    probe measured again (a doubtful first attempt), only the last attempt, the one its search used."""
-    found: dict[str, TrialRow] = {}
-    for trial in trials:
-        key = trial.key
-        if key is not None and key.is_for(where, purpose, **params):
-            first = key.with_attempt(0).name()
-            if first not in found or key.attempt >= (found[first].key or key).attempt:
-                found[first] = trial
-    return sorted(found.values(), key=lambda t: t.id)
+    probe measured again, its last attempt."""
+    return [rows[-1] for rows in probes_of(trials, where, purpose, **params)]
 
 
 def offered(trial: TrialRow) -> dict[str, float]:
@@ -91,27 +95,34 @@ def values(trial: TrialRow, field: str) -> dict[str, float]:
     return {t: float(trial.summary.value(t, field, math.nan)) for t in offered(trial)}
 
 
-def probe_of(trial: TrialRow) -> Probe:
-    rates = offered(trial)
-    ok, detail = feasible(trial, [t for t, r in rates.items() if r > 0])
+def probe_of(attempts: Sequence[TrialRow]) -> Probe:
+    """A probe as its search judged it: every attempt together (store.judge)."""
+    last = attempts[-1]
+    rates = offered(last)
+    verdict = judge(attempts, [t for t, r in rates.items() if r > 0])
+    used = judged(attempts) or [last]
+    served = {t: statistics.fmean(values(a, "throughput_rps")[t] for a in used) for t in rates}
+    p95 = {t: (j.p95_ms if (j := verdict.tenants.get(t)) else math.nan) for t in rates}
     return Probe(
-        trial.id,
-        trial.name,
+        last.id,
+        last.name,
         rates,
-        values(trial, "throughput_rps"),
-        values(trial, "p95_ms"),
-        values(trial, "qos_satisfaction"),
-        trial.status,
-        ok,
-        None if ok and trial.status == "valid" else _why(trial, ok, detail),
+        served,
+        p95,
+        {t: statistics.fmean(values(a, "qos_satisfaction")[t] for a in used) for t in rates},
+        last.status,
+        verdict.feasible,
+        None if verdict.feasible and not verdict.flagged and verdict.attempts <= 1 else _why(verdict),
+        len(attempts),
+        {t: j.requests for t, j in verdict.tenants.items() if j.requests is not None},
     )
 
 
-def _why(trial: TrialRow, ok: bool, detail: str) -> str:
+def _why(verdict: Verdict) -> str:
     """Why a probe is not feasible; or, for one that counts though INVALID, what flagged it."""
-    if not ok:
-        return detail
-    return f"every SLA met; flagged: {trial.reason or 'INVALID with no reason stored'}"
+    if not verdict.feasible:
+        return verdict.detail
+    return "every SLA met; " + verdict.detail.removeprefix("ok (").removesuffix(")")
 
 
 def by_model(where: Placement, per_tenant: Mapping[str, float]) -> dict[str, float]:
@@ -130,7 +141,7 @@ def peak(
     """λ of one search: the feasible probe with the highest offered rate (bisect: every feasible probe
     sits below the final bracket) or the highest served rate (ramp, the paper's rule). Its rates (every
     tenant's offered rate at that probe) are by model key."""
-    probes = [probe_of(t) for t in trials_of(trials, where, purpose, **params)]
+    probes = [probe_of(rows) for rows in probes_of(trials, where, purpose, **params)]
     good = [p for p in probes if p.feasible]
     if not good:
         return None
@@ -163,20 +174,19 @@ def _bracket_high(probes: list[Probe], best: Probe, judged: str | None) -> float
 
 
 def combined(found: Sequence[Peak]) -> Peak:
-    """One λ from independent searches of the same placement: the mean rates, each search's probes, and
-    the interval of their spread (see of_searches)."""
+    """One λ from independent searches of the same placement: each model's rate the centre of its rates
+    (the geometric mean, as λ's own: see of_searches), each search's probes, and the interval of their
+    spread. A model held at a fixed rate keeps it; the searched ones' shares stay what they were."""
     first = found[0]
     if len(found) == 1:
         return first
-
-    def mean(field: str) -> dict[str, float]:
-        return {m: statistics.fmean(getattr(p, field)[m] for p in found) for m in getattr(first, field)}
-
+    rates = {m: centre(p.rates_rps[m] for p in found) for m in first.rates_rps}
+    p95 = {m: statistics.fmean(p.p95_ms[m] for p in found) for m in first.p95_ms}
     brackets = [(p.searched.low, p.searched.high) for p in found]
     return Peak(
         first.label,
-        mean("rates_rps"),
-        mean("p95_ms"),
+        rates,
+        p95,
         first.method,
         [probe for p in found for probe in p.probes],
         of_searches(brackets),

@@ -12,12 +12,13 @@ from pydantic import Field
 
 from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase, Strict
+from perseus.core.reasons import DOUBTS, Why
 from perseus.core.sla import parse_sla
-from perseus.experiments.analysis import offered, trials_of
+from perseus.experiments.analysis import offered, probes_of, trials_of
 from perseus.experiments.lab import Lab
 from perseus.experiments.placements import alone, dedicated, placement
 from perseus.store import Placement, TrialRow
-from perseus.store.judge import BLOCKING, DOUBTS, feasible, reasons
+from perseus.store.judge import judge, judged, latency_ms
 
 NAME = "deploy"
 REPORT = "perseus.report.kinds.deploy"
@@ -166,7 +167,7 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
     machines: list[Deployed] = []
     for index, machine in enumerate(exp.deploy.machines):
         where, _ = server_of(exp, index)
-        rows = trials_of(trials, where, VALIDATE)
+        rows = probes_of(trials, where, VALIDATE)
         checks = []
         for tenant in machine.tenants:
             name = where.tenant_of(tenant.model)
@@ -197,8 +198,10 @@ def host_speed(exp: Settings, trials: list[TrialRow]) -> dict[str, float]:
     return speed
 
 
-def _check(trial: TrialRow | None, name: str, tenant: DeployTenant) -> TenantCheck:
-    if trial is None:
+def _check(attempts: list[TrialRow] | None, name: str, tenant: DeployTenant) -> TenantCheck:
+    """One planned tenant against its own SLA, on every attempt of its machine's trial together (a
+    validation in doubt is measured again and judged as a probe is)."""
+    if not attempts:
         return TenantCheck(
             tenant.name,
             tenant.model,
@@ -211,20 +214,21 @@ def _check(trial: TrialRow | None, name: str, tenant: DeployTenant) -> TenantChe
             "not measured",
         )
     target = parse_sla(tenant.sla)
-    summary = trial.summary
-    latency = float(summary.value(name, target.key, math.nan))
-    served = float(summary.value(name, "throughput_rps", math.nan)) * tenant.rate / offered(trial)[name]
-    ok, detail = feasible(trial, [name])  # overload, errors, late sends: judged as a probe is
+    trial = attempts[-1]
+    used = judged(attempts) or [trial]
+    latency = latency_ms(attempts, name, target.percentile)
+    throughput = statistics.fmean(float(a.summary.value(name, "throughput_rps", math.nan)) for a in used)
+    served = throughput * tenant.rate / offered(trial)[name]
+    verdict = judge(attempts, [name])  # overload, errors, late sends, too few latencies: as a probe is
     within = latency * 1e6 <= target.threshold_ns
-    met = within and (ok or "missed" in detail)
-    why = "ok" if met else (f"{target.label} missed ({latency:.1f} ms)" if not within else detail)
-    # Within its SLA, but the host held back the load generator's sends: not met, and said to be a doubt.
-    doubt = (
-        within
-        and not met
-        and all(part.startswith(DOUBTS) for part in reasons(trial) if part.startswith(BLOCKING))
-    )
-    qos = summary.value(name, "qos_satisfaction")
+    met = within and (verdict.feasible or (not verdict.refused and name in verdict.missed))
+    why = "ok" if met else (f"{target.label} missed ({latency:.1f} ms)" if not within else verdict.detail)
+    # Within its SLA, but the host held back the load generator's sends, or too few of its latencies came
+    # back to judge its percentile: not met, and said to be a doubt (the measurement's, not the plan's).
+    doubt = within and not met and verdict.refused <= DOUBTS | {Why.TOO_FEW_LATENCIES}
+    shares = [a.summary.value(name, "qos_satisfaction") for a in used]
+    known = [float(q) for q in shares if q is not None]
+    qos = statistics.fmean(known) if known else None
     return TenantCheck(
         tenant.name, tenant.model, tenant.rate, tenant.sla, served, latency, qos, met, why, doubt
     )

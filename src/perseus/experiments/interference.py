@@ -14,7 +14,7 @@ from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase, Strict
 from perseus.config.serving import tenant_names
 from perseus.core.errors import SlaNotMetError
-from perseus.experiments.analysis import Peak, dedicated_found, offered, peak, trials_of
+from perseus.experiments.analysis import Peak, dedicated_found, offered, peak, probes_of, trials_of
 from perseus.experiments.lab import Lab, Server
 from perseus.experiments.placements import (
     PEAK,
@@ -25,6 +25,7 @@ from perseus.experiments.placements import (
     placement,
 )
 from perseus.store import Placement, TrialRow
+from perseus.store.judge import latency_ms
 
 NAME = "interference"
 REPORT = "perseus.report.kinds.interference"
@@ -147,15 +148,17 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
 
 
 def _p95(trials: list[TrialRow], where: Placement, tenant: str, lf: float) -> float:
-    rows = trials_of(trials, where, LOAD, fraction=lf)
-    return float(rows[-1].summary.value(tenant, "p95_ms", math.nan)) if rows else math.nan
+    """The tenant's p95 at this load, over every attempt of its trial (pooled, as a probe is judged)."""
+    rows = probes_of(trials, where, LOAD, fraction=lf)
+    return latency_ms(rows[-1], tenant, 95.0) if rows else math.nan
 
 
 def _pair_slowdowns(trials: list[TrialRow], exp: Settings, peaks: dict[str, Peak]) -> list[Slowdown]:
     lf = exp.interference.load_fraction
     found: list[Slowdown] = []
     for where, _ in _pairs(exp):
-        for trial in trials_of(trials, where, LOAD, fraction=lf):
+        for attempts in probes_of(trials, where, LOAD, fraction=lf):
+            trial = attempts[-1]
             for victim in where.names:
                 model = where.model_of(victim)
                 (aggressor,) = [where.model_of(t) for t in where.names if t != victim]
@@ -168,7 +171,7 @@ def _pair_slowdowns(trials: list[TrialRow], exp: Settings, peaks: dict[str, Peak
                         False,
                         offered(trial)[victim],
                         _p95(trials, alone, alone.names[0], lf),
-                        float(trial.summary.value(victim, "p95_ms", math.nan)),
+                        latency_ms(attempts, victim, 95.0),
                         peaks[model].total_rps if model in peaks else None,
                         beside.rates_rps[model] if beside is not None else None,
                     )
@@ -181,10 +184,10 @@ def _copy_slowdowns(trials: list[TrialRow], exp: Settings) -> list[Slowdown]:
     found: list[Slowdown] = []
     for pinned in exp.interference.pinning if n >= 2 else ():
         one, group = _copies(exp, 1, pinned)[0], _copies(exp, n, pinned)[0]
-        together = trials_of(trials, group, LOAD, fraction=lf)
+        together = probes_of(trials, group, LOAD, fraction=lf)
         if trials_of(trials, one, LOAD, fraction=lf) and together:
-            rates = offered(together[-1])
-            worst = max(float(together[-1].summary.value(t, "p95_ms", math.nan)) for t in rates)
+            rates = offered(together[-1][-1])
+            worst = max(latency_ms(together[-1], t, 95.0) for t in rates)
             first = min(rates)
             p95_alone = _p95(trials, one, one.names[0], lf)
             found.append(Slowdown(key, [f"{n - 1} × {key}"], pinned, rates[first], p95_alone, worst))

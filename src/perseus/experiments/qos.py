@@ -2,16 +2,18 @@
 as fractions of each model's λ, alone and with the models co-located on one server."""
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field
 
 from perseus.config.experiment import ExperimentBase, Strict
-from perseus.experiments.analysis import Peak, dedicated_found, offered, trials_of
+from perseus.experiments.analysis import Peak, dedicated_found, offered, probes_of
 from perseus.experiments.lab import Lab, Server
 from perseus.experiments.placements import dedicated, dedicated_labels, dedicated_peaks, shared
 from perseus.store import Placement, TrialRow
+from perseus.store.judge import judge, judged
 
 NAME = "qos-sweep"
 REPORT = "perseus.report.kinds.qos"
@@ -83,18 +85,22 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
 
 
 def _curves(trials: list[TrialRow], exp: Settings, where: Placement, placement: str) -> list[QosCurve]:
+    """Each load's point per model, over every attempt of its trial (a retry of one in doubt is judged
+    with it, latencies pooled, as a probe is)."""
     points: dict[str, list[QosPoint]] = {}
     for fraction in exp.qos.fractions:
-        for trial in trials_of(trials, where, QOS, fraction=fraction):
-            for tenant, rate in offered(trial).items():
-                s = trial.summary.tenant(tenant)
+        for attempts in probes_of(trials, where, QOS, fraction=fraction):
+            used = judged(attempts) or attempts[-1:]
+            for tenant, rate in offered(attempts[-1]).items():
+                seen = judge(attempts, [tenant]).tenants.get(tenant)
+                shares = [float(a.summary.value(tenant, "qos_satisfaction") or 0.0) for a in used]
                 points.setdefault(where.model_of(tenant), []).append(
                     QosPoint(
                         rate,
                         fraction,
-                        float(s.get("qos_satisfaction") or 0.0),
-                        float(s.get("p95_ms", math.nan)),
-                        bool(s.get("sla_met")),
+                        statistics.fmean(shares),
+                        seen.p95_ms if seen is not None else math.nan,
+                        bool(seen is not None and seen.met),
                     )
                 )
     return [QosCurve(m, placement, exp.sla_of(m).label, pts) for m, pts in points.items()]

@@ -6,7 +6,7 @@ from typing import Any
 
 from perseus.experiments.registry import kind_of, parse_experiment
 from perseus.store import Store
-from perseus.store.judge import feasible
+from perseus.store.judge import judge, probes
 
 RUN_KIND = "experiment"  # runs.kind of every experiment run (a bench run is "bench")
 
@@ -34,12 +34,13 @@ def experiment_results(store: Store, run_id: int) -> ExperimentResults:
     experiment = parse_experiment(run.spec, f"run {run_id}")
     trials = store.trials(run_id)
     warnings = [f"trial {t.name} FAILED: {t.reason}" for t in trials if t.status == "failed"]
-    # Probes only: a closed-loop estimate offers no rates, so it would pass every (absent) SLA.
-    unstable = sum(
-        1
-        for t in trials
-        if t.status == "invalid" and t.key is not None and t.key.offered and feasible(t, t.key.offered)[0]
-    )
+    # Probes only (each its attempts together): a closed-loop estimate offers no rates, so it would pass
+    # every (absent) SLA.
+    unstable = 0
+    for attempts in probes(trials):
+        offered = attempts[-1].key.offered if attempts[-1].key is not None else {}
+        verdict = judge(attempts, offered) if offered else None
+        unstable += verdict is not None and verdict.feasible and verdict.flagged
     if unstable:
         warnings.append(
             f"{unstable} probe(s) met the SLA but their windows did not agree within the stability tolerance;"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from perseus.core.errors import ConfigError
+from perseus.core.reasons import Reason, Why
+from perseus.core.sla import samples_for
 from perseus.loadgen.records import RequestRecord, TrialRecords
 
 
@@ -45,8 +47,8 @@ class TrialRules:
     # mean latency wanders more than ±10% by chance), which is said instead of "unstable". 0: no floor.
     min_stability_samples: int = 0
     # Each tenant completes at least this many requests in the measured window before a trial may stop as
-    # stable (it stops at max_duration_s regardless): a tenant's p95 needs 20 latencies, however small its
-    # share of the load. 0: no such floor.
+    # stable (it stops at max_duration_s regardless): a tenant's p95 needs 100 latencies (core.sla.
+    # samples_for), however small its share of the load. 0: no such floor.
     min_tenant_requests: int = 0
 
     def __post_init__(self) -> None:
@@ -136,21 +138,18 @@ def stats_percentile(rules: TrialRules) -> float:
     return _percentile(rules.stability_latency) or 95.0
 
 
-TAIL_SAMPLES = 5  # a window's pN is judged only when ≥ this many of its samples lie above it
-
-
 def latency_measure(stats: list[WindowStat], rules: TrialRules) -> str:
     """What stability compares latency on. A window's p95 over too few samples is one of its few slowest
     and cannot agree within ±10% by chance, so the mean (perf_analyzer's default) is compared instead:
     "auto" judges p95 when every window holds min_window_requests; "pN" when every window has at least
-    TAIL_SAMPLES samples above its pN (100 requests for p95, 500 for p99)."""
+    TAIL_SAMPLES samples above its pN (core.sla.samples_for: 100 requests for p95, 500 for p99)."""
     last = stats[-rules.stable_windows :]
     if rules.stability_latency == "auto":
         return "p95" if all(w.completed >= rules.min_window_requests for w in last) else "mean"
     percentile = _percentile(rules.stability_latency)
     if percentile is None:
         return rules.stability_latency
-    enough = all(w.completed * (1 - percentile / 100) >= TAIL_SAMPLES - 1e-9 for w in last)
+    enough = all(w.completed >= samples_for(percentile) for w in last)
     return rules.stability_latency if enough else "mean"
 
 
@@ -188,17 +187,21 @@ def late_sends(records: list[RequestRecord], rules: TrialRules) -> int:
     return sum(1 for r in records if r.lateness_ns > rules.late_threshold_ms * 1e6)
 
 
-def _late(measured: list[RequestRecord], rules: TrialRules) -> str | None:
-    """How far behind the sends were, when more than the rules allow; None when they kept up."""
+def _late(measured: list[RequestRecord], rules: TrialRules) -> tuple[float, int] | None:
+    """The share and count of sends that were late, when more than the rules allow; None when they kept up."""
     late = late_sends(measured, rules)
     if measured and late / len(measured) > rules.max_late_fraction and late >= rules.min_late_sends:
-        return f"{late / len(measured):.1%} of sends were more than {rules.late_threshold_ms:g} ms late"
+        return late / len(measured), late
     return None
 
 
-def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
+def _late_text(fraction: float, rules: TrialRules) -> str:
+    return f"{fraction:.1%} of sends were more than {rules.late_threshold_ms:g} ms late"
+
+
+def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[Reason]]:
     """VALID, or INVALID with every reason that applies."""
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     measured = trial.measured()
     ok = [r for r in measured if r.ok]
     failed = len(measured) - len(ok)
@@ -210,16 +213,48 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
         stats_percentile(rules),
     )
     if len(ok) < rules.min_requests:
-        reasons.append(f"too few requests: {len(ok)} completed in the window (minimum {rules.min_requests})")
+        reasons.append(
+            Reason(
+                Why.TOO_FEW_REQUESTS,
+                f"too few requests: {len(ok)} completed in the window (minimum {rules.min_requests})",
+                {"completed": len(ok), "minimum": rules.min_requests},
+            )
+        )
     if measured and failed / len(measured) > rules.max_error_fraction:
-        reasons.append(f"too many errors: {failed} of {len(measured)} requests failed")
+        reasons.append(
+            Reason(
+                Why.TOO_MANY_ERRORS,
+                f"too many errors: {failed} of {len(measured)} requests failed",
+                {"failed": failed, "requests": len(measured)},
+            )
+        )
     late = _late(measured, rules)
     if late is not None:
-        reasons.append(f"generator fell behind: {late}")
+        fraction, count = late
+        reasons.append(
+            Reason(
+                Why.GENERATOR_BEHIND,
+                f"generator fell behind: {_late_text(fraction, rules)}",
+                {"late_fraction": fraction, "late": count, "threshold_ms": rules.late_threshold_ms},
+            )
+        )
     for sender in trial.senders:
         late = _late(trial.measured(sender.records), rules)
         if late is not None:
-            reasons.append(f"load actor {sender.worker} on {sender.node} fell behind: {late}")
+            fraction, count = late
+            reasons.append(
+                Reason(
+                    Why.ACTOR_BEHIND,
+                    f"load actor {sender.worker} on {sender.node} fell behind: {_late_text(fraction, rules)}",
+                    {
+                        "worker": sender.worker,
+                        "node": sender.node,
+                        "late_fraction": fraction,
+                        "late": count,
+                        "threshold_ms": rules.late_threshold_ms,
+                    },
+                )
+            )
     if trial.offered_rps and measured:
         # Completions vs arrivals in the same window: a server that keeps up completes as many as arrive.
         # (Against the nominal rate, a Poisson window that happened to get fewer arrivals looks overloaded.)
@@ -228,7 +263,12 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
         if completed < (1 - rules.overload_tolerance) * len(measured):
             served, sent = completed / trial.window_s, len(measured) / trial.window_s
             reasons.append(
-                f"overloaded: served {served:.1f} req/s of {sent:.1f} sent ({trial.offered_rps:.1f} offered)"
+                Reason(
+                    Why.OVERLOADED,
+                    f"overloaded: served {served:.1f} req/s of {sent:.1f} sent "
+                    f"({trial.offered_rps:.1f} offered)",
+                    {"served_rps": served, "sent_rps": sent, "offered_rps": trial.offered_rps},
+                )
             )
     growing = [w.mean_ms for w in stats[-rules.stable_windows :]]
     if (
@@ -240,29 +280,54 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[str]]:
     ):
         # A queue that grows window after window is overload even while completions keep pace so far.
         reasons.append(
-            "overloaded: latency grows window after window (mean ms "
-            + ", ".join(f"{v:.1f}" for v in growing)
-            + ")"
+            Reason(
+                Why.QUEUE_GROWING,
+                "overloaded: latency grows window after window (mean ms "
+                + ", ".join(f"{v:.1f}" for v in growing)
+                + ")",
+                {"mean_ms": growing},
+            )
         )
     fewest = min((w.completed for w in stats[-rules.stable_windows :]), default=0)
     if len(stats) >= rules.stable_windows and fewest < rules.min_stability_samples:
         reasons.append(
-            f"too few requests a window to judge stability: {fewest} (need {rules.min_stability_samples}); "
-            "measure longer windows"
+            Reason(
+                Why.WINDOW_TOO_FEW,
+                f"too few requests a window to judge stability: {fewest} "
+                f"(need {rules.min_stability_samples}); measure longer windows",
+                {"fewest": fewest, "need": rules.min_stability_samples},
+            )
         )
     elif len(stats) >= rules.stable_windows and not is_stable(
         stats, rules, trial.scheduled or trial.offered_rps is not None
     ):
         last = stats[-rules.stable_windows :]
+        measure = latency_measure(stats, rules)
+        latencies = _latencies(stats, rules)
         reasons.append(
-            "unstable: the last {} windows differ by more than ±{:.0%} (req/s {}; {} ms {})".format(
-                rules.stable_windows,
-                rules.tolerance,
-                ", ".join(f"{w.throughput_rps:.1f}" for w in last),
-                latency_measure(stats, rules),
-                ", ".join(f"{v:.1f}" for v in _latencies(stats, rules)),
+            Reason(
+                Why.UNSTABLE,
+                "unstable: the last {} windows differ by more than ±{:.0%} (req/s {}; {} ms {})".format(
+                    rules.stable_windows,
+                    rules.tolerance,
+                    ", ".join(f"{w.throughput_rps:.1f}" for w in last),
+                    measure,
+                    ", ".join(f"{v:.1f}" for v in latencies),
+                ),
+                {
+                    "tolerance": rules.tolerance,
+                    "rps": [w.throughput_rps for w in last],
+                    "measure": measure,
+                    "latency_ms": latencies,
+                },
             )
         )
     elif len(stats) < rules.stable_windows:
-        reasons.append(f"too short to judge stability: {len(stats)} of {rules.stable_windows} windows")
+        reasons.append(
+            Reason(
+                Why.TOO_SHORT,
+                f"too short to judge stability: {len(stats)} of {rules.stable_windows} windows",
+                {"windows": len(stats), "need": rules.stable_windows},
+            )
+        )
     return ("invalid" if reasons else "valid"), reasons

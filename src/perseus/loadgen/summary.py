@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from perseus.core.histogram import decode, encode, histogram_of, percentiles_ms, values_at_percentiles
 from perseus.core.sla import SlaTarget
-from perseus.loadgen.histogram import decode, encode, histogram_of, percentiles_ms, values_at_percentiles
 from perseus.loadgen.records import RequestRecord, TrialRecords
 
 ALL = "*"
@@ -44,6 +44,9 @@ class LatencySummary:
     drawn_rps: float | None = None
     sent_p90_ms: float = float("nan")
     sent_mean_ms: float = float("nan")
+    # The latencies the SLA's percentile needs to be judged at all (core.sla.samples_for); a judge of
+    # stored trials reads it, so each is judged by the rule it was measured under.
+    sla_samples: int | None = None
 
 
 def _hist(records: list[RequestRecord], attr: str) -> HdrHistogram:
@@ -108,6 +111,7 @@ def summarize_records(
         drawn_rps=len(records) / trial.window_s if offered_rps is not None and trial.window_s > 0 else None,
         sent_p90_ms=sent["p90_ms"],
         sent_mean_ms=sent["mean_ms"],
+        sla_samples=sla.min_samples if sla else None,
     )
 
 

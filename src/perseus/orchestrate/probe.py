@@ -1,34 +1,45 @@
 """A placement's server as the kinds see it (experiments.lab.Server): open-loop probes stored under their
 typed keys, so a re-run finds them stored and does not measure them again (experiments resume where they
-stopped), doubtful probes measured again, and λ searches over them."""
+stopped), probes in doubt measured again and judged with their first attempt, and λ searches over them."""
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from perseus.config.experiment import ExperimentBase
 from perseus.core.progress import Reporter
+from perseus.core.reasons import POOLED, RETRY_RULE
+from perseus.core.sla import TAIL_SAMPLES, samples_for
 from perseus.experiments.lab import RatesAt
 from perseus.loadgen import LoadSpec, TenantRate, TrialRules
 from perseus.orchestrate.search import Step, find_peak
 from perseus.orchestrate.session import Session
 from perseus.serving import RunningServer
 from perseus.store import Placement, Store, TrialKey, TrialRow
-from perseus.store.judge import doubtful, feasible
+from perseus.store.judge import Verdict, doubtful, judge
 from perseus.store.keys import Scalar
 
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
 ESTIMATE_WARMUP_S = 1.0  # its warm-up, never longer than the experiment's own (trial.warmup_s)
-# Requests expected at the floor, over the least needed: a Poisson count of mean 20 falls short of 20 half
-# the time, of mean 30 about 3% of the time.
-MARGIN = 1.5
 
 
-def rules_of(experiment: ExperimentBase) -> TrialRules:
+def expected_for(need: int) -> float:
+    """The requests a trial should expect where it must complete `need`: a Poisson count of that mean
+    falls short of `need` about 2% of the time (its mean less two standard deviations is `need`: 31 for
+    20, 122 for 100). Expecting only `need` falls short half the time."""
+    return (1 + math.sqrt(1 + need)) ** 2 if need > 0 else 0.0
+
+
+def rules_of(experiment: ExperimentBase, tail: int = TAIL_SAMPLES) -> TrialRules:
     """The trial rules of every probe. Lateness is judged against the SLA: on a small host the server's
     threads delay the generator's wake-ups by a few ms (2-5 ms for 1-5% of sends when a CNN keeps both
     cores busy, even at 20 req/s), which matters for a 20 ms SLA, not a 100 ms one. Latency counts from
     the intended send either way, so a late send can only make the server look slower, by at most 5% of
-    the SLA here; beyond that the probe is refused."""
+    the SLA here; beyond that the probe is refused.
+
+    Windows are at most a sixth of the longest trial (1 s from 6 s up), so a trial can be judged stable
+    within half of it: the rest is there for a tenant with a small share to complete the latencies its
+    SLA percentile needs, which a trial waits for."""
     t = experiment.trial
     slas = [experiment.sla_of(key) for key in experiment.model_keys()]
     tightest_ms = min(sla.threshold_ns for sla in slas) / 1e6
@@ -36,20 +47,22 @@ def rules_of(experiment: ExperimentBase) -> TrialRules:
         warmup_s=t.warmup_s,
         min_duration_s=t.min_duration_s,
         max_duration_s=t.max_duration_s,
+        window_s=min(TrialRules.window_s, t.max_duration_s / (2 * TrialRules.stable_windows)),
         tolerance=t.tolerance,
         late_threshold_ms=t.late_threshold_ms or max(2.0, 0.05 * tightest_ms),
-        min_tenant_requests=max(sla.min_samples for sla in slas),
+        min_tenant_requests=max(samples_for(sla.percentile, tail) for sla in slas),
     )
 
 
 def floor_of(rules: TrialRules, rates_at: RatesAt) -> float:
-    """The lowest searched rate a trial can judge: each tenant offered load completes enough requests in
-    the longest trial for its SLA percentile, and the trial as a whole its minimum. A tenant's rate is
-    affine in the searched rate (a share of it, or held while another is searched)."""
+    """The lowest searched rate a trial can judge: each tenant offered load is expected to complete the
+    requests its SLA percentile needs in the longest trial (with the margin of expected_for), and the
+    trial as a whole its minimum. A tenant's rate is affine in the searched rate (a share of it, or held
+    while another is searched)."""
     base, unit = rates_at(0.0), rates_at(1.0)
     need = [(rules.min_requests, sum(base.values()), sum(unit.values()))]
     need += [(rules.min_tenant_requests, base.get(t, 0.0), r) for t, r in unit.items() if r > 0]
-    floors = [(n * MARGIN / rules.max_duration_s - a) / (b - a) for n, a, b in need if b > a]
+    floors = [(expected_for(n) / rules.max_duration_s - a) / (b - a) for n, a, b in need if b > a]
     return max([0.0, *floors])
 
 
@@ -86,6 +99,7 @@ class ProbingServer:
     experiment: ExperimentBase
     reporter: Reporter
     placement: Placement
+    tail: int = TAIL_SAMPLES  # latencies above each SLA percentile a probe needs: the run's own rule
 
     def _measure(
         self,
@@ -99,7 +113,10 @@ class ProbingServer:
         name = key.name()
         row = self.store.trial_named(self.run_id, name)
         if row is None:
-            slas = {t.name: self.experiment.sla_of(t.model.base) for t in self.session.tenants()}
+            slas = {
+                t.name: replace(self.experiment.sla_of(t.model.base), tail=self.tail)
+                for t in self.session.tenants()
+            }
             self.session.trial(
                 self.store,
                 self.run_id,
@@ -107,7 +124,7 @@ class ProbingServer:
                 make_spec,
                 rules,
                 slas if judged else None,
-                {"key": key.to_json()},
+                {"key": key.to_json(), RETRY_RULE: POOLED},
                 self.experiment.telemetry_interval_s,
             )
             row = self.store.trial_named(self.run_id, name)
@@ -115,33 +132,37 @@ class ProbingServer:
         return row
 
     def trial(self, rates: Mapping[str, float], purpose: str, **params: Scalar) -> TrialRow:
-        """One trial at these rates (req/s per tenant); stored ones are reused, doubtful ones (unstable, or a
-        generator the host held back) measured again."""
+        """One trial at these rates (req/s per tenant); stored ones are reused, one in doubt (unstable, a
+        generator the host held back, a busy host, a broken server) measured again."""
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
-        return self._attempts(rates, purpose, params, f"{purpose}{f' ({shown})' if shown else ''}")
+        return self._attempts(rates, purpose, params, f"{purpose}{f' ({shown})' if shown else ''}")[-1]
 
     def _attempts(
         self, rates: Mapping[str, float], purpose: str, params: Mapping[str, Scalar], what: str
-    ) -> TrialRow:
-        """The trial of this key, each attempt measured now said in one line: `what r=… → feasible`, or
-        `→ not feasible (why)`, or in doubt and measured again."""
+    ) -> list[TrialRow]:
+        """Every attempt of this key, each measured now said in one line: `what r=… → feasible`, or
+        `→ not feasible (why)`, or in doubt and measured again. An attempt is in doubt (store.judge.
+        doubtful) by what it says of the measurement alone, never by whether its SLAs were met, and the
+        probe is then judged on all its attempts together: a retry adds latencies to the first's, so it
+        cannot give a miss a second chance that a pass does not get."""
         key = TrialKey(self.placement, purpose, dict(params), rates)
         retries = self.experiment.trial.retries
-        row: TrialRow | None = None
+        tenants = [t for t, r in rates.items() if r > 0]
+        rows: list[TrialRow] = []
         for attempt in range(retries + 1):
-            if row is not None and not doubtful(row):
+            if rows and not doubtful(rows[-1]):
                 break
             stored = self.store.trial_named(self.run_id, key.with_attempt(attempt).name()) is not None
-            rules = rules_of(self.experiment)
-            row = self._measure(key.with_attempt(attempt), open_loop(self.experiment, rates, attempt), rules)
+            rules = rules_of(self.experiment, self.tail)
+            spec = open_loop(self.experiment, rates, attempt)
+            rows.append(self._measure(key.with_attempt(attempt), spec, rules))
             if not stored:  # a resumed run says once how many trials it kept; each is not listed again
-                again = attempt < retries and doubtful(row)
+                again = attempt < retries and doubtful(rows[-1])
+                said = outcome(rows[-1], judge(rows, tenants), again)
                 self.reporter.status(
-                    f"{self.placement.label()}: {what} r={rates_text(self._named(rates))} → "
-                    f"{outcome(row, rates, again)}"
+                    f"{self.placement.label()}: {what} r={rates_text(self._named(rates))} → {said}"
                 )
-        assert row is not None
-        return row
+        return rows
 
     def _named(self, rates: Mapping[str, float]) -> dict[str, float]:
         """Rates by the models' names in the experiment (a server names a lone second copy by its base)."""
@@ -152,14 +173,14 @@ class ProbingServer:
     ) -> float:
         def probe(rate: float) -> Step:
             rates = rates_at(rate)
-            row = self._attempts(rates, purpose, params, "probe")
-            ok, detail = feasible(row, [t for t, r in rates.items() if r > 0])
-            served = sum(float(row.summary.value(t, "throughput_rps", 0.0)) for t in judged)
-            return Step(sum(rates[t] for t in judged), ok, served, detail)
+            rows = self._attempts(rates, purpose, params, "probe")
+            verdict = judge(rows, [t for t, r in rates.items() if r > 0])
+            served = sum(float(rows[-1].summary.value(t, "throughput_rps", 0.0)) for t in judged)
+            return Step(sum(rates[t] for t in judged), verdict.feasible, served, verdict.detail)
 
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         what = f"{self.placement.label()}: {purpose}" + (f" ({shown})" if shown else "")
-        floor = floor_of(rules_of(self.experiment), rates_at)
+        floor = floor_of(rules_of(self.experiment, self.tail), rates_at)
         return find_peak(probe, start, self.experiment.search, what, floor).peak_rps
 
     def estimate(self) -> dict[str, float]:
@@ -186,14 +207,15 @@ def rates_text(rates: Mapping[str, float]) -> str:
     return " + ".join(f"{t} {r:.2f}" for t, r in rates.items()) + " req/s"
 
 
-def outcome(row: TrialRow, rates: Mapping[str, float], again: bool = False) -> str:
+def outcome(row: TrialRow, verdict: Verdict, again: bool = False) -> str:
     """How a probe came out, as the progress line ends: feasible (and why it is flagged, if it is), not
-    feasible and why, or in doubt and measured again."""
-    ok, detail = feasible(row, [t for t, r in rates.items() if r > 0])
+    feasible and why (its attempts so far judged together), or in doubt and measured again."""
     if again:
         return f"in doubt ({row.reason}); measuring again"
-    if not ok:
-        return f"not feasible ({detail})"
+    if not verdict.feasible:
+        return f"not feasible ({verdict.detail})"
+    if verdict.attempts > 1:
+        return f"feasible, {verdict.detail.removeprefix('ok (').removesuffix(')')}"
     return "feasible" if row.status == "valid" else f"feasible, flagged ({row.reason})"
 
 

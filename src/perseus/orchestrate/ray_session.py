@@ -5,7 +5,7 @@ again on a node that is still there (finished trials are stored, so only the los
 
 import contextlib
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +15,7 @@ from perseus.config import ServerConfig
 from perseus.core.errors import NodeLostError, PerseusError, one_line
 from perseus.core.paths import runs_dir
 from perseus.core.progress import NullReporter, Reporter
+from perseus.core.reasons import Reason, Why
 from perseus.core.records import TrialRecords
 from perseus.loadgen import LoadSpec, TrialRules
 from perseus.orchestrate.cluster import NODE_RESOURCE, ray_module
@@ -58,10 +59,10 @@ class _Captured:
         trial: TrialRecords,
         summary: TrialSummary,
         status: str,
-        reason: str | None = None,
+        reasons: Sequence[Reason] = (),
         telemetry: Iterable[TelemetryRow] = (),
     ) -> int:
-        self.saved = (spec, trial, summary, status, reason, list(telemetry))
+        self.saved = (spec, trial, summary, status, tuple(reasons), list(telemetry))
         return 0
 
 
@@ -199,8 +200,8 @@ class RaySession:
         saved, outcome, said = self._ask(self._actor.trial, (store, run_id, name), *args)
         self._say(said)
         assert saved is not None
-        spec, records, summary, status, reason, telemetry = saved
-        trial_id = store.save_trial(run_id, name, spec, records, summary, status, reason, telemetry)
+        spec, records, summary, status, reasons, telemetry = saved
+        trial_id = store.save_trial(run_id, name, spec, records, summary, status, reasons, telemetry)
         return replace(outcome, trial_id=trial_id)
 
     def _say(self, lines: list[str]) -> None:
@@ -231,7 +232,9 @@ def _store_lost(store: Store, run_id: int, name: str, node: dict[str, str], why:
     lost = sum(1 for t in store.trials(run_id) if t.name.startswith(f"{name} | {LOST} "))
     spec = {LOST: {"trial": name, "node": node}}
     empty = TrialRecords(0, 0, 0)
-    store.save_trial(run_id, f"{name} | {LOST} {lost + 1}", spec, empty, TrialSummary({}), FAILED, why)
+    lost_node = Reason(Why.NODE_LOST, why, {"node": node.get("hostname", "")})
+    lost_name = f"{name} | {LOST} {lost + 1}"
+    store.save_trial(run_id, lost_name, spec, empty, TrialSummary({}), FAILED, [lost_node])
 
 
 def ray_sessions(

@@ -14,6 +14,7 @@ from perseus.config.experiment import ExperimentBase
 from perseus.core.errors import NodeLostError, PerseusError
 from perseus.core.paths import runs_dir
 from perseus.core.progress import Reporter
+from perseus.core.reasons import JUDGING, judging, tail_samples_of
 from perseus.experiments.lab import R, T
 from perseus.experiments.references import Source, check_experiment, check_served
 from perseus.experiments.registry import kind_of
@@ -77,8 +78,11 @@ class ServerLab:
     @contextmanager
     def serve(self, placement: Placement, tenants: tuple[TenantConfig, ...]) -> Iterator[ProbingServer]:
         folder = self.run_dir / _folder(placement)
+        tail = tail_samples_of(self.store.run(self.run_id).provenance)  # a resumed run keeps its rule
         with self.session(ServerConfig(tenants=tenants), folder, self.reporter) as session:
-            yield ProbingServer(self.store, self.run_id, session, self.experiment, self.reporter, placement)
+            yield ProbingServer(
+                self.store, self.run_id, session, self.experiment, self.reporter, placement, tail
+            )
 
 
 def requeued(work: Callable[[], R], status: Callable[[str], None]) -> R:
@@ -131,7 +135,11 @@ def run_experiment(
         measured = experiment.machine_refs().get("profile.machine")
         resources, slots = cluster.for_machine(measured) if cluster else ({}, 1)
         host = look_at_host(reporter, require_quiet_host)
-        facts = provenance(host, experiment.inputs) | ({"cluster": cluster.provenance()} if cluster else {})
+        facts = (
+            provenance(host, experiment.inputs)
+            | {JUDGING: judging()}
+            | ({"cluster": cluster.provenance()} if cluster else {})
+        )
         with store.recording(RUN_KIND, spec, facts, resume=previous.id if previous else None) as run_id:
             lab = ServerLab(
                 store, run_id, experiment, reporter, runs_dir() / f"run-{run_id}", kind.plan(experiment)

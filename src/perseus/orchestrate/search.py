@@ -36,9 +36,11 @@ def bisect(
     halve the bracket until hi − lo ≤ tolerance × lo. λ = lo, always a measured feasible rate.
 
     floor_rps is the lowest rate a trial can judge (below it a trial completes too few requests to be
-    valid): shrinking past it would only collect "too few requests" verdicts, so a search that fails at
-    the floor stops there with the floor's own reason."""
+    valid): probing under it would only collect "too few requests" verdicts, so a search starts no lower
+    (a start under it, e.g. a pair's at a small share of its models' λ, begins at the floor) and one that
+    fails at the floor stops there with the floor's own reason."""
     steps: list[Step] = []
+    start_rps = max(start_rps, floor_rps)
 
     def run(rate: float) -> Step:
         step = probe(rate)

@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from perseus.core.progress import Reporter
+from perseus.core.reasons import Reason, Why
 from perseus.core.records import Sender, TrialRecords
 from perseus.loadgen import LatencySummary, LoadSpec, SlaTarget, TrialRules, run_load, summarize, verdict
 from perseus.loadgen.rules import late_sends
 from perseus.store import TrialSink, TrialSummary
-from perseus.store.judge import HOST_BUSY
 from perseus.telemetry import Sampler, breakdown
 from perseus.telemetry.host import BUSY_CORES, OthersMeter
 
@@ -34,7 +34,7 @@ class Observation:
 class TrialOutcome:
     trial_id: int
     status: str  # valid | invalid | failed
-    reasons: list[str]
+    reasons: list[str]  # as printed; `why` has them typed
     summaries: dict[str, LatencySummary]
     loadgen_cpu_us_per_request: float
     loadgen_core_fraction: float
@@ -43,6 +43,7 @@ class TrialOutcome:
     notices: list[str] = field(default_factory=list)
     sent: int = 0  # requests sent, warm-up included (what the server's own count sees)
     actors: list[dict[str, Any]] = field(default_factory=list)  # Ray load actors: node, sent, late, CPU
+    why: tuple[Reason, ...] = ()
 
     @property
     def reason(self) -> str | None:
@@ -91,6 +92,24 @@ def _sender(sender: Sender, records: TrialRecords, rules: TrialRules) -> dict[st
     }
 
 
+def too_few(summaries: Mapping[str, LatencySummary], rules: TrialRules) -> list[Reason]:
+    """Tenants whose SLA percentile the trial could not give the latencies it needs (it ran to its
+    maximum duration without them): said by the trial, so a search knows it could not judge them. Only
+    under rules that wait for them (an experiment's; a bench says what it measured)."""
+    if rules.min_tenant_requests <= 0:
+        return []
+    return [
+        Reason(
+            Why.TOO_FEW_LATENCIES,
+            f"too few latencies to judge {tenant}'s {s.sla}: {s.requests} in {rules.max_duration_s:g} s "
+            f"(need {s.sla_samples})",
+            {"tenant": tenant, "sla": s.sla, "requests": s.requests, "need": s.sla_samples},
+        )
+        for tenant, s in summaries.items()
+        if s.sla is not None and s.sla_samples is not None and s.requests < s.sla_samples
+    ]
+
+
 def run_trial(
     store: TrialSink,
     run_id: int,
@@ -112,11 +131,18 @@ def run_trial(
     other_cores = max(0.0, others.cores() - (senders_here / 1e9 / wall_s if wall_s > 0 else 0.0))
     summaries = summarize(records, rules.late_threshold_ms, sla, spec.offered_rps())
     status, reasons = verdict(records, rules)
+    short = too_few({t: s for t, s in summaries.items() if t in spec.tenants}, rules)
+    if short:
+        status, reasons = "invalid", [*reasons, *short]
     if observe is not None and other_cores > BUSY_CORES:  # a local server shares this host's cores
-        status, reasons = "invalid", [*reasons, f"{HOST_BUSY}: other processes used {other_cores:.2f} cores"]
+        busy = Reason(
+            Why.HOST_BUSY, f"host busy: other processes used {other_cores:.2f} cores", {"cores": other_cores}
+        )
+        status, reasons = "invalid", [*reasons, busy]
     fault = observe.fault() if observe else None
     if fault is not None:
-        status, reasons = FAILED, [f"server fault during the trial: {fault}", *reasons]
+        failed = Reason(Why.SERVER_FAULT, f"server fault during the trial: {fault}", {"fault": fault})
+        status, reasons = FAILED, [failed, *reasons]
     sent = len(records.records)
     cpu_us = records.loadgen_cpu_ns / 1e3 / sent if sent else 0.0
     loadgen: dict[str, Any] = {
@@ -143,13 +169,12 @@ def run_trial(
     host = {"other_cores": round(other_cores, 3)}
     summary = TrialSummary(per_tenant, loadgen, server, usage, notices, host)
     stored = {**spec_record(spec, rules, sla), **(extra or {})}
-    reason = "; ".join(reasons) or None
     samples = sampler.samples if sampler is not None else []
-    trial_id = store.save_trial(run_id, name, stored, records, summary, status, reason, samples)
+    trial_id = store.save_trial(run_id, name, stored, records, summary, status, reasons, samples)
     return TrialOutcome(
         trial_id,
         status,
-        reasons,
+        [r.text for r in reasons],
         summaries,
         cpu_us,
         loadgen["cpu_core_fraction"],
@@ -158,4 +183,5 @@ def run_trial(
         notices,
         sent,
         loadgen.get("actors", []),
+        tuple(reasons),
     )

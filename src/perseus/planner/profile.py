@@ -95,7 +95,7 @@ def _merged_model(found: list[ModelProfile]) -> ModelProfile:
         return last
     median = statistics.median(m.shared_rps.value for m in same)
     low, high = min(m.shared_rps.low for m in same), max(m.shared_rps.high for m in same)
-    shared = Estimate(median, low, high, len(same))
+    shared = Estimate(median, low, high, len(same), min_max=True)  # the range of the runs: not a 90% interval
     setting, gain = best_gain(same)
     return replace(
         last,

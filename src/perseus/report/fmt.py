@@ -78,10 +78,13 @@ def pct_span(est: Estimate | None) -> str:
 
 
 def basis(est: Estimate) -> str:
-    """Where an interval comes from, in a few words."""
-    if est.searches > 1:
+    """Where an interval comes from, in a few words (as Estimate.kind says it was made)."""
+    kind = est.kind
+    if kind == "min-max":
+        return f"min–max over {est.searches} measurements, not a confidence interval"
+    if kind == "t90":
         return f"90% interval over {est.searches} searches"
-    if est.searches == 1:
+    if kind == "bracket":
         return "search bracket only, run-to-run spread not measured: see --repeats"
     return "exact"
 

@@ -91,8 +91,9 @@ def peaks_table(peaks: list[Peak]) -> TableData:
 
 
 INTERVAL_NOTE = (
-    "Interval: over K searches on fresh servers (repeats: K), the 90% t-interval of their mean; of one "
-    "search, its bracket (highest feasible to lowest infeasible rate), which leaves out run-to-run spread."
+    "Interval: over K searches on fresh servers (repeats: K), λ is their geometric mean and the interval "
+    "the 90% t-interval of log λ; of one search, its bracket (highest feasible to lowest infeasible rate), "
+    "which leaves out run-to-run spread."
 )
 
 

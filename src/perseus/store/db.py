@@ -4,7 +4,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from perseus.core.errors import ConfigError, PerseusError
+from perseus.core.reasons import Reason, reasons_from_json, reasons_json, text_of
 from perseus.core.records import RequestRecord, Sample, TrialRecords
 from perseus.store.keys import TrialKey
 from perseus.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
@@ -39,7 +40,7 @@ class TrialSink(Protocol):
         trial: TrialRecords,
         summary: TrialSummary,
         status: str,
-        reason: str | None = None,
+        reasons: Sequence[Reason] = (),
         telemetry: Iterable[TelemetryRow] = (),
     ) -> int: ...
 
@@ -67,8 +68,13 @@ class TrialRow:
     name: str
     spec: dict[str, Any]
     status: str
-    reason: str | None
+    reasons: tuple[Reason, ...]  # why it is not VALID, typed (core.reasons)
     summary: TrialSummary
+
+    @property
+    def reason(self) -> str | None:
+        """The reasons as one line, as reports print them."""
+        return text_of(self.reasons)
 
     @cached_property
     def key(self) -> TrialKey | None:
@@ -201,20 +207,22 @@ class Store:
         trial: TrialRecords,
         summary: TrialSummary,
         status: str,
-        reason: str | None = None,
+        reasons: Sequence[Reason] = (),
         telemetry: Iterable[TelemetryRow] = (),
     ) -> int:
-        """Store a finished trial with all its request records and telemetry samples, atomically."""
+        """Store a finished trial with all its request records and telemetry samples, atomically; its
+        reasons typed (for the judge) and as the line reports print."""
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO trials (run_id, name, spec_json, status, reason, start_ns, window_start_ns,"
-                " window_end_ns, summary_json, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO trials (run_id, name, spec_json, status, reason, reasons_json, start_ns,"
+                " window_start_ns, window_end_ns, summary_json, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     name,
                     json.dumps(spec, sort_keys=True),
                     status,
-                    reason,
+                    text_of(reasons),
+                    json.dumps(reasons_json(reasons)),
                     trial.start_ns,
                     trial.window_start_ns,
                     trial.window_end_ns,
@@ -251,13 +259,13 @@ class Store:
         ids = [r[0] for r in self._rows("SELECT id FROM runs ORDER BY id")]
         return [self.run(i) for i in ids]
 
-    _TRIAL_COLUMNS = "SELECT id, run_id, name, spec_json, status, reason, summary_json FROM trials"
+    _TRIAL_COLUMNS = "SELECT id, run_id, name, spec_json, status, reasons_json, summary_json FROM trials"
 
     @staticmethod
     def _trial_row(r: tuple[Any, ...]) -> TrialRow:
-        return TrialRow(
-            r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], TrialSummary.from_json(json.loads(r[6]))
-        )
+        reasons = reasons_from_json(json.loads(r[5]) if r[5] else [])
+        summary = TrialSummary.from_json(json.loads(r[6]))
+        return TrialRow(r[0], r[1], r[2], json.loads(r[3]), r[4], reasons, summary)
 
     def trials(self, run_id: int) -> list[TrialRow]:
         rows = self._rows(f"{self._TRIAL_COLUMNS} WHERE run_id=? ORDER BY id", (run_id,))

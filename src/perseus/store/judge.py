@@ -1,83 +1,197 @@
-"""What a stored trial says about its SLAs: feasible for a peak search (met every SLA with no overload,
-errors or late sends), and whether only the measurement itself was in doubt. Read by the searches that run
-probes and by the analyses that report them, so both judge a trial the same way."""
+"""What stored trials say about their SLAs: whether a probe is feasible (every SLA met with no overload,
+errors or late sends), its attempts judged together, and whether an attempt only doubts the measurement
+(worth one more). Read by the searches that run probes and by the analyses that report them, so both
+judge a probe the same way.
 
-from collections.abc import Iterable
+The rules are symmetric, so a probe's verdict leans towards no rate: an attempt in doubt is measured
+again whichever way its SLAs came out, and the probe is judged on every attempt's latencies pooled (a
+retry adds evidence; it never replaces what the first attempt saw); a FAILED attempt (the server broke)
+says nothing of the rate and is measured again too. Each tenant's SLA percentile rests on the latencies
+its rule asks for (core.sla.samples_for: 5 above the percentile), counted over the pool."""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from perseus.core.errors import ConfigError
-from perseus.core.sla import parse_sla
+from perseus.core.histogram import decode, merged, values_at_percentiles
+from perseus.core.reasons import BLOCKING, DOUBTS, REPLACED, RETRY_RULE, Why, kinds
+from perseus.core.sla import SlaTarget, parse_sla
 from perseus.store.db import TrialRow
 
-# Reasons (from loadgen.rules) that disqualify a probe; "unstable" alone only flags it.
-BLOCKING = ("too few requests", "too many errors", "generator fell behind", "overloaded", "too short")
+FAILED = "failed"
+# Blocking reasons about the measurement (the generator's sends were late): they refuse a probe only
+# when every attempt had them; a late send only makes the server look slower, and the attempts without
+# them are a measurement that was not in doubt.
+DOUBTS_THAT_BLOCK = BLOCKING & DOUBTS
+# Judged on the pool, not on each attempt: whether a tenant's percentile rests on enough latencies.
+POOLED = frozenset({Why.TOO_FEW_LATENCIES})
 
 
-def reasons(trial: TrialRow) -> list[str]:
-    return [part.strip() for part in (trial.reason or "").split(";") if part.strip()]
+@dataclass(frozen=True)
+class TenantJudged:
+    """One tenant of a probe, over every attempt judged."""
+
+    requests: int | None  # latencies its SLA percentile was judged on (None: not stored)
+    need: int | None  # the latencies its rule asks for (None: no SLA, or none stored)
+    latency_ms: float  # at its SLA's percentile (NaN: unknown)
+    p95_ms: float
+    met: bool | None
 
 
-def feasible(trial: TrialRow, tenants: Iterable[str]) -> tuple[bool, str]:
-    """Every tenant met its SLA over the whole measured window, with no overload, errors or late sends.
-
-    A probe whose windows did not agree within the stability tolerance still counts (it is flagged):
-    at a few dozen requests per window the windows of a steady queue differ by more than ±10% by chance,
-    and the SLA is judged on all the window's requests together.
-    """
-    tenants = list(tenants)
-    if trial.status == "failed":
-        return False, f"failed: {trial.reason}"
-    blocking = [part for part in reasons(trial) if part.startswith(BLOCKING)] + too_few(trial, tenants)
-    if blocking:
-        return False, "; ".join(blocking)
-    summary = trial.summary
-    missed = [t for t in tenants if not summary.value(t, "sla_met")]
-    if missed:
-        return False, "; ".join(_missed(trial, t) for t in missed)
-    return True, "ok" if trial.status == "valid" else f"ok (flagged: {trial.reason})"
-
-
-def _missed(trial: TrialRow, tenant: str) -> str:
-    if tenant not in trial.summary.tenants:
-        return f"{tenant} served nothing"
-    label = trial.summary.value(tenant, "sla")
-    try:
-        target = parse_sla(label)
-    except ConfigError:
-        return f"{tenant} {label} missed"
-    seen = trial.summary.value(tenant, target.key.replace(".", "_"))  # p99.9 is stored as p99_9_ms
-    return f"{tenant} {label} missed" + (f" (p{target.percentile:g} {seen:.1f} ms)" if seen else "")
-
-
-def too_few(trial: TrialRow, tenants: Iterable[str]) -> list[str]:
-    """Tenants whose SLA percentile rests on too few latencies to be judged (a p95 of 12 requests is their
-    largest): a tenant offered a small share of a trial's load, whatever the trial's total."""
-    found = []
-    for tenant in tenants:
-        label = trial.summary.value(tenant, "sla")
-        if not label or tenant not in trial.summary.tenants:
-            continue
-        try:
-            need = parse_sla(label).min_samples
-        except ConfigError:  # a label this version does not read: judged on its verdict alone
-            continue
-        got = trial.summary.value(tenant, "requests")  # every summary the load generator writes has it
-        if got is not None and got < need:
-            found.append(f"too few requests to judge {tenant}'s {label}: {got} (need {need})")
-    return found
-
-
-# Other processes took this host's CPU while a local server was measured (orchestrate.trial says so).
-HOST_BUSY = "host busy"
-# Reasons that doubt the measurement rather than the server: the windows disagreed, the host delayed the
-# load generator's sends (on a 2-core host the server's threads take its wake-ups now and then), or other
-# processes took CPU from the server under test.
-DOUBTS = ("unstable", "generator fell behind", HOST_BUSY)
+@dataclass(frozen=True)
+class Verdict:
+    feasible: bool
+    detail: str  # "ok", "ok (flagged: …)", or why not
+    attempts: int  # attempts judged together (a FAILED one is left out)
+    tenants: dict[str, TenantJudged]
+    flagged: bool = False  # feasible, though an attempt judged was not VALID (its windows disagreed, …)
+    refused: frozenset[Why] = frozenset()  # the kinds of reason that refused it, whatever its SLAs
+    missed: tuple[str, ...] = ()  # tenants that missed their SLA (judged when nothing refused it)
 
 
 def doubtful(trial: TrialRow) -> bool:
-    """INVALID only for doubts about the measurement: worth one more attempt. A late generator counts
-    only when every tenant met its SLA anyway (a missed SLA would not be met by measuring again)."""
-    if trial.status != "invalid" or not all(part.startswith(DOUBTS) for part in reasons(trial)):
-        return False
-    late = any(part.startswith("generator fell behind") for part in reasons(trial))
-    return not late or all(s.get("sla_met") is not False for s in trial.summary.tenants.values())
+    """Worth one more attempt: FAILED (the server broke, which says nothing of the rate), or INVALID only
+    for doubts about the measurement — whichever way its SLAs came out."""
+    if trial.status == FAILED:
+        return True
+    return trial.status == "invalid" and bool(trial.reasons) and kinds(trial.reasons) <= DOUBTS
+
+
+def probes(trials: Iterable[TrialRow]) -> list[list[TrialRow]]:
+    """Experiment trials grouped into probes, in the order run: each the attempts of one key, in order."""
+    found: dict[str, list[TrialRow]] = {}
+    for trial in trials:
+        if trial.key is not None:
+            found.setdefault(trial.key.with_attempt(0).name(), []).append(trial)
+    groups = [sorted(rows, key=_attempt) for rows in found.values()]
+    return sorted(groups, key=lambda rows: rows[-1].id)
+
+
+def _attempt(trial: TrialRow) -> int:
+    return trial.key.attempt if trial.key is not None else 0
+
+
+def judged(attempts: Sequence[TrialRow]) -> list[TrialRow]:
+    """The attempts a probe is judged on: all but FAILED ones; of a probe stored before attempts were
+    pooled, its last attempt alone, as it was judged then."""
+    if any(a.spec.get(RETRY_RULE) == REPLACED for a in attempts):
+        return [a for a in attempts[-1:] if a.status != FAILED]
+    return [a for a in attempts if a.status != FAILED]
+
+
+def feasible(trial: TrialRow, tenants: Iterable[str]) -> tuple[bool, str]:
+    """One trial alone: every tenant met its SLA over the whole measured window, with no overload, errors
+    or late sends. A trial whose windows only disagreed still counts (it is flagged): at a few dozen
+    requests per window the windows of a steady queue differ by more than ±10% by chance, and the SLA is
+    judged on all the window's requests together."""
+    verdict = judge([trial], tenants)
+    return verdict.feasible, verdict.detail
+
+
+def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
+    """A probe over its attempts (in order): feasible when no attempt judged was refused outright, no
+    late-send doubt held in every one, and each tenant met its SLA on the latencies of them all."""
+    names = list(tenants)
+    used = judged(attempts)
+    if not used:
+        return Verdict(False, f"failed: {attempts[-1].reason}", 0, {}, refused=frozenset({Why.SERVER_FAULT}))
+    refusing = [r for a in used for r in a.reasons if r.kind in BLOCKING - DOUBTS_THAT_BLOCK - POOLED]
+    for kind in sorted(DOUBTS_THAT_BLOCK):
+        if all(kind in kinds(a.reasons) for a in used):
+            refusing += [r for r in used[-1].reasons if r.kind == kind]
+    found = {t: _tenant(used, t) for t in names}
+    refused = [r.text for r in refusing]
+    refused += [_too_few(used[-1], t, j) for t, j in found.items() if j is not None and _short(j)]
+    why = kinds(refusing) | ({Why.TOO_FEW_LATENCIES} if len(refused) > len(refusing) else set())
+    together = f"{len(used)} attempts together" if len(used) > 1 else ""
+    judged_tenants = {t: j for t, j in found.items() if j is not None}
+    if refused:
+        return Verdict(
+            False, _with("; ".join(refused), together), len(used), judged_tenants, refused=frozenset(why)
+        )
+    missed = [t for t, j in found.items() if j is None or not j.met]
+    if missed:
+        detail = "; ".join(_missed(used[-1], t, found[t]) for t in missed)
+        return Verdict(False, _with(detail, together), len(used), judged_tenants, missed=tuple(missed))
+    flags = [r.text for a in used for r in a.reasons if r.kind not in POOLED]  # the pool had enough
+    flagged = any(a.status != "valid" for a in used)
+    inside = "; ".join(p for p in (together, "flagged: " + "; ".join(flags) if flags else "") if p)
+    return Verdict(True, f"ok ({inside})" if inside else "ok", len(used), judged_tenants, flagged)
+
+
+def latency_ms(attempts: Sequence[TrialRow], tenant: str, percentile: float) -> float:
+    """A tenant's latency at any percentile over the attempts a probe is judged on (their histograms
+    pooled); NaN when it has none."""
+    parts = [a.summary.tenant(tenant) for a in judged(attempts) if tenant in a.summary.tenants]
+    histograms = [str(p.get("histogram") or "") for p in parts]
+    if not parts or not all(histograms):
+        key = f"p{percentile:g}_ms".replace(".", "_")
+        return _float(parts[-1].get(key)) if len(parts) == 1 else math.nan
+    pool = merged(decode(h) for h in histograms)
+    return values_at_percentiles(pool, [percentile])[0] / 1e6 if pool.get_total_count() else math.nan
+
+
+def _with(detail: str, together: str) -> str:
+    return f"{detail} ({together})" if together else detail
+
+
+def _target(label: Any) -> SlaTarget | None:
+    try:
+        return parse_sla(str(label)) if label else None
+    except ConfigError:  # a label this version does not read: judged on its verdict alone
+        return None
+
+
+def _tenant(used: list[TrialRow], tenant: str) -> TenantJudged | None:
+    """The tenant over the attempts: its latencies pooled (their HDR histograms merge exactly), or as its
+    one attempt stored them. None when it served nothing in any."""
+    parts = [a.summary.tenant(tenant) for a in used if tenant in a.summary.tenants]
+    if not parts:
+        return None
+    last = parts[-1]
+    target = _target(last.get("sla"))
+    need = last.get("sla_samples", target.min_samples if target is not None else None)
+    counts = [p.get("requests") for p in parts]
+    requests = sum(int(c) for c in counts if c is not None) if all(c is not None for c in counts) else None
+    at = target.key.replace(".", "_") if target is not None else "p95_ms"  # p99.9 is stored as p99_9_ms
+    if len(parts) == 1:
+        met = last.get("sla_met")
+        return TenantJudged(requests, need, _float(last.get(at)), _float(last.get("p95_ms")), met)
+    histograms = [p.get("histogram") for p in parts]
+    if not all(histograms):  # a summary without its distribution: met only where every attempt met it
+        met = all(p.get("sla_met") for p in parts) if target is not None else None
+        return TenantJudged(requests, need, math.nan, math.nan, met)
+    pool = merged(decode(str(h)) for h in histograms)
+    percentile = target.percentile if target is not None else 95.0
+    p95, latency = (v / 1e6 for v in values_at_percentiles(pool, [95.0, percentile]))
+    met = None if target is None else bool(pool.get_total_count()) and latency * 1e6 <= target.threshold_ns
+    return TenantJudged(requests, need, latency, p95, met)
+
+
+def _float(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def _short(judged: TenantJudged) -> bool:
+    return judged.need is not None and judged.requests is not None and judged.requests < judged.need
+
+
+def _too_few(trial: TrialRow, tenant: str, judged: TenantJudged) -> str:
+    """A tenant's percentile rests on too few latencies to be judged (a p95 of 12 requests is their
+    largest): a tenant offered a small share of a trial's load, whatever the trial's total."""
+    label = trial.summary.value(tenant, "sla")
+    return f"too few requests to judge {tenant}'s {label}: {judged.requests} (need {judged.need})"
+
+
+def _missed(trial: TrialRow, tenant: str, judged: TenantJudged | None) -> str:
+    if judged is None:
+        return f"{tenant} served nothing"
+    label = trial.summary.value(tenant, "sla")
+    target = _target(label)
+    if target is None:
+        return f"{tenant} {label} missed"
+    seen = judged.latency_ms
+    shown = f" (p{target.percentile:g} {seen:.1f} ms)" if seen and not math.isnan(seen) else ""
+    return f"{tenant} {label} missed{shown}"

@@ -13,7 +13,8 @@ from perseus.core.errors import ConfigError
 from perseus.store.db import Store
 
 TRIAL_COLUMNS = (
-    "name, spec_json, status, reason, start_ns, window_start_ns, window_end_ns, summary_json, finished_at"
+    "name, spec_json, status, reason, reasons_json, start_ns, window_start_ns, window_end_ns, summary_json,"
+    " finished_at"
 )
 
 
@@ -81,7 +82,8 @@ def _trials(db: sqlite3.Connection, old_run: int, new_run: int) -> None:
     )
     for old_trial, *values in trials.fetchall():
         cur = db.execute(
-            f"INSERT INTO trials (run_id, {TRIAL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", (new_run, *values)
+            f"INSERT INTO trials (run_id, {TRIAL_COLUMNS}) VALUES ({', '.join('?' * (len(values) + 1))})",
+            (new_run, *values),
         )
         new_trial = cur.lastrowid
         db.execute(

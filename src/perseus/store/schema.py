@@ -4,8 +4,9 @@ import sqlite3
 from collections.abc import Callable
 
 from perseus.store.legacy import upgrade_to_4
+from perseus.store.legacy_verdicts import REASONS_COLUMN, upgrade_to_5
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Telemetry samples of a trial (perseus.telemetry.Sample); also created by the migration to version 3.
 TELEMETRY_TABLE = """CREATE TABLE IF NOT EXISTS telemetry (
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS trials (
     name TEXT NOT NULL,              -- unique within a run; a finished trial is never re-run
     spec_json TEXT NOT NULL,         -- load settings, and an experiment trial's typed key (store.keys)
     status TEXT NOT NULL,            -- valid, invalid, failed
-    reason TEXT,
+    reason TEXT,                     -- the reasons as one line, as reports print them
+    reasons_json TEXT,               -- the reasons typed, as JSON: kind, text, figures (core.reasons)
     start_ns INTEGER NOT NULL,       -- monotonic clock of the load generator
     window_start_ns INTEGER NOT NULL,
     window_end_ns INTEGER NOT NULL,
@@ -66,4 +68,5 @@ MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     ],
     3: [TELEMETRY_TABLE, TELEMETRY_INDEX],
     4: [upgrade_to_4],  # typed trial keys and summaries (store.legacy)
+    5: [REASONS_COLUMN, upgrade_to_5],  # typed verdict reasons, and the rules old trials were judged by
 }

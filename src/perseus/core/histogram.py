@@ -1,4 +1,5 @@
-"""Latency distributions as HDR histograms: exact to 3 significant digits, exactly mergeable."""
+"""Latency distributions as HDR histograms: exact to 3 significant digits, exactly mergeable. Made by the
+load generator, pooled by the judge of stored trials (which must not import the load generator)."""
 
 import functools
 from collections.abc import Iterable
