@@ -17,6 +17,7 @@ from perseus.orchestrate.session import Session
 from perseus.serving import RunningServer
 from perseus.store import Placement, Store, TrialKey, TrialRow
 from perseus.store.judge import Verdict, doubtful, judge
+from perseus.store.judge import judged as judged_attempts
 from perseus.store.keys import Scalar
 
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
@@ -175,7 +176,10 @@ class ProbingServer:
             rates = rates_at(rate)
             rows = self._attempts(rates, purpose, params, "probe")
             verdict = judge(rows, [t for t, r in rates.items() if r > 0])
-            served = sum(float(rows[-1].summary.value(t, "throughput_rps", 0.0)) for t in judged)
+            used = judged_attempts(rows) or rows[-1:]  # served: as the analysis reads it, over the attempts
+            served = sum(
+                float(a.summary.value(t, "throughput_rps", 0.0)) for a in used for t in judged
+            ) / len(used)
             return Step(sum(rates[t] for t in judged), verdict.feasible, served, verdict.detail)
 
         shown = ", ".join(f"{k}={v}" for k, v in params.items())

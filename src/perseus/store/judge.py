@@ -26,7 +26,7 @@ FAILED = "failed"
 # them are a measurement that was not in doubt.
 DOUBTS_THAT_BLOCK = BLOCKING & DOUBTS
 # Judged on the pool, not on each attempt: whether a tenant's percentile rests on enough latencies.
-POOLED = frozenset({Why.TOO_FEW_LATENCIES})
+JUDGED_ON_POOL = frozenset({Why.TOO_FEW_LATENCIES})
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
     used = judged(attempts)
     if not used:
         return Verdict(False, f"failed: {attempts[-1].reason}", 0, {}, refused=frozenset({Why.SERVER_FAULT}))
-    refusing = [r for a in used for r in a.reasons if r.kind in BLOCKING - DOUBTS_THAT_BLOCK - POOLED]
+    refusing = [r for a in used for r in a.reasons if r.kind in BLOCKING - DOUBTS_THAT_BLOCK - JUDGED_ON_POOL]
     for kind in sorted(DOUBTS_THAT_BLOCK):
         if all(kind in kinds(a.reasons) for a in used):
             refusing += [r for r in used[-1].reasons if r.kind == kind]
@@ -115,7 +115,7 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
     if missed:
         detail = "; ".join(_missed(used[-1], t, found[t]) for t in missed)
         return Verdict(False, _with(detail, together), len(used), judged_tenants, missed=tuple(missed))
-    flags = [r.text for a in used for r in a.reasons if r.kind not in POOLED]  # the pool had enough
+    flags = [r.text for a in used for r in a.reasons if r.kind not in JUDGED_ON_POOL]  # the pool had enough
     flagged = any(a.status != "valid" for a in used)
     inside = "; ".join(p for p in (together, "flagged: " + "; ".join(flags) if flags else "") if p)
     return Verdict(True, f"ok ({inside})" if inside else "ok", len(used), judged_tenants, flagged)
