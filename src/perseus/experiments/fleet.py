@@ -180,8 +180,7 @@ def model_refs(profiles: Iterable[MachineProfile]) -> dict[str, str]:
     for profile in profiles:
         for key, model in profile.models.items():
             refs.setdefault(key, key)
-            if model.config is not None:
-                refs.setdefault(model.config.model, key)
+            refs.setdefault(model.spec, key)
     return refs
 
 

@@ -88,11 +88,7 @@ def why_not(tenant: Tenant, types: Sequence[MachineType]) -> str:
             f"machine type profiled (the largest: {largest.id}): no plan can serve it"
         )
     if not profiled:
-        known = {
-            name: (m.config.model if m.config is not None else name)
-            for t in types
-            for name, m in t.capacity.profile.models.items()
-        }
+        known = {name: m.spec for t in types for name, m in t.capacity.profile.models.items()}
         listed = ", ".join(n if s == n else f"{n} = {s}" for n, s in sorted(known.items()))
         return (
             f"no profile of model {tenant.model} on any machine type planned (profiled: {listed}; a tenant "
@@ -150,11 +146,7 @@ def machine(kind: MachineType, tenants: Mapping[str, float], problem: Problem) -
         models[model] = models.get(model, 0.0) + rate
     load = kind.capacity.load(models)
     flags = [*kind.capacity.flags(models)]
-    crumbs = [
-        name
-        for name, rate in tenants.items()
-        if rate < min(problem.by_name[name].min_part_rps, problem.by_name[name].rate_rps) - 1e-6
-    ]
+    crumbs = too_small(problem, tenants)
     if crumbs:
         flags.append(f"too small a part to judge in a validation: {', '.join(crumbs)}")
     if kind.capacity.profile.extrapolated_from:
@@ -162,6 +154,15 @@ def machine(kind: MachineType, tenants: Mapping[str, float], problem: Problem) -
     return PlannedMachine(
         kind.id, dict(tenants), models, load, kind.usd_per_h, len(models) == 1, tuple(flags)
     )
+
+
+def too_small(problem: Problem, tenants: Mapping[str, float]) -> list[str]:
+    """The tenants whose part here (req/s) is below the least a validation can judge (and not the whole)."""
+    return [
+        name
+        for name, rate in tenants.items()
+        if rate < min(problem.by_name[name].min_part_rps, problem.by_name[name].rate_rps) - 1e-6
+    ]
 
 
 def lower_bound(problem: Problem) -> float:

@@ -31,6 +31,11 @@ class ModelProfile:
     def target(self) -> SlaTarget:
         return parse_sla(self.sla)
 
+    @property
+    def spec(self) -> str:
+        """The model spec it was profiled as (its name when the profile did not keep its config)."""
+        return self.config.model if self.config is not None else self.model
+
 
 @dataclass(frozen=True)
 class Colocation:

@@ -6,7 +6,15 @@ from typing import Literal
 
 from perseus.planner import greedy, milp
 from perseus.planner.capacity import Capacity
-from perseus.planner.problem import MachineType, Plan, Problem, dedicated, dedicated_per_tenant, machine
+from perseus.planner.problem import (
+    MachineType,
+    Plan,
+    Problem,
+    dedicated,
+    dedicated_per_tenant,
+    machine,
+    too_small,
+)
 
 Method = Literal["auto", "milp", "greedy"]
 MILP_TENANTS = 60  # auto: the MILP above this many tenants rarely closes its gap within a time limit
@@ -41,10 +49,9 @@ def _said(planned: Plan, problem: Problem) -> Plan:
     """The plan, with a note naming tenant parts too small for a validation to judge (flagged machines)."""
     small = sorted(
         {
-            f"{name} ({rate:.3g} req/s)"
+            f"{name} ({m.tenants[name]:.3g} req/s)"
             for m in planned.machines
-            for name, rate in m.tenants.items()
-            if rate < min(problem.by_name[name].min_part_rps, problem.by_name[name].rate_rps) - 1e-6
+            for name in too_small(problem, m.tenants)
         }
     )
     if not small:

@@ -172,7 +172,7 @@ def model_specs(answer: Answer) -> dict[str, str]:
     """Each planned model's name and the spec it was profiled as."""
     planned = {t.model for t in answer.problem.tenants}
     return {
-        name: (m.config.model if m.config is not None else name)
+        name: m.spec
         for kind in answer.problem.types
         for name, m in kind.capacity.profile.models.items()
         if name in planned

@@ -21,7 +21,7 @@ def solo_table(found: Findings) -> TableData:
     rows = []
     for model, settings in found.solo.items():
         profile = found.profile.models.get(model)
-        spec = profile.config.model if profile is not None and profile.config is not None else model
+        spec = profile.spec if profile is not None else model
         for label, peak in settings.items():
             best = profile is not None and fmt.setting_text(profile.best_setting) == label
             rows.append(
