@@ -10,9 +10,11 @@ says nothing of the rate and is measured again too. Each tenant's SLA percentile
 its rule asks for (core.sla.samples_for: 5 above the percentile), counted over the pool."""
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from hdrh.histogram import HdrHistogram
 
 from perseus.core.errors import ConfigError
 from perseus.core.histogram import decode, merged, values_at_percentiles
@@ -125,12 +127,22 @@ def latency_ms(attempts: Sequence[TrialRow], tenant: str, percentile: float) -> 
     """A tenant's latency at any percentile over the attempts a probe is judged on (their histograms
     pooled); NaN when it has none."""
     parts = [a.summary.tenant(tenant) for a in judged(attempts) if tenant in a.summary.tenants]
-    histograms = [str(p.get("histogram") or "") for p in parts]
-    if not parts or not all(histograms):
-        key = f"p{percentile:g}_ms".replace(".", "_")
-        return _float(parts[-1].get(key)) if len(parts) == 1 else math.nan
-    pool = merged(decode(h) for h in histograms)
+    pool = _pool(parts)
+    if pool is None:
+        return _float(parts[-1].get(_stored_key(percentile))) if len(parts) == 1 else math.nan
     return values_at_percentiles(pool, [percentile])[0] / 1e6 if pool.get_total_count() else math.nan
+
+
+def _stored_key(percentile: float) -> str:
+    """A summary's key for a percentile's latency (p99.9 is stored as p99_9_ms)."""
+    return f"p{percentile:g}_ms".replace(".", "_")
+
+
+def _pool(parts: Sequence[Mapping[str, Any]]) -> HdrHistogram | None:
+    """The parts' latencies in one histogram (HDR histograms merge exactly); None when there are none or
+    one part was stored without its distribution."""
+    histograms = [str(p.get("histogram") or "") for p in parts]
+    return merged(decode(h) for h in histograms) if histograms and all(histograms) else None
 
 
 def _with(detail: str, together: str) -> str:
@@ -155,16 +167,14 @@ def _tenant(used: list[TrialRow], tenant: str) -> TenantJudged | None:
     need = last.get("sla_samples", target.min_samples if target is not None else None)
     counts = [p.get("requests") for p in parts]
     requests = sum(int(c) for c in counts if c is not None) if all(c is not None for c in counts) else None
-    at = target.key.replace(".", "_") if target is not None else "p95_ms"  # p99.9 is stored as p99_9_ms
+    percentile = target.percentile if target is not None else 95.0
     if len(parts) == 1:
         met = last.get("sla_met")
-        return TenantJudged(requests, need, _float(last.get(at)), _float(last.get("p95_ms")), met)
-    histograms = [p.get("histogram") for p in parts]
-    if not all(histograms):  # a summary without its distribution: met only where every attempt met it
+        return TenantJudged(requests, need, _float(last.get(_stored_key(percentile))), _float(last.get("p95_ms")), met)
+    pool = _pool(parts)
+    if pool is None:  # a summary without its distribution: met only where every attempt met it
         met = all(p.get("sla_met") for p in parts) if target is not None else None
         return TenantJudged(requests, need, math.nan, math.nan, met)
-    pool = merged(decode(str(h)) for h in histograms)
-    percentile = target.percentile if target is not None else 95.0
     p95, latency = (v / 1e6 for v in values_at_percentiles(pool, [95.0, percentile]))
     met = None if target is None else bool(pool.get_total_count()) and latency * 1e6 <= target.threshold_ns
     return TenantJudged(requests, need, latency, p95, met)
