@@ -170,7 +170,9 @@ def _tenant(used: list[TrialRow], tenant: str) -> TenantJudged | None:
     percentile = target.percentile if target is not None else 95.0
     if len(parts) == 1:
         met = last.get("sla_met")
-        return TenantJudged(requests, need, _float(last.get(_stored_key(percentile))), _float(last.get("p95_ms")), met)
+        return TenantJudged(
+            requests, need, _float(last.get(_stored_key(percentile))), _float(last.get("p95_ms")), met
+        )
     pool = _pool(parts)
     if pool is None:  # a summary without its distribution: met only where every attempt met it
         met = all(p.get("sla_met") for p in parts) if target is not None else None
