@@ -17,6 +17,7 @@ from perseus.planner.problem import (
     cut,
     dedicated,
     dedicated_per_tenant,
+    even,
 )
 from perseus.planner.solve import answer
 from tests.unit.planner_cases import SLA, machine_profile, machine_type, problem
@@ -188,3 +189,12 @@ def test_a_cut_keeps_every_rate_and_capacity_and_leaves_no_crumb(
             assert rate >= min(low, parts[name]) - 1e-9
             served[name] = served.get(name, 0.0) + rate
     assert served == pytest.approx(parts)
+
+
+def test_a_model_spread_over_its_own_machines_is_filled_to_capacity_before_it_is_crumbled() -> None:
+    # 150 req/s of one model on 2 machines of 86: at the even level (75) the cut leaves t0's 6 req/s
+    # over, and spreading every tenant evenly would give t0 two 3 req/s parts (below its least, 5).
+    # Filled to 86 instead: [t3 59 + t1 27 = 86], [t1 26 + t2 32 + t0 6 = 64], every part ≥ its least.
+    parts = {"t0": 6.0, "t1": 53.0, "t2": 32.0, "t3": 59.0}
+    low = {"t0": 5.0, "t1": 21.0, "t2": 12.0, "t3": 29.0}
+    assert even(parts, 2, 86.0, low) == [{"t3": 59.0, "t1": 27.0}, {"t1": 26.0, "t2": 32.0, "t0": 6.0}]

@@ -254,12 +254,14 @@ def least(problem: Problem, parts: Mapping[str, float]) -> dict[str, float]:
 
 def even(parts: Mapping[str, float], n: int, cap: float, low: Mapping[str, float]) -> list[dict[str, float]]:
     """One model's tenants (req/s each) over n machines of their own, each serving up to `cap`: filled in
-    turn to the even level, no tenant cut finer than its least part (`low`) where the capacity allows;
-    otherwise each tenant spread evenly over all n."""
-    machines, rest = cut(parts, n, sum(parts.values()) / n, cap, low)
-    if rest:
-        return [{name: r / n for name, r in parts.items()} for _ in range(n)]
-    return machines
+    turn to the even level, no tenant cut finer than its least part (`low`) where the capacity allows (if
+    the even level leaves a part over, filled to `cap` instead: fuller machines leave fewer cuts); otherwise
+    each tenant spread evenly over all n."""
+    for level in (sum(parts.values()) / n, cap):
+        machines, rest = cut(parts, n, level, cap, low)
+        if not rest:
+            return machines
+    return [{name: r / n for name, r in parts.items()} for _ in range(n)]
 
 
 def cut(
