@@ -1,20 +1,30 @@
 """`plan --validate`'s verdict on hand-made stored rows: each planned tenant judged against its own SLA
 (deploy._check through deploy.analyze), the validation held, missed or could not be judged
 (Findings.verdict), and the recommended plan's verdict read apart from the interference-blind plan's
-(planning.Planned.verdict)."""
+(planning.Planned.verdict), and a blind plan that differs measured beside it (planning._validate)."""
 
 import dataclasses
+import shutil
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from perseus.config.plan import load_plan
+from perseus.core.progress import NullReporter
 from perseus.core.reasons import Reason, Why
 from perseus.experiments import deploy
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import ExperimentResults
+from perseus.orchestrate import planning
 from perseus.orchestrate.planning import AWARE, BLIND, Planned
-from perseus.store import TrialKey, TrialRow, TrialSummary
+from perseus.store import Store, TrialKey, TrialRow, TrialSummary
+from tests.unit.fake_server import run_on
+from tests.unit.test_plan_cli import _plan
 from tests.unit.trial_rows import summary_of
+
+planning_answer = planning.answer
 
 SLEEP, CPU = "synthetic-sleep", "synthetic-cpu"
 LATE = Reason(Why.GENERATOR_BEHIND, "generator fell behind: 3.0% of sends were more than 2 ms late")
@@ -181,3 +191,57 @@ def test_the_verdict_is_the_recommended_plans_never_the_blind_ones(
     planned: Any = Planned(None, None, None, [*validated, (AWARE, results(aware))])  # type: ignore[arg-type]
     assert planned.verdict == verdict
     assert dataclasses.replace(planned, validated=[]).verdict is None  # not validated here
+
+
+def _validated(
+    tmp_path: Path, profiled: Path, monkeypatch: pytest.MonkeyPatch, blind_rps: float | None
+) -> tuple[Planned, list[str]]:
+    """`plan --validate` over the profile measured on fake_server, each deploy run on fake_server too; the
+    interference-blind plan replaced by the aware one with `blind_rps` of tenant big alone on its first
+    machine (None: the blind plan is the aware one)."""
+
+    def solved(*args: Any) -> Any:
+        found = planning_answer(*args)
+        if blind_rps is None:
+            return dataclasses.replace(found, blind=found.plan)
+        first, *rest = found.plan.machines
+        assert first.tenants == {"big": 74.375}  # test_plan_cli: the sleeper's first full machine
+        alone = dataclasses.replace(first, tenants={"big": blind_rps}, models={SLEEP: blind_rps})
+        return dataclasses.replace(found, blind=dataclasses.replace(found.plan, machines=(alone, *rest)))
+
+    def measured(experiment: Any, store: Store, *args: Any, **kwargs: Any) -> int:
+        return run_on(store, experiment)[0]
+
+    monkeypatch.setattr(planning, "answer", solved)
+    monkeypatch.setattr(planning, "run_experiment", measured)
+    db = tmp_path / "results.db"
+    shutil.copyfile(profiled, db)
+    with Store(db) as store:
+        planned = planning.plan_fleet(
+            load_plan(_plan(tmp_path)),
+            store,
+            validation=planning.Validation(lambda: nullcontext(NullReporter()), "gcp-n2-standard-2"),
+        )
+    return planned, [label for label, _ in planned.validated]
+
+
+def test_a_blind_plan_that_differs_is_measured_too_and_never_decides(
+    tmp_path: Path, profiled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The blind plan puts big at 90 req/s alone on one sleeper (fake_server: ρ = 0.9, p95 = 10(1 + 3 ×
+    0.9/0.1) = 280 ms, past its 100 ms) and misses; the aware plan's heaviest machine, big at 74.375 (p95
+    = 10(1 + 3 × 0.74375/0.25625) = 97.1 ms), holds: both measured, the verdict is the aware plan's."""
+    planned, labels = _validated(tmp_path, profiled, monkeypatch, 90.0)
+    assert labels == [AWARE, BLIND]
+    verdicts = {label: results.findings.verdict for label, results in planned.validated}
+    assert verdicts == {AWARE: "held", BLIND: "missed"}
+    (blind,) = [r.findings for label, r in planned.validated if label == BLIND]
+    assert [(t.name, round(t.latency_ms, 1)) for t in blind.missed] == [("big", 280.0)]
+    assert planned.verdict == "held"
+
+
+def test_a_blind_plan_like_the_aware_one_is_measured_once(
+    tmp_path: Path, profiled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planned, labels = _validated(tmp_path, profiled, monkeypatch, None)
+    assert labels == [AWARE] and planned.verdict == "held"
