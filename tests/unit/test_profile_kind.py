@@ -88,8 +88,9 @@ def test_profile_measures_every_model_alone_and_every_pair(tmp_path: Path) -> No
     # Two 2 ms CPU-bound models share one core: at 1 (231.25 req/s each, ρ 0.925) feasible, at 2 not, and
     # every midpoint down to 1.03125 exceeds ρ = 49/52 (1.0188): efficiency 1.
     assert pairs[("synthetic-cpu", "synthetic-cpu-2")].efficiency.value == pytest.approx(1.0)
-    # The three at equal work: from 1 (yes), 2 (no), 1.5 (yes), 1.75, 1.625, 1.5625 (no; the CPU pair's
-    # ρ = 0.925 × total efficiency passes 49/52 at 1.0188 × 1.5): 1.5.
+    # The three at equal work: at efficiency e each CPU-bound model serves e × 462.5/3 req/s, the two
+    # together ρ = e × 308.33 × 2 ms = 0.6167e, past 49/52 beyond e = 1.528. From 1 (yes), 2 (no), 1.5
+    # (yes), 1.75, 1.625, 1.5625 (no), stop: 1.5.
     (triple,) = [c for c in machine.colocations if len(c.models) == 3]
     assert triple.efficiency.value == pytest.approx(1.5)
 
