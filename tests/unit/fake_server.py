@@ -1,7 +1,24 @@
 """A model of a server session for unit tests of the experiment kinds: the real ServerLab, probes,
 searches, store and analyses run over it, but a trial is computed, not measured. Each tenant is an M/D/c
 queue; CPU-bound models (synthetic-cpu) share one core, sleeping ones (synthetic-sleep)
-only their instances; p95 grows as the load nears capacity. `replay_session` measures nothing at all."""
+only their instances; p95 grows as the load nears capacity. `replay_session` measures nothing at all.
+
+So that a test can tell which trials an analysis read, the numbers depend on the trial's key, by rules
+simple enough to compute by hand:
+- pass / repeat k (the placement's `repeat` setting, 1 when absent): service times × 1 + (k − 1)/4, so
+  pass 2 is 25% slower and pass 3 50% (the p95 a rate gives, and the capacity, both move); a session
+  given an explicit `slowdown` (drifting_session) uses that instead;
+- a confirmation (the placement's `confirm` setting: a point chosen as the best, searched again on a
+  fresh server) runs its service times × 1.25 more, so it comes out lower than the choice (as the best of
+  several noisy points does on a real host) and a test can tell which of the two a figure reports;
+- attempt a (a probe in doubt measured again): throughput and QoS satisfaction × (1 − a/10), so the
+  first attempt of a probe reports 100%, its retry 90% (its latencies, hence its SLA verdict, are the
+  same);
+- seed s (the load spec's): every synthetic request is sent s µs later.
+Each trial stores, through Store.save_trial as a real trial does, RECORDS requests per tenant served
+(intended 1/rate apart from the seed's offset, each taking the tenant's p95; not ok when overloaded) and
+two telemetry samples per tenant (`process` cpu_s at 0 and at the end of its 1 s window: the tenant's
+utilisation, and rss_bytes), so a copy that drops either is seen."""
 
 import re
 from collections.abc import Callable, Iterator
@@ -15,14 +32,31 @@ from perseus.config import ServerConfig
 from perseus.config.serving import served_names
 from perseus.core.progress import NullReporter, Reporter
 from perseus.core.reasons import Reason, Why
-from perseus.core.records import TrialRecords
+from perseus.core.records import RequestRecord, TrialRecords
 from perseus.experiments.registry import kind_of
 from perseus.experiments.results import RUN_KIND
 from perseus.loadgen import LoadSpec
 from perseus.orchestrate.runner import ServerLab
-from perseus.store import Store, TrialSummary
+from perseus.store import Store, TrialKey, TrialSummary
+from perseus.store.db import TelemetryRow
 
 CORES = 1.0  # CPU-bound tenants share this many cores (the stubs of a 2-core host, with the server)
+RECORDS = 2  # synthetic requests stored per tenant and trial
+WINDOW_NS = 1_000_000_000  # every fake trial's measured window
+RSS_BYTES = 100 * 2**20  # each tenant's resident memory, as its telemetry says
+
+
+def pass_slowdown(repeat: int) -> float:
+    """Service times on the k-th search of a placement (a profile's pass k): 1, 1.25, 1.5, ..."""
+    return 1 + (repeat - 1) / 4
+
+
+CONFIRM_SLOWDOWN = 1.25  # a confirmation's server against the chosen one's
+
+
+def attempt_factor(attempt: int) -> float:
+    """What attempt a of a probe reports of the throughput and QoS satisfaction of the first: 1, 0.9, ..."""
+    return 1 - attempt / 10
 
 
 def service_ms(model: str) -> float:
@@ -42,10 +76,16 @@ class FakeSession:
     doubt_first: bool = False  # every open-loop probe's first attempt comes out unstable
     # Or comes out as this instead: a status and its reason (a late generator, a FAILED server, ...).
     first: tuple[str, Reason] | None = None
-    slowdown: float = 1.0  # every service time × this: a server start that landed on a slower host
+    spoiled: int = 1  # how many attempts of each open-loop probe come out so (from the first on)
+    # Every service time × this: a server start that landed on a slower host. None: by the pass rule.
+    slowdown: float | None = None
+    repeat: int = 1  # the pass of the trial being computed (set from its key)
+    confirming: bool = False  # the trial being computed is a confirmation's (set from its key)
 
     def service_ms(self, model: str) -> float:
-        return service_ms(model) * self.slowdown
+        if self.slowdown is not None:
+            return service_ms(model) * self.slowdown
+        return service_ms(model) * pass_slowdown(self.repeat) * (CONFIRM_SLOWDOWN if self.confirming else 1.0)
 
     def server(self) -> Any:
         names = served_names(self.config.tenants)
@@ -79,6 +119,10 @@ class FakeSession:
     ) -> None:
         """As ServerSession.trial(store, run_id, name, make_spec, rules, sla, extra, interval_s)."""
         _, sla, extra = rest[:3]
+        key = TrialKey.from_json(extra["key"]) if extra and "key" in extra else None
+        setting = key.placement.setting if key is not None else {}
+        self.repeat, self.confirming = int(setting.get("repeat") or 1), bool(setting.get("confirm"))
+        attempt = key.attempt if key is not None else 0
         spec = make_spec(self.server())
         by_name = {t.name: t for t in self.server().tenants}
         if spec.mode == "closed":
@@ -97,20 +141,52 @@ class FakeSession:
             met = None if target is None else p95 * 1e6 <= target.threshold_ns
             served = rate if rho[tenant] < 1 else rate / rho[tenant]
             tenants[tenant] = {
-                "throughput_rps": served,
+                "throughput_rps": served * attempt_factor(attempt),
                 "p95_ms": p95,
                 "sla": None if target is None else target.label,
                 "sla_met": met,
-                "qos_satisfaction": None if met is None else (1.0 if met else 0.5),
+                "qos_satisfaction": None if met is None else (1.0 if met else 0.5) * attempt_factor(attempt),
             }
-        stored = {"load": {"mode": spec.mode, "inputs": spec.inputs}, **(extra or {})}
-        first_attempt = "|attempt" not in name and spec.mode == "open"
+        stored = {"load": {"mode": spec.mode, "inputs": spec.inputs, "seed": spec.seed}, **(extra or {})}
+        spoiled = spec.mode == "open" and attempt < self.spoiled
         unstable = ("invalid", Reason(Why.UNSTABLE, "unstable: the last 3 windows differ"))
         first = self.first or (unstable if self.doubt_first else None)
-        status, reasons = (first[0], [first[1]]) if first and first_attempt else ("valid", [])
-        store.save_trial(run_id, name, stored, TrialRecords(0, 0, 1), TrialSummary(tenants), status, reasons)
+        status, reasons = (first[0], [first[1]]) if first and spoiled else ("valid", [])
+        records = TrialRecords(0, 0, WINDOW_NS, _records(rates, tenants, rho, spec.seed))
+        store.save_trial(
+            run_id, name, stored, records, TrialSummary(tenants), status, reasons, _telemetry(rho)
+        )
         self.log.append(name)
         return None
+
+
+def _records(
+    rates: dict[str, float], tenants: dict[str, dict[str, Any]], rho: dict[str, float], seed: int
+) -> list[RequestRecord]:
+    """RECORDS requests per tenant served: sent 1/rate apart (s µs late for seed s), each taking the
+    tenant's p95; failed when the tenant is overloaded."""
+    found = []
+    for tenant, rate in sorted(rates.items()):
+        if rate <= 0:
+            continue
+        for j in range(RECORDS):
+            intended = round(j * 1e9 / rate) + seed * 1000
+            done = intended + round(tenants[tenant]["p95_ms"] * 1e6)
+            ok = rho[tenant] < 1
+            found.append(RequestRecord(tenant, intended, intended, done, ok, None if ok else "overloaded"))
+    return found
+
+
+def _telemetry(rho: dict[str, float]) -> list[TelemetryRow]:
+    """Two samples per tenant: CPU seconds used (its utilisation over the 1 s window) and its memory."""
+    rows: list[TelemetryRow] = []
+    for tenant, used in sorted(rho.items()):
+        rows += [(0, "process", tenant, "cpu_s", 0.0), (0, "process", tenant, "rss_bytes", float(RSS_BYTES))]
+        rows += [
+            (WINDOW_NS, "process", tenant, "cpu_s", min(used, 1.0)),
+            (WINDOW_NS, "process", tenant, "rss_bytes", float(RSS_BYTES)),
+        ]
+    return rows
 
 
 @contextmanager
@@ -123,12 +199,13 @@ def doubting_session(config: ServerConfig, folder: Path, reporter: Reporter) -> 
     yield FakeSession(config, doubt_first=True)
 
 
-def first_attempts(status: str, reason: Reason) -> Callable[..., Any]:
-    """Sessions whose every open-loop probe's first attempt comes out `status` for `reason`."""
+def first_attempts(status: str, reason: Reason, attempts: int = 1) -> Callable[..., Any]:
+    """Sessions whose every open-loop probe's first `attempts` attempts come out `status` for `reason`
+    (more than the experiment's retries: a probe still in doubt when its retries ran out)."""
 
     @contextmanager
     def session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
-        yield FakeSession(config, first=(status, reason))
+        yield FakeSession(config, first=(status, reason), spoiled=attempts)
 
     return session
 

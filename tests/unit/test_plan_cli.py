@@ -48,7 +48,14 @@ def test_plan_prints_json_with_the_totals_and_machines(tmp_path: Path, profiled:
     data = json.loads(out)
     assert {"usd_per_h", "dedicated_usd_per_h", "saving", "lower_bound_usd_per_h", "machines"} <= set(data)
     assert data["lower_bound_usd_per_h"] <= data["usd_per_h"] <= data["dedicated_usd_per_h"]
-    assert data["saving"] == pytest.approx(1 - data["usd_per_h"] / data["dedicated_usd_per_h"])
+    # λ alone (test_kinds): synthetic-sleep 74.375, the CPU-bound two 462.5 req/s. One model per machine:
+    # the sleeper's 20 + 150 req/s on ⌈170/74.375⌉ = 3 machines, each CPU-bound one on 1: 5. The plan: the
+    # sleeper's two full machines (74.375 + 70.625 of big) and a third with the rest (5 of big, 20 of its
+    # other tenant) beside both CPU-bound models: 3. At $0.097118/h each: saving 1 − 3/5 = 0.4.
+    assert len(data["machines"]) == 3 and len(data["dedicated"]["machines"]) == 5
+    assert data["usd_per_h"] == pytest.approx(3 * 0.097118)
+    assert data["dedicated_usd_per_h"] == pytest.approx(5 * 0.097118)
+    assert data["saving"] == pytest.approx(0.4)
     served: dict[str, float] = {}
     for m in data["machines"]:
         assert m["type"] == "gcp-n2-standard-2" and m["predicted_load"] <= 1 + 1e-6

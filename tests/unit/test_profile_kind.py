@@ -53,45 +53,72 @@ def test_profile_measures_every_model_alone_and_every_pair(tmp_path: Path) -> No
     assert set(machine.models) == {"synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2"}
     assert len(phases) == 3 * 2 + 3 + 3 + 1  # alone at 2 settings, each best confirmed, 3 pairs, 1 triple
     sleep = machine.models["synthetic-sleep"]
-    # Two instances of a 10 ms sleep serve twice what one does; that is its machine of its own, and its
-    # λ there is the confirmation's: the setting searched again on a fresh server after it was chosen.
-    assert sleep.best_rps.value == pytest.approx(2 * sleep.shared_rps.value, rel=0.1)
+    # One instance of a 10 ms sleep meets p95 ≤ 100 ms up to ρ = 0.75 (75 req/s): its search starts at
+    # 0.8 × the closed-loop 100 = 80 (no), 20, then bisects 50, 65, 72.5 (yes), 76.25 (no), 74.375 (yes)
+    # and stops (1.875 ≤ 5% of 74.375). Two instances serve twice that and every rate of their search is
+    # twice one's: 148.75. That is its machine of its own, and its λ there is the confirmation's: the
+    # setting searched again on a fresh server after it was chosen, which fake_server runs 1.25× slower:
+    # 12.5 ms, so p95 = 12.5(1 + 3ρ/(1 − ρ)) ≤ 100 ms up to ρ = 0.7, 2 × 0.7/0.0125 = 112 req/s. From 0.8 ×
+    # 160 = 128 (no), 32, 80, 104 (yes), 116 (no), 110 (yes), 113 (no), stop: 110, not the chosen 148.75.
+    assert (sleep.shared_rps.value, sleep.best_rps.value) == (74.375, 110.0)
+    assert found.solo["synthetic-sleep"]["instances=2"].total_rps == 148.75
     assert dict(sleep.best_setting) == {"instances": 2}
     assert phases[6:9] == [
         profile.confirm_label(k) for k in ("synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2")
     ]
     assert dict(sleep.gains[1][0]) == {"instances": 2}
-    assert sleep.gains[1][1] == pytest.approx(sleep.best_rps.value / sleep.shared_rps.value)
+    assert sleep.gains[1][1] == 110.0 / 74.375  # the confirmation's λ over as configured's
     assert sleep.sla == "p95=100ms"
+    # A 2 ms CPU-bound model on its one core: p95 = 2(1 + 3ρ/(1 − ρ)) ≤ 100 ms up to ρ = 49/52, 471.2
+    # req/s; from 0.8 × 500 = 400 (yes), 800, 600, 500 (no), 450 (yes), 475 (no), 462.5 (yes): 462.5. Two
+    # instances share the same core: the same λ, so as configured stays its best.
+    cpu = machine.models["synthetic-cpu"]
+    assert (cpu.shared_rps.value, cpu.best_rps.value, dict(cpu.best_setting)) == (462.5, 462.5, {})
     pairs = {c.models: c for c in machine.colocations if len(c.models) == 2}
     assert len(pairs) == 3
     for point in pairs.values():
         lam = {m: machine.models[m].shared_rps.value for m in point.models}
         used = [point.rates_rps[m] / lam[m] for m in point.models]
         assert used[0] == pytest.approx(used[1])  # searched along equal shares of the machine's work
-        assert point.efficiency.value == pytest.approx(sum(used))
         assert point.efficiency.low <= point.efficiency.value <= point.efficiency.high
-    # A sleeping model takes no CPU from a CPU-bound one: together they carry far more than one machine's
-    # work; two CPU-bound models share one core: about one machine's work.
-    assert pairs[("synthetic-cpu", "synthetic-sleep")].efficiency.value > 1.3
-    assert pairs[("synthetic-cpu", "synthetic-cpu-2")].efficiency.value == pytest.approx(1.0, abs=0.2)
+    # Each pair's search starts at one machine's work (efficiency 1) and doubles. A sleeping model takes no
+    # CPU from a CPU-bound one: at 2 the sleeper is at 74.375 req/s (ρ 0.744), still feasible, at 4 not,
+    # and the bisection's midpoints (3, 2.5, 2.25, 2.125, 2.0625) all exceed its 75 req/s: efficiency 2.
+    assert pairs[("synthetic-cpu", "synthetic-sleep")].efficiency.value == pytest.approx(2.0)
+    # Two 2 ms CPU-bound models share one core: at 1 (231.25 req/s each, ρ 0.925) feasible, at 2 not, and
+    # every midpoint down to 1.03125 exceeds ρ = 49/52 (1.0188): efficiency 1.
+    assert pairs[("synthetic-cpu", "synthetic-cpu-2")].efficiency.value == pytest.approx(1.0)
+    # The three at equal work: at efficiency e each CPU-bound model serves e × 462.5/3 req/s, the two
+    # together ρ = e × 308.33 × 2 ms = 0.6167e, past 49/52 beyond e = 1.528. From 1 (yes), 2 (no), 1.5
+    # (yes), 1.75, 1.625, 1.5625 (no), stop: 1.5.
     (triple,) = [c for c in machine.colocations if len(c.models) == 3]
-    assert triple.efficiency.value > 1.0
+    assert triple.efficiency.value == pytest.approx(1.5)
 
 
 def test_repeats_are_whole_passes_merged_at_the_median_pass(tmp_path: Path) -> None:
-    """Pass 2 measures every λ alone and every pair again, after pass 1, each pair against its own pass's
-    λ; the profile keeps the median of each model's λ and both measurements of each pair."""
-    found, phases = _profile(tmp_path, repeats=2, solo=[])
-    assert len(phases) == 2 * (3 + 3)
-    assert all("repeat=2" not in p for p in phases[:6]) and all("repeat=2" in p for p in phases[6:])
+    """Three passes, each measuring every λ alone and every pair again, after the one before, each pair
+    against its own pass's λ; the profile keeps the median of each model's λ and every pair measured."""
+    found, phases = _profile(tmp_path, repeats=3, solo=[])
+    assert len(phases) == 3 * (3 + 3)
+    assert all("repeat=" not in p for p in phases[:6]) and all("repeat=2" in p for p in phases[6:12])
+    assert all("repeat=3" in p for p in phases[12:])
     machine = found.profile
-    assert len([c for c in machine.colocations if len(c.models) == 2]) == 2 * 3
-    for key, model in machine.models.items():
-        passes = found.solo[key].values()
-        assert len(passes) == 2
-        assert model.shared_rps.value == pytest.approx(sum(p.total.value for p in passes) / 2)
-    assert len(found.colocated) == 2 * 3
+    assert len([c for c in machine.colocations if len(c.models) == 2]) == 3 * 3
+    passes = {key: sorted(p.total.value for p in found.solo[key].values()) for key in machine.models}
+    # fake_server runs pass k's servers 1 + (k − 1)/4 times slower. The sleeper: 74.375 in pass 1 (above);
+    # 12.5 ms in pass 2, p95 ≤ 100 ms up to ρ = 0.7, 56 req/s: from 0.8 × 80 = 64 (no), 16, 40, 52 (yes), 58
+    # (no), 55 (yes), 56.5 (no): 55; 15 ms in pass 3, up to ρ = 17/26, 43.59 req/s: from 53.33 (no), 13.33,
+    # 33.33, 43.33 (yes), 48.33, 45.83, 44.58 (no): 43.33. The median is pass 2's 55; the mean would be
+    # 57.569 and the first pass 74.375.
+    assert passes["synthetic-sleep"] == pytest.approx([43.333333, 55.0, 74.375])
+    assert machine.models["synthetic-sleep"].shared_rps.value == 55.0
+    # The CPU-bound ones: 462.5 in pass 1; 2.5 ms in pass 2, up to ρ = 39/42, 371.43 req/s: from 320 (yes),
+    # 640, 480, 400 (no), 360 (yes), 380 (no), 370 (yes): 370; 3 ms in pass 3, up to ρ = 97/106, 305.03
+    # req/s: from 266.67 (yes), 533.33, 400, 333.33 (no), 300 (yes), 316.67, 308.33 (no): 300. Median 370
+    # (mean 377.5).
+    assert passes["synthetic-cpu"] == pytest.approx([300.0, 370.0, 462.5])
+    assert machine.models["synthetic-cpu"].shared_rps.value == 370.0
+    assert len(found.colocated) == 3 * 3
 
 
 def test_profile_mixes_search_along_other_shares(tmp_path: Path) -> None:

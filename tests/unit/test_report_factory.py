@@ -5,6 +5,8 @@ import dataclasses
 import math
 from typing import Any
 
+import pytest
+
 from perseus.config.prices import load_catalog
 from perseus.core.interval import Estimate, of_searches
 from perseus.cost.pricing import cost_line
@@ -222,6 +224,16 @@ def every_kind() -> list[ExperimentResults]:
 def test_factory_numbers_are_consistent() -> None:
     found = sample_results().findings
     assert found.fig1 is not None and found.fig2 is not None
-    assert 0.05 < found.fig1.saving < 0.08  # equal share at 23.4 req/s each
-    assert found.fig2.best.saving >= found.fig1.saving  # the point chosen: the shared peak is one
+    # Equal share at 23.4 req/s each: Σ r/λ = 23.4/25.3 + 23.4/164.8 = 0.924901 + 0.141990 = 1.066891,
+    # saving 1 − 1/1.066891 = 6.270%.
+    assert found.fig1.saving == pytest.approx(0.0626975, abs=1e-6)
+    # The frontier's points: (6.3, 128.0) Σ 0.249012 + 0.776699 = 1.025711, 2.507%; (12.7, 90.5) 0.501976 +
+    # 0.549150 = 1.051127, 4.864%; (19.0, 47.0) 0.750988 + 0.285194 = 1.036182, 3.492%; and the shared
+    # peak's 6.270%, the most: the point chosen. Its confirmation, B at 0.97 × 23.4 = 22.698: Σ 0.924901 +
+    # 0.137731 = 1.062632, 5.894%, which the headline reports.
+    savings = sorted(round(p.saving, 5) for p in found.fig2.points if p.source != "dedicated")
+    assert savings == [0.02507, 0.03492, 0.04864, 0.0627]
+    assert found.fig2.best.direction == AT_SHARE
+    assert found.fig2.best.saving == pytest.approx(0.0626975, abs=1e-6)
+    assert found.fig2.max_saving == pytest.approx(0.0589402, abs=1e-6)
     assert [c.machine for c in found.fig1.costs][:3] == ["gcp-n2-standard-2"] * 3

@@ -171,9 +171,17 @@ def figures(results: ExperimentResults) -> list[FigureSpec]:
     return shown
 
 
+def lost_everywhere(fig2: Fig2) -> bool:
+    """Sharing lost at every measured point: even the one that saved most costs more than each model alone."""
+    return fig2.best.direction is not None and fig2.best.saving < 0
+
+
 def chosen_text(fig2: Fig2) -> str:
     """Which point the headline reports, and why it is not simply the best measured one."""
-    best = f"the point chosen as saving most ({fmt.pct(fig2.best.saving, signed=True)}, {_where(fig2)})"
+    if fig2.best.direction is None:  # only the axis ends: no shared point was feasible, nothing was chosen
+        return "No shared point met every SLA: only each model alone (the axis ends), which saves nothing."
+    which = "losing least (sharing lost at every measured point)" if lost_everywhere(fig2) else "saving most"
+    best = f"the point chosen as {which} ({fmt.pct(fig2.best.saving, signed=True)}, {_where(fig2)})"
     if fig2.confirmed is None:
         return (
             f"Best: {best}, not measured again after it was chosen: the best of several noisy points "
@@ -199,13 +207,24 @@ def headline(findings: Any) -> Headline | None:
     fig2 = found.fig2
     if fig2 is not None and fmt.finite(fig2.max_saving) and fig2.best.direction is not None:
         against = fmt.against_text(fig2.against)
+        # When every measured point loses, the point reported is the one that lost least, and the headline
+        # says sharing lost everywhere rather than calling it a point that saves.
+        lost = "; sharing lost at every measured point" if lost_everywhere(fig2) else ""
         if fig2.confirmed is not None:
+            point = (
+                "even at the frontier point that lost least"
+                if lost
+                else "at the frontier point chosen as saving most"
+            )
             where = (
-                f"at the frontier point chosen as saving most ({_where(fig2)}), measured again after the "
+                f"{point} ({_where(fig2)}{lost}), measured again after the "
                 f"choice ({fmt.pct(fig2.best.saving, signed=True)} when chosen), {against}"
             )
         else:
-            where = f"at the best of the measured frontier points (not measured again: leans high), {against}"
+            point = "even at the best" if lost else "at the best"
+            where = (
+                f"{point} of the measured frontier points (not measured again: leans high{lost}), {against}"
+            )
         return fmt.saving_headline(fig2.headline.saving_interval, where)
     return fig1.fig1_headline(found.fig1)
 
