@@ -73,7 +73,9 @@ def _service_s(span: ModelBreakdown) -> float:
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_closed_loop_throughput_is_c_over_r_and_about_c_over_s(server: RunningServer, protocol: str) -> None:
+def test_closed_loop_throughput_is_c_over_r_and_at_most_c_over_s(
+    server: RunningServer, protocol: str
+) -> None:
     model = _name(server, "200")
     url = server.endpoints.grpc_url if protocol == "grpc" else server.endpoints.http_url
     spec = LoadSpec(url=url, tenants=(model,), concurrency=4, protocol=protocol)  # type: ignore[arg-type]
@@ -89,8 +91,9 @@ def test_closed_loop_throughput_is_c_over_r_and_about_c_over_s(server: RunningSe
     assert summary.throughput_rps == pytest.approx(4 / (summary.sent_mean_ms / 1e3), rel=0.02), summary
     # A round trip holds the server's whole time for the request (Triton's own figure), and the c
     # instances cannot complete more than c per service time S (Triton's own, ≥ the 200 ms sleep): so
-    # X ≤ c/S whatever the host's speed. (How close X comes to c/S is the client's overhead, which a busy
-    # host sets, not the generator: Little's law above is what says c users were always in flight.)
+    # X ≤ c/S whatever the host's speed, and 1% over it at most (4 requests begun before the window end
+    # in it: 404 of 400). How close X comes to c/S is the client's overhead, which a busy host sets, not
+    # the generator: Little's law above is what says c users were always in flight.
     round_trip_us = np.mean([r.service_ns for r in records.records]) / 1e3  # the same requests Triton counted
     assert served.request_us is not None and round_trip_us >= served.request_us, (round_trip_us, served)
     service_s = _service_s(served)
@@ -118,14 +121,14 @@ def test_poisson_at_half_load_queues_as_md1_by_tritons_count(server: RunningServ
     Why ±15% cannot flake. The plain mean of n waits scatters about the formula by chance: its relative
     sd is 7.9% at n = 2,000 and ρ = 0.5 (simulated; the 2 s batch means of Triton's counters said 8-16%),
     11% for the ~1,000 here, so ±15% would fail one seed in six on a perfect host, and 5 sd would need
-    ~25,000 requests (17 minutes at 25/s). So the mean is estimated with a control variate: the schedule is
-    drawn from a fixed seed and known, and the same queue (Lindley's recursion, Triton's S) run over the
-    intended send times gives the wait these very arrivals cause. Measured minus that, plus the formula,
-    is an unbiased estimate of the mean wait without the draw's chance: what is left is the host's (late
-    sends that bunch arrivals, service times that vary), +0.7% to +2.8% for a 20 ms service on the
-    2-core test host at load 3-5 (+26% for a 10 ms service at load 5: the wake-up jitter of a busy host
-    is a few ms, so the service is 20 ms). The draw's own offset (the recursion against the formula) is
-    in the message.
+    ~25,000 requests (17 minutes at 25/s). So the mean is estimated with a control variate: the schedule
+    is drawn from a fixed seed and known, and the same queue (Lindley's recursion, Triton's S) run over
+    the intended send times gives the wait these very arrivals cause. Measured minus that, plus the
+    formula, estimates the mean wait without the draw's chance (measured/formula was 0.90-1.15 over seeds
+    7-9; the estimate 0.99-1.01): what is left is the host's (late sends that bunch arrivals, service
+    times that vary), −1.1% to +2.8% on the 2-core test host at load 3-5, +1.7% with three CPU burners
+    beside it (45% of sends > 2 ms late). A 10 ms service left +26% at load 5: a busy host's wake-up
+    jitter is a few ms, so the service is 20 ms.
     """
     model, url = _name(server, "20"), server.endpoints.http_url
     rate = 25.0  # ρ = 25/s × S: 0.5 for the 20 ms sleep, up to 0.6 where the host stretches it
@@ -143,6 +146,10 @@ def test_poisson_at_half_load_queues_as_md1_by_tritons_count(server: RunningServ
     measured_s = served.queue_us / 1e6
     # Every request Triton counted, at the time the schedule drew for it.
     drawn_s = _md1_wait_s([(r.intended_ns - records.start_ns) / 1e9 for r in records.records], service_s)
+    # The draw is a Poisson one by queueing too: within its chance (11% sd here, so ±50% is 4.5 sd) of
+    # the formula, where an evenly spaced schedule would give 0 and one in pairs 3x (the unit tests check
+    # the three on 200,000 arrivals; this seed's draw gives 1.006).
+    assert 0.5 < drawn_s / formula_s < 1.5, drawn_s / formula_s
     estimate_s = measured_s - (drawn_s - formula_s)
     said = {"measured/formula": measured_s / formula_s, "draw/formula": drawn_s / formula_s, "rho": rho}
     assert abs(estimate_s / formula_s - 1) <= 0.15, (estimate_s / formula_s, said)
@@ -214,8 +221,9 @@ def test_workers_mix_and_trace(server: RunningServer, tmp_path: Path) -> None:
     # Both workers' requests reached Triton, and were all counted back (its count is the referee).
     assert (served.requests, served.failures) == (len(merged_records.records), 0), served
     # Little's law over the two workers' merged records: their 2 + 2 users kept 4 in flight. (8 s of
-    # 200 ms round trips: each user completes ⌊8/R⌋ or ⌈8/R⌉, so counting is exact to ±4/160.)
-    assert merged.throughput_rps == pytest.approx(4 / (merged.sent_mean_ms / 1e3), rel=0.03), merged
+    # 200 ms round trips: each user completes ⌊8/R⌋ or ⌈8/R⌉, so counting is exact to ±4/160 = 2.5%;
+    # a user's turn from an answer to its next send, outside R, is ~1 ms of 200 more.)
+    assert merged.throughput_rps == pytest.approx(4 / (merged.sent_mean_ms / 1e3), rel=0.04), merged
     assert merged.throughput_rps <= 4 / _service_s(served) * 1.03, merged
 
     mix = LoadSpec(
