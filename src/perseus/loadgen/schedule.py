@@ -1,4 +1,5 @@
-"""When to send: pure, seeded arrival schedules (constant, Poisson, trace, per-tenant mixes).
+"""When to send: pure, seeded arrival schedules (constant, Poisson, trace, per-tenant mixes), and the seed a
+trial derives from what names it.
 
 A schedule knows nothing about sending. It yields Arrival(t_ns, tenant, batch) in time order,
 t_ns counted from the trial's start; the sender turns them into requests.
