@@ -155,7 +155,13 @@ def bench(
     timeout: Annotated[
         float, typer.Option(min=0.001, help="seconds before a request counts as timed out")
     ] = 60.0,
-    seed: Annotated[int, typer.Option(help="seed of the arrival process and of normal inputs")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="seed of the arrival process and of normal inputs "
+            "(each level of a rate sweep draws its own from it)"
+        ),
+    ] = 0,
     input_data: Annotated[
         str,
         typer.Option(

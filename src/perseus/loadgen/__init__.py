@@ -4,7 +4,7 @@ from perseus.core.sla import SlaTarget, parse_sla
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules, verdict
 from perseus.loadgen.runner import run_load
-from perseus.loadgen.schedule import Arrival, TenantRate, open_loop, read_trace
+from perseus.loadgen.schedule import Arrival, TenantRate, derive_seed, open_loop, read_trace
 from perseus.loadgen.spec import LoadSpec
 from perseus.loadgen.summary import ALL, LatencySummary, summarize
 
@@ -18,6 +18,7 @@ __all__ = [
     "TenantRate",
     "TrialRecords",
     "TrialRules",
+    "derive_seed",
     "open_loop",
     "parse_sla",
     "read_trace",

@@ -14,7 +14,15 @@ from perseus.config.loading import build
 from perseus.config.serving import tenant_names
 from perseus.core.errors import ConfigError
 from perseus.core.units import parse_model_rates
-from perseus.loadgen import LoadSpec, SlaTarget, TenantRate, TrialRules, parse_sla, read_trace
+from perseus.loadgen import (
+    LoadSpec,
+    SlaTarget,
+    TenantRate,
+    TrialRules,
+    derive_seed,
+    parse_sla,
+    read_trace,
+)
 from perseus.loadgen.schedule import Arrival as Scheduled
 from perseus.models.inputs import read_input_file
 from perseus.orchestrate.targets import BACKENDS
@@ -215,17 +223,19 @@ def _levels(s: BenchSettings, url: str, models: tuple[str, ...]) -> list[Level]:
     if not models:
         raise ConfigError("--model is required unless --mix or --trace names the models")
 
-    def open_at(rate: float, name: str) -> Level:
+    def open_at(rate: float, name: str, seed: int = s.seed) -> Level:
         rates = tuple(TenantRate(m, rate, arrival, s.batch) for m in models)
-        return Level(name, None, rate, LoadSpec(tenants=models, mode="open", rates=rates, **common))
+        spec = LoadSpec(tenants=models, mode="open", rates=rates, **{**common, "seed": seed})
+        return Level(name, None, rate, spec)
 
     def closed_at(users: int, name: str) -> Level:
         return Level(name, users, None, LoadSpec(tenants=models, mode="closed", concurrency=users, **common))
 
     if s.request_rate_range is not None:
-        return [
-            open_at(r, f"bench r={r:g}") for r in parse_range(s.request_rate_range, "--request-rate-range")
-        ]
+        # Each level draws its own arrivals from --seed: with one seed for all, every level would replay
+        # one schedule (its gaps scaled by the rate), and the levels' noise would not be independent.
+        names = [(r, f"bench r={r:g}") for r in parse_range(s.request_rate_range, "--request-rate-range")]
+        return [open_at(r, name, derive_seed(s.seed, name)) for r, name in names]
     if s.rate is not None:
         return [open_at(s.rate, "bench")]
     if s.concurrency_range is not None:

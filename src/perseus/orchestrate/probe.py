@@ -11,7 +11,7 @@ from perseus.core.progress import Reporter
 from perseus.core.reasons import POOLED, RETRY_RULE
 from perseus.core.sla import TAIL_SAMPLES, samples_for
 from perseus.experiments.lab import RatesAt
-from perseus.loadgen import LoadSpec, TenantRate, TrialRules
+from perseus.loadgen import LoadSpec, TenantRate, TrialRules, derive_seed
 from perseus.orchestrate.search import Step, find_peak
 from perseus.orchestrate.session import Session
 from perseus.serving import RunningServer
@@ -67,9 +67,19 @@ def floor_of(rules: TrialRules, rates_at: RatesAt) -> float:
     return max([0.0, *floors])
 
 
+def trial_seed(run_id: int, key: TrialKey) -> int:
+    """The arrival seed of the trial stored under `key` in run `run_id` (its spec keeps it as `seed`).
+    Every trial a run sends draws its own schedule: another placement, purpose or rate, a repeat or a
+    confirmation (their placements differ), a retry (its attempt) and a --fresh run of the same
+    experiment (its run id). A trial measured again under the same run and key (a resumed run) draws the
+    same one. Before, every first attempt had seed 0, so repeats replayed one schedule."""
+    return derive_seed(run_id, key.name())
+
+
 def open_loop(
     experiment: ExperimentBase, rates: Mapping[str, float], seed: int
 ) -> Callable[[RunningServer], LoadSpec]:
+    """The open-loop load of a probe at these rates, drawn from `seed` (trial_seed)."""
     load = experiment.load
 
     def spec(server: RunningServer) -> LoadSpec:
@@ -153,10 +163,11 @@ class ProbingServer:
         for attempt in range(retries + 1):
             if rows and not doubtful(rows[-1]):
                 break
-            stored = self.store.trial_named(self.run_id, key.with_attempt(attempt).name()) is not None
+            this = key.with_attempt(attempt)
+            stored = self.store.trial_named(self.run_id, this.name()) is not None
             rules = rules_of(self.experiment, self.tail)
-            spec = open_loop(self.experiment, rates, attempt)
-            rows.append(self._measure(key.with_attempt(attempt), spec, rules))
+            spec = open_loop(self.experiment, rates, trial_seed(self.run_id, this))
+            rows.append(self._measure(this, spec, rules))
             if not stored:  # a resumed run says once how many trials it kept; each is not listed again
                 again = attempt < retries and doubtful(rows[-1])
                 said = outcome(rows[-1], judge(rows, tenants), again)
