@@ -43,7 +43,8 @@ class SeedRecorder(FakeSession):
 def recording(doubt_first: bool) -> Callable[..., Any]:
     @contextmanager
     def session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[SeedRecorder]:
-        yield SeedRecorder(config, doubt_first=doubt_first)
+        # slowdown 1: every pass runs at one speed (not the fake's pass rule): repeats probe the same rates
+        yield SeedRecorder(config, doubt_first=doubt_first, slowdown=1.0)
 
     return session
 
