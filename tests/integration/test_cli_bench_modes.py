@@ -162,7 +162,9 @@ def test_closed_loop_until_stable(server: RunningServer) -> None:
 @pytest.mark.parametrize(
     "load", [["--concurrency", "1"], ["--rate", "80"], ["--rate", "80", "--percentile", "99"]]
 )
-def test_short_runs_say_their_load_and_doubt_only_the_measurement(server: RunningServer, load: list[str]) -> None:
+def test_short_runs_say_their_load_and_doubt_only_the_measurement(
+    server: RunningServer, load: list[str]
+) -> None:
     # perf_analyzer's rule: 3 windows agree on throughput and mean latency (or --percentile's, where a
     # window holds enough samples above it: 80 a window cannot judge a p99, so here it is the mean). Whether
     # a 3 s run on a shared host comes out VALID depends on the host; what does not: a run far below

@@ -81,13 +81,16 @@ def test_bench_workers_on_ray_auto_count_what_triton_counts(tmp_path: Path, pers
     model = "synthetic-sleep:service_ms=5"
     args = ["bench", "--backend", "embedded", "--model", model, "--instances", "2", "--rate", "60"]
     args += ["--workers", "2", "--ray", "auto", "--duration", "2", "--warmup", "0.5", "--json"]
-    args += ["--db", str(tmp_path / "results.db")]
+    args += ["--db", str(tmp_path / "results.db"), "--allow-invalid"]
     done = cli(args, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
-    assert done.returncode == 0, (result["invalid_reasons"], done.stderr[-2000:])
     actors = result["actors"]
-    assert [a["worker"] for a in actors] == [0, 1]
-    assert result["status"] == "valid" and all(a["sent"] > 0 for a in actors)  # each actor kept up
+    assert [a["worker"] for a in actors] == [0, 1] and all(a["sent"] > 0 for a in actors)
+    # Each actor kept up: nothing refuses the trial but doubts a shared host may raise about the measurement
+    # (60 req/s is 15% of what 2 instances of a 5 ms sleep serve).
+    reasons = result["invalid_reasons"]
+    assert all(r.startswith(("host busy", "unstable")) for r in reasons), reasons
     server = result["server"]["synthetic-sleep"]
     assert result["sent"] == server["requests"] > 0  # merged records vs Triton's own success count
     assert result["requests"] == sum(a["sent"] for a in actors)  # the window's requests: every actor's
