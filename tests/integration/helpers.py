@@ -67,6 +67,18 @@ def shm_regions() -> set[str]:
     return {p.name for p in Path("/dev/shm").glob("triton_python_backend_shm_region_*")}
 
 
+def shm_regions_of(processes: Sequence[psutil.Process]) -> set[str]:
+    """The /dev/shm regions these stub processes were started with (each names its own on its command
+    line): a test's own regions, whatever other servers on a shared host create or remove meanwhile."""
+    found = set()
+    for proc in processes:
+        try:
+            found |= {arg for arg in proc.cmdline() if arg.startswith("triton_python_backend_shm_region_")}
+        except psutil.Error:
+            continue
+    return found
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr, result.stderr

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import psutil
 import pytest
 import tritonclient.grpc as grpcclient
 
@@ -12,7 +13,13 @@ from perseus.config import ServerConfig, TenantConfig
 from perseus.loadgen import LoadSpec, TrialRules, run_load, summarize
 from perseus.models import load_onnx_input, resolve_model
 from perseus.serving import embedded_server
-from tests.integration.helpers import our_server_processes, served_since, shm_regions, triton_counters
+from tests.integration.helpers import (
+    our_server_processes,
+    served_since,
+    shm_regions,
+    shm_regions_of,
+    triton_counters,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -35,10 +42,12 @@ def test_synthetic_cpu_outputs_equal_onnxruntime(tmp_path: Path, perseus_home: P
     info = resolve_model("synthetic-cpu")
     assert info.path is not None
     session = ort.InferenceSession(info.path, providers=["CPUExecutionProvider"])
-    before = shm_regions()
     config = ServerConfig(tenants=(TenantConfig(model="synthetic-cpu", instances=2),))
     with embedded_server(config, tmp_path / "run") as server:
         assert len(server.stub_pids()) == 2
+        # Its stubs' regions (others' servers on a shared host come and go meanwhile).
+        regions = shm_regions_of([psutil.Process(pid) for pid in server.stub_pids()])
+        assert len(regions) == 2 and regions <= shm_regions()
         for batch, seed in ((1, 0), (3, 1)):
             feeds = load_onnx_input(info, batch=batch, seed=seed)
             served = _infer(server.endpoints.grpc_url, "synthetic-cpu", feeds)
@@ -46,7 +55,7 @@ def test_synthetic_cpu_outputs_equal_onnxruntime(tmp_path: Path, perseus_home: P
             assert served.shape == direct.shape == (batch, direct.shape[1])
             np.testing.assert_allclose(served, direct, rtol=1e-5, atol=1e-6)
     assert our_server_processes(perseus_home) == []
-    assert shm_regions() <= before
+    assert not regions & shm_regions()
 
 
 def test_sleep_model_closed_loop_throughput_is_c_over_service_time(tmp_path: Path) -> None:

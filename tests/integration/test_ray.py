@@ -31,6 +31,7 @@ from tests.integration.helpers import (
     metrics_url_of,
     our_server_processes,
     shm_regions,
+    shm_regions_of,
     triton_served,
     wait_for,
     wait_gone,
@@ -111,7 +112,6 @@ def test_a_sigkilled_driver_leaves_no_cluster_and_no_server(tmp_path: Path, pers
     """`--ray auto` started the cluster; perseus dies by SIGKILL mid-trial: its watchdog removes Ray's
     processes, the node's server, its stubs and their /dev/shm regions."""
     assert _ray_processes() == []  # no cluster from another test
-    before = shm_regions()
     file = tmp_path / "e.yaml"
     file.write_text(yaml.safe_dump({**EXPERIMENT, "models": EXPERIMENT["models"][:1], "name": "killed"}))
     args = [sys.executable, "-m", "perseus", "run", str(file), "--ray", "auto", "--no-report"]
@@ -128,8 +128,8 @@ def test_a_sigkilled_driver_leaves_no_cluster_and_no_server(tmp_path: Path, pers
         # by a guess at how long the cluster and the server take to start.
         [triton] = [p for p in servers if p.name() == "tritonserver"]
         wait_for(lambda: triton_served(metrics_url_of(triton), "synthetic-sleep") >= 20, "a trial's load")
-        regions = shm_regions() - before
-        assert regions  # the node's server's stubs
+        regions = shm_regions_of(our_server_processes(perseus_home))
+        assert regions and regions <= shm_regions()  # the node's server's stubs'
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         deadline = time.monotonic() + 15
