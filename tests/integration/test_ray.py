@@ -45,11 +45,14 @@ NODE = {"num_cpus": 1, "resources": {NODE_RESOURCE: 1}, "node_ip_address": "127.
 # Two sleeping models whose searches take the same path every time, decided by laws, not by the host's
 # speed: then a sequential and a distributed run must store the same trials and find the same λ.
 # - 2 instances of a 32 ms sleep serve at most 2 / 0.032 s = 62.5 req/s: offered 80, at most 62.5 / 80 =
-#   78% of the arrivals complete (the trial's overload rule asks 95%) while the queue grows by 17.5 req/s
-#   (a p80 over the 250 ms SLA), so 80 is infeasible on any host; 40 loads them 40 × 0.032 / 2 = 64%.
+#   78% of the arrivals complete (the trial's overload rule asks 95%; the first attempt's arrivals are
+#   seeded: 77 of them in a 1 s window, 113 in 1.5 s, where at most 64.5 and 95.75 complete) while the
+#   queue grows by 17.5 req/s (a p80 over the 250 ms SLA), so 80 is infeasible on any host; 40 loads the
+#   instances 40 × 0.032 / 2 = 64%.
 # - 4 instances of a 10 ms sleep serve up to 400 req/s: 40 and 80 are both feasible, 80 at 20%.
 # Two probes a search: 40 then 80 (×2), so λ = 40 for the first (the bracket [40, 80]) and 80 for the
-# second. A p80 needs 25 latencies (5 above it): 40 req/s for 1.5 s has them, so no search starts higher.
+# second. (A p80 needs 25 latencies, 5 above it: the search's floor, 35 expected in 1.5 s = 23 req/s, is
+# below the start.)
 EXPERIMENT: dict[str, Any] = {
     "name": "ray",
     "kind": "peak",
