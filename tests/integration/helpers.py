@@ -1,16 +1,25 @@
-"""Helpers for tests against the real tritonserver: run the CLI, find our leftover processes, a tiny ONNX."""
+"""Helpers for tests against the real tritonserver: run the CLI, find our leftover processes, a tiny ONNX;
+the referees a test judges by instead of the host's speed (Triton's own counters, a condition polled to a
+deadline rather than a sleep)."""
 
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
 import psutil
 from onnx import TensorProto, helper
+
+from perseus.core.errors import EndpointError
+from perseus.telemetry.breakdown import ModelBreakdown, model_breakdown
+from perseus.telemetry.triton_metrics import ModelCounters, scrape
+
+T = TypeVar("T")
 
 SERVER_MARKERS = ("tritonserver", "triton_python_backend_stub")
 
@@ -58,6 +67,18 @@ def shm_regions() -> set[str]:
     return {p.name for p in Path("/dev/shm").glob("triton_python_backend_shm_region_*")}
 
 
+def shm_regions_of(processes: Sequence[psutil.Process]) -> set[str]:
+    """The /dev/shm regions these stub processes were started with (each names its own on its command
+    line): a test's own regions, whatever other servers on a shared host create or remove meanwhile."""
+    found = set()
+    for proc in processes:
+        try:
+            found |= {arg for arg in proc.cmdline() if arg.startswith("triton_python_backend_shm_region_")}
+        except psutil.Error:
+            continue
+    return found
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr, result.stderr
@@ -79,3 +100,40 @@ def tiny_onnx(path: Path) -> Path:
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
+
+
+def wait_for(condition: Callable[[], T], what: str, timeout: float = 30.0, every: float = 0.05) -> T:
+    """Poll `condition` until it returns something truthy and return that; fail naming `what` after
+    `timeout` s. A generous deadline instead of a sleep: a slow host only makes it take longer."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(every)
+    return found
+
+
+def triton_counters(metrics_url: str, model: str) -> ModelCounters:
+    """Triton's own cumulative counters of one model, scraped now: what the server says it did."""
+    return scrape(metrics_url).models.get(model, ModelCounters())
+
+
+def triton_served(metrics_url: str, model: str) -> float:
+    """Requests Triton has served `model` so far; 0 while /metrics does not answer (a condition to poll)."""
+    try:
+        return triton_counters(metrics_url, model).request_success
+    except EndpointError:
+        return 0.0
+
+
+def served_since(metrics_url: str, model: str, before: ModelCounters) -> ModelBreakdown:
+    """What Triton says it did for `model` since `before` was scraped: requests, batches, and per request
+    its queue and compute times (Triton's clocks, not the load generator's)."""
+    return model_breakdown(model, before, triton_counters(metrics_url, model))
+
+
+def metrics_url_of(proc: psutil.Process) -> str:
+    """The /metrics URL of a tritonserver process, from its command line (a server perseus started out of
+    the test's reach, e.g. in a Ray actor)."""
+    [port] = [arg.split("=", 1)[1] for arg in proc.cmdline() if arg.startswith("--metrics-port=")]
+    return f"http://127.0.0.1:{port}/metrics"

@@ -6,10 +6,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from perseus.config import ServerConfig, TenantConfig
 from perseus.serving import RunningServer, embedded_server
+from perseus.store import Store
 from tests.integration.helpers import assert_one_line_error, cli
 
 pytestmark = pytest.mark.integration
@@ -52,7 +54,7 @@ def _bench(*args: str) -> dict:  # type: ignore[type-arg]
     return data  # type: ignore[no-any-return]
 
 
-def test_open_loop_poisson_with_sla(server: RunningServer) -> None:
+def test_open_loop_poisson_with_sla(server: RunningServer, perseus_home: Path) -> None:
     data = _bench(
         "--url",
         server.endpoints.grpc_url,
@@ -67,7 +69,19 @@ def test_open_loop_poisson_with_sla(server: RunningServer) -> None:
     )
     assert data["offered_rps"] == 50.0 and data["errors"] == 0
     assert data["sla_met"] is True and data["qos_satisfaction"] == 1.0
-    assert data["intended_p99_ms"] == data["p99_ms"] >= data["sent_p99_ms"] * 0.99
+    # Open loop, latency counts from the intended send (coordinated omission): the p99 reported is that of
+    # done − intended over the stored records of the measured window, each no shorter than from its send.
+    with Store(perseus_home / "results.db") as store:
+        trial = store.trial_records(data["trial_id"])
+    measured = [r for r in trial.measured() if r.ok]
+    assert len(measured) == data["requests"] and all(r.latency_ns >= r.service_ns for r in measured)
+    by_hand = {
+        field: float(np.percentile([getattr(r, field) for r in measured], 99, method="inverted_cdf")) / 1e6
+        for field in ("latency_ns", "service_ns")
+    }
+    # The summaries' HDR histograms keep 3 significant digits.
+    assert data["p99_ms"] == pytest.approx(by_hand["latency_ns"], rel=2e-3), by_hand
+    assert data["sent_p99_ms"] == pytest.approx(by_hand["service_ns"], rel=2e-3), by_hand
 
 
 def test_mix_over_http_with_two_workers(server: RunningServer) -> None:
@@ -84,10 +98,19 @@ def test_mix_over_http_with_two_workers(server: RunningServer) -> None:
         "constant",
         "--duration",
         "3",
+        "--metrics-url",
+        server.endpoints.metrics_url,
     )
-    assert set(data["per_model"]) == {"synthetic-sleep", "synthetic-cpu"}
-    assert data["per_model"]["synthetic-cpu"]["offered_rps"] == 60.0
-    assert data["throughput_rps"] == pytest.approx(100.0, rel=0.1)
+    models = {"synthetic-sleep": 40.0, "synthetic-cpu": 60.0}
+    assert set(data["per_model"]) == set(models) and data["errors"] == 0
+    for model, rate in models.items():
+        part = data["per_model"][model]
+        # Constant arrivals: the two workers drew the rate asked, and the server served what was sent in
+        # the window (completions against arrivals of the same run, not against the host's speed).
+        assert part["offered_rps"] == rate and part["drawn_rps"] == pytest.approx(rate, rel=0.02), part
+        assert part["throughput_rps"] == pytest.approx(part["drawn_rps"], rel=0.05), part
+    # Every request both worker processes sent, counted by Triton itself.
+    assert data["sent"] == sum(data["server"][model]["requests"] for model in models), data["server"]
 
 
 def test_trace_replay(server: RunningServer, tmp_path: Path) -> None:
@@ -139,28 +162,28 @@ def test_closed_loop_until_stable(server: RunningServer) -> None:
 @pytest.mark.parametrize(
     "load", [["--concurrency", "1"], ["--rate", "80"], ["--rate", "80", "--percentile", "99"]]
 )
-def test_short_runs_are_valid_and_say_their_load(server: RunningServer, load: list[str]) -> None:
+def test_short_runs_say_their_load_and_doubt_only_the_measurement(
+    server: RunningServer, load: list[str]
+) -> None:
     # perf_analyzer's rule: 3 windows agree on throughput and mean latency (or --percentile's, where a
-    # window holds enough samples above it: 80 a window cannot judge a p99). Judged on p95 instead, most
-    # 3 s runs here came out INVALID (5.3 / 5.6 / 6.4 ms). A busy host can still disturb one window, so
-    # the verdict is asked of up to three runs; every reason must be judged on the mean.
+    # window holds enough samples above it: 80 a window cannot judge a p99, so here it is the mean). Whether
+    # a 3 s run on a shared host comes out VALID depends on the host; what does not: a run far below
+    # capacity (2 instances of a 5 ms sleep serve up to 2 / 5 ms = 400 req/s) is refused only for doubts
+    # about the measurement, its windows are judged on the mean, and the verdict says so.
     url = server.endpoints.grpc_url
-    runs = []
-    for _ in range(3):
-        runs.append(_bench("--url", url, "--model", "synthetic-sleep", *load, "--duration", "3"))
-        unstable = [r for r in runs[-1]["invalid_reasons"] if r.startswith("unstable")]
-        assert all("mean ms" in r for r in unstable), unstable
-        if runs[-1]["valid"]:
-            break
-    data = runs[-1]
-    assert data["valid"], [run["invalid_reasons"] for run in runs]
+    data = _bench("--url", url, "--model", "synthetic-sleep", *load, "--duration", "3")
+    reasons = data["invalid_reasons"]
+    assert data["valid"] == (not reasons) and data["errors"] == 0, reasons
+    assert all(r.startswith(("unstable", "generator fell behind", "host busy")) for r in reasons), reasons
+    unstable = [r for r in reasons if r.startswith("unstable")]
+    assert all("mean ms" in r for r in unstable), unstable
+    measure = "p99" if "--percentile" in load else "mean"
     if "--rate" in load:
         assert data["request_rate"] == 80.0 and data["concurrency"] is None
         # Served is compared with what the Poisson schedule drew, not with the nominal 80.
         assert data["throughput_rps"] == pytest.approx(data["drawn_rps"], rel=0.05)
     else:
         assert data["concurrency"] == 1
-    measure = "p99" if "--percentile" in load else "mean"
     assert data["latency_measure"] == measure
     assert data["latency_ms"] == data["p99_ms" if measure == "p99" else "mean_ms"]
 
@@ -185,7 +208,9 @@ def test_a_missed_sla_exits_6(server: RunningServer) -> None:
 
 
 def test_a_concurrency_sweep_stops_past_the_threshold(server: RunningServer, tmp_path: Path) -> None:
-    # 2 instances of a 20 ms sleep: c=1 → ~21 ms; c=3 → 3/2 × 21 ≈ 32 ms (Little's law); c=5 never runs.
+    # 2 instances of a 20 ms sleep serve at most 2 / 20 ms = 100 req/s, so by Little's law c = 4 waits at
+    # least 4 / 100 = 40 ms on average: past the 35 ms threshold on any host, and c = 7 never runs. c = 1 is
+    # the 20 ms sleep plus the path: under 35 ms unless the host adds 15 ms (75%) to every request.
     table = tmp_path / "levels.csv"
     args = [
         "--url",
@@ -193,7 +218,7 @@ def test_a_concurrency_sweep_stops_past_the_threshold(server: RunningServer, tmp
         "--model",
         "synthetic-sleep-2",
         "--concurrency-range",
-        "1:5:2",
+        "1:7:3",
         "--metrics-url",
         server.endpoints.metrics_url,
     ]
@@ -202,7 +227,7 @@ def test_a_concurrency_sweep_stops_past_the_threshold(server: RunningServer, tmp
             "bench",
             *args,
             "--latency-threshold",
-            "27",
+            "35",
             "--duration",
             "2",
             "--warmup",
@@ -215,15 +240,18 @@ def test_a_concurrency_sweep_stops_past_the_threshold(server: RunningServer, tmp
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert [level["concurrency"] for level in data["levels"]] == [1, 3]
-    assert data["stopped"].startswith("stopped after c=3: mean latency")
+    assert [level["concurrency"] for level in data["levels"]] == [1, 4], data["levels"]
+    assert data["levels"][1]["mean_ms"] >= 40.0  # the law above (the sleep is a floor, never shorter)
+    assert data["stopped"].startswith("stopped after c=4: mean latency")
     rows = list(csv.DictReader(table.open()))
-    assert [row["Concurrency"] for row in rows] == ["1", "3"]
+    assert [row["Concurrency"] for row in rows] == ["1", "4"]
     # perf_analyzer 2.51 -f: Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,…
     assert list(rows[0])[:3] == ["Concurrency", "Inferences/Second", "Server Queue"]
     assert {"p95 latency", "Avg latency", "Intended p99 latency", "Late Fraction", "Verdict"} <= set(rows[0])
-    # Triton's own queue time: none at c=1 with 2 instances, most of the wait at c=3.
-    assert float(rows[1]["Server Queue"]) > float(rows[0]["Server Queue"]) + 2000
+    # Triton's own queue time: none at c=1 with 2 instances; at c=4 two requests wait while two sleep, each
+    # about one sleep (W = 4 / X = 2 × 20 ms, less the path outside the server): half of it, 10 ms, leaves a
+    # busy host room.
+    assert float(rows[1]["Server Queue"]) > float(rows[0]["Server Queue"]) + 10_000
 
 
 def test_a_rate_sweep_with_batches_reports_inferences(server: RunningServer, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from perseus.loadgen import LoadSpec, TrialRules
 from perseus.orchestrate.session import ServerSession
 from perseus.serving import RunningServer
 from perseus.store import Store
-from tests.integration.helpers import dead, wait_gone
+from tests.integration.helpers import dead, triton_served, wait_for, wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -35,10 +35,28 @@ def test_stub_killed_mid_trial(tmp_path: Path, perseus_home: Path) -> None:
         first = session.server()
         victim = first.tenant_pids()["synthetic-sleep"][0]
         first_children = [p.pid for p in psutil.Process(first.pid).children()]
-        killer = threading.Timer(1.5, os.kill, (victim, signal.SIGKILL))
+        metrics_url = first.endpoints.metrics_url
+
+        problems: list[BaseException] = []
+
+        def kill_once_under_way() -> None:
+            # Mid-trial by Triton's own count, not by a guess at how long the trial takes to begin: the
+            # load has started once the model has served more than the one request a preflight sends.
+            try:
+                wait_for(
+                    lambda: triton_served(metrics_url, "synthetic-sleep") >= 20,
+                    "the trial's load reaching the server",
+                    timeout=60,
+                )
+                os.kill(victim, signal.SIGKILL)
+            except BaseException as exc:  # shown by the assertion below, not lost in the thread
+                problems.append(exc)
+
+        killer = threading.Thread(target=kill_once_under_way)
         killer.start()
         failed = session.trial(store, run_id, "killed", _spec, rules, interval_s=0.5)
         killer.join()
+        assert not problems, problems
         assert failed.status == "failed"
         assert failed.reason is not None and f"stub process {victim} of synthetic-sleep died" in failed.reason
         # The broken server is gone, with every stub it had.

@@ -48,21 +48,35 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InprocessServer
         yield running
 
 
-def test_closed_loop_throughput_is_c_over_s_within_3_percent(server: InprocessServer) -> None:
+def test_closed_loop_throughput_is_c_over_w_with_no_wait_for_another(server: InprocessServer) -> None:
+    """Two users on two instances of a 100 ms sleep: throughput = c / W (Little's law), and no request
+    waits for another's service. Laws, not the host's speed: a busy host lengthens W, not these."""
     spec = LoadSpec(url=server.url, tenants=(SLOW,), concurrency=2, protocol="inprocess")
     summary = summarize(run_load(spec, TrialRules.fixed(5.0, 0.5)))[SLOW]
     assert summary.errors == 0
-    assert summary.throughput_rps == pytest.approx(2 / 0.100, rel=0.03), summary
+    # Closed loop: throughput × mean latency = c. (A window of T = 5 s cuts each user's last request: at
+    # most c × W / T = 2 × 0.1 / 5 = 4% off.)
+    assert summary.throughput_rps * summary.mean_ms / 1000 == pytest.approx(2, rel=0.05), summary
+    # No faster than two sleeps at a time (2 / 0.1 s = 20 req/s; 2% for the window's edges) ...
+    assert summary.throughput_rps <= 2 / 0.100 * 1.02, summary
     assert summary.p50_ms >= 100.0
+    # ... and in parallel: served one at a time, each request would wait out the other's sleep (a latency
+    # of 2 × 100 = 200 ms); the middle, 150 ms, leaves a busy host 50 ms a request.
+    assert summary.p50_ms < 150.0, summary
 
 
-def test_per_request_overhead_is_small(server: InprocessServer) -> None:
-    """Mean latency at c = 1 minus the 1 ms sleep: the worker's queue, the socket hop and the client.
-    (time.sleep(0.001) itself overshoots by ~0.1 ms on a VM; Triton's python backend adds 1.5-2 ms.)"""
+def test_a_fast_model_is_served_back_to_back(server: InprocessServer) -> None:
+    """A 1 ms sleep at c = 1: the loop sends the next request as the last one returns, and no latency is
+    shorter than the sleep. (How small the path's overhead is, against Triton's, is measured by
+    benchmarks/serving_overhead.py: on a shared host no bound on it is a law.)"""
     spec = LoadSpec(url=server.url, tenants=(FAST,), protocol="inprocess")
     summary = summarize(run_load(spec, TrialRules.fixed(2.0, 0.5)))[FAST]
     assert summary.errors == 0
-    assert 0 < summary.mean_ms - 1.0 < 1.0, summary
+    assert summary.mean_ms >= 1.0 and summary.p50_ms >= 1.0, summary
+    # One request in flight at a time: throughput × mean latency ≤ 1 (Little's law; the window's last
+    # request may straddle its end, W / T ≈ 1 ms / 2 s). What the client spends between requests lowers
+    # it, by how much depends on the host, so only the law's side is asserted.
+    assert summary.throughput_rps * summary.mean_ms / 1000 <= 1.01, summary
 
 
 def test_dynamic_batching_serves_many_users_without_errors(server: InprocessServer) -> None:

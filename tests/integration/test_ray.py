@@ -26,30 +26,46 @@ from perseus.experiments.results import experiment_results
 from perseus.orchestrate.cluster import NODE_RESOURCE
 from perseus.orchestrate.runner import run_experiment
 from perseus.store import Store
-from tests.integration.helpers import cli, our_server_processes, shm_regions, wait_gone
+from tests.integration.helpers import (
+    cli,
+    metrics_url_of,
+    our_server_processes,
+    shm_regions,
+    shm_regions_of,
+    triton_served,
+    wait_for,
+    wait_gone,
+)
 
 ray_cluster_utils = pytest.importorskip(
     "ray.cluster_utils"
 )  # make test installs the extra: never skipped there
 
 NODE = {"num_cpus": 1, "resources": {NODE_RESOURCE: 1}, "node_ip_address": "127.0.0.1"}
-# Two sleeping models whose searches take the same path every time (40 → 80 → 160 req/s, all well below
-# their ~300 req/s capacity, a 1 s SLA, enough requests a trial that a stall of the host does not read as
-# an overload): then a sequential and a distributed run must store the same trials.
+# Two sleeping models whose searches take the same path every time, decided by laws, not by the host's
+# speed: then a sequential and a distributed run must store the same trials and find the same λ.
+# - 2 instances of a 32 ms sleep serve at most 2 / 0.032 s = 62.5 req/s: offered 80, at most 62.5 / 80 =
+#   78% of the arrivals complete (the trial's overload rule asks 95%; the first attempt's arrivals are
+#   seeded: 77 of them in a 1 s window, 113 in 1.5 s, where at most 64.5 and 95.75 complete) while the
+#   queue grows by 17.5 req/s (a p80 over the 250 ms SLA), so 80 is infeasible on any host; 40 loads the
+#   instances 40 × 0.032 / 2 = 64%.
+# - 4 instances of a 10 ms sleep serve up to 400 req/s: 40 and 80 are both feasible, 80 at 20%.
+# Two probes a search: 40 then 80 (×2), so λ = 40 for the first (the bracket [40, 80]) and 80 for the
+# second. (A p80 needs 25 latencies, 5 above it: the search's floor, 35 expected in 1.5 s = 23 req/s, is
+# below the start.)
 EXPERIMENT: dict[str, Any] = {
     "name": "ray",
     "kind": "peak",
     "models": [
+        {"model": "synthetic-sleep:service_ms=32", "instances": 2},
         {"model": "synthetic-sleep:service_ms=10", "instances": 4},
-        {"model": "synthetic-sleep:service_ms=12", "instances": 4},
     ],
-    # A p80 needs 25 latencies (5 above it): 40 req/s for 1.5 s has them, so the path is 40 → 80 → 160, far
-    # below capacity (a p95's 100 would lift the search's floor to ~80 and its last probe near capacity).
-    "sla": "p80=1s",
-    "search": {"start_rps": 40, "tolerance": 0.3, "max_probes": 3},
+    "sla": "p80=250ms",
+    "search": {"start_rps": 40, "tolerance": 0.3, "max_probes": 2},
     "trial": {"warmup_s": 0.3, "min_duration_s": 1, "max_duration_s": 1.5, "tolerance": 0.5},
     "telemetry_interval_s": 0.5,
 }
+EXPECTED_RPS = (40.0, 80.0)  # λ of the models in EXPERIMENT's order, by the arithmetic above
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +85,16 @@ def test_bench_workers_on_ray_auto_count_what_triton_counts(tmp_path: Path, pers
     model = "synthetic-sleep:service_ms=5"
     args = ["bench", "--backend", "embedded", "--model", model, "--instances", "2", "--rate", "60"]
     args += ["--workers", "2", "--ray", "auto", "--duration", "2", "--warmup", "0.5", "--json"]
-    args += ["--db", str(tmp_path / "results.db")]
+    args += ["--db", str(tmp_path / "results.db"), "--allow-invalid"]
     done = cli(args, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
-    assert done.returncode == 0, (result["invalid_reasons"], done.stderr[-2000:])
     actors = result["actors"]
-    assert [a["worker"] for a in actors] == [0, 1]
-    assert result["status"] == "valid" and all(a["sent"] > 0 for a in actors)  # each actor kept up
+    assert [a["worker"] for a in actors] == [0, 1] and all(a["sent"] > 0 for a in actors)
+    # Each actor kept up: nothing refuses the trial but doubts a shared host may raise about the measurement
+    # (60 req/s is 15% of what 2 instances of a 5 ms sleep serve).
+    reasons = result["invalid_reasons"]
+    assert all(r.startswith(("host busy", "unstable")) for r in reasons), reasons
     server = result["server"]["synthetic-sleep"]
     assert result["sent"] == server["requests"] > 0  # merged records vs Triton's own success count
     assert result["requests"] == sum(a["sent"] for a in actors)  # the window's requests: every actor's
@@ -96,7 +115,6 @@ def test_a_sigkilled_driver_leaves_no_cluster_and_no_server(tmp_path: Path, pers
     """`--ray auto` started the cluster; perseus dies by SIGKILL mid-trial: its watchdog removes Ray's
     processes, the node's server, its stubs and their /dev/shm regions."""
     assert _ray_processes() == []  # no cluster from another test
-    before = shm_regions()
     file = tmp_path / "e.yaml"
     file.write_text(yaml.safe_dump({**EXPERIMENT, "models": EXPERIMENT["models"][:1], "name": "killed"}))
     args = [sys.executable, "-m", "perseus", "run", str(file), "--ray", "auto", "--no-report"]
@@ -109,9 +127,12 @@ def test_a_sigkilled_driver_leaves_no_cluster_and_no_server(tmp_path: Path, pers
         while not (servers := our_server_processes(perseus_home)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert servers, (tmp_path / "out.log").read_text()
-        time.sleep(2)  # a trial under way
-        regions = shm_regions() - before
-        assert regions  # the node's server's stubs
+        # A trial under way, by the server's own count (more than a preflight's one request) rather than
+        # by a guess at how long the cluster and the server take to start.
+        [triton] = [p for p in servers if p.name() == "tritonserver"]
+        wait_for(lambda: triton_served(metrics_url_of(triton), "synthetic-sleep") >= 20, "a trial's load")
+        regions = shm_regions_of(our_server_processes(perseus_home))
+        assert regions and regions <= shm_regions()  # the node's server's stubs'
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         deadline = time.monotonic() + 15
@@ -138,10 +159,10 @@ def test_two_nodes_find_what_one_finds_with_the_same_trials(
     spread = run_experiment(experiment, store, NullReporter(), fresh=True, ray=two_nodes.address)
     assert _first_attempts(store, alone) == _first_attempts(store, spread)
     found = {
-        run: {k: p.total_rps for k, p in experiment_results(store, run).findings.peaks.items()}
+        run: [p.total_rps for p in experiment_results(store, run).findings.peaks.values()]
         for run in (alone, spread)
     }
-    assert found[alone] == pytest.approx(found[spread], rel=0.01) and len(found[alone]) == 2
+    assert found[alone] == found[spread] == list(EXPECTED_RPS), found
     rows = [t for t in store.trials(spread) if t.key is not None]
     nodes = {t.spec["node"]["ray_node_id"] for t in rows}
     assert len(nodes) == 2  # the two placements ran on different nodes

@@ -3,7 +3,6 @@ dynamic batching, a killed stub is noticed, and a missing GPU is a notice, not a
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from perseus.config import ServerConfig, TenantConfig
 from perseus.loadgen import LoadSpec, TrialRules, run_load
 from perseus.serving import RunningServer, embedded_server
 from perseus.telemetry import Sampler, available, breakdown
+from tests.integration.helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,9 @@ def test_metrics_breakdown_shows_dynamic_batching(server: RunningServer, tenant:
 @pytest.mark.skipif(available()[0], reason="this machine has a GPU")
 def test_absent_gpu_is_a_notice(server: RunningServer) -> None:
     with Sampler(server.tenant_pids, server.endpoints.metrics_url, interval_s=0.2) as sampler:
-        time.sleep(0.5)
+        # Until the sampler's thread has sampled once after the opening sample (the host's CPU is a
+        # difference of two): then every source it reads has been read.
+        wait_for(lambda: any(s.source == "host" for s in sampler.samples), "a second sample")
     [notice] = [n for n in sampler.notices if "GPU" in n]
     assert notice.startswith("GPU telemetry skipped: no GPU: ")
     assert not [s for s in sampler.samples if s.source.startswith("gpu")]
@@ -110,7 +112,11 @@ def test_killed_stub_is_reported_as_vanished(tmp_path: Path) -> None:
             [tenant] = server.tenant_pids()
             victim = server.tenant_pids()[tenant][0]
             os.kill(victim, signal.SIGKILL)
-            time.sleep(0.6)
+            # Until a sample counts the tenant's processes one fewer (the sampler thread's next one).
+            wait_for(
+                lambda: [s.value for s in sampler.samples if s.metric == "processes"][-1] == 1,
+                "a sample without the killed stub",
+            )
         assert sampler.vanished() == {tenant: [victim]}
         counts = [s.value for s in sampler.samples if s.metric == "processes"]
         assert counts[0] == 2 and counts[-1] == 1
