@@ -68,9 +68,9 @@ def test_peak_search_finds_the_known_capacity(tmp_path: Path, perseus_home: Path
     assert capacity <= 2 / 0.050 * 1.01
     # λ is not under the measured closed loop by more than 5%: that one idles each instance through the
     # client's round trip, so it reads a little under the true capacity (38.0 once, when the search
-    # rightly found 39.9 feasible). Nor above c/S by more than what the overload checks let through: a
-    # queue growing by 2% of the time passing is refused.
-    assert capacity * 0.95 <= peak.total_rps <= 2 / 0.050 * 1.03, probes
+    # rightly found 39.9 feasible). Nor above c/S by more than the overload checks let through: they
+    # refuse a trial that completes 5% fewer requests than arrive.
+    assert capacity * 0.95 <= peak.total_rps <= 2 / 0.050 * 1.05, probes
     assert all(p.feasible for p in peak.probes if p.offered_rps["synthetic-sleep"] <= peak.total_rps)
     store.close()
     assert wait_gone(perseus_home, timeout=5) == []
