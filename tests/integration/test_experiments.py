@@ -1,12 +1,11 @@
 """Experiments end to end on the real embedded Triton with synthetic models (scaled-down versions of the
-shipped ones): peak search vs known capacity, Fig 1, Fig 2, QoS, interference, knobs, resume, bad input."""
+shipped ones), each held to a number a law gives whatever the host's speed: peak search vs c/S, Fig 1,
+QoS, interference, knobs; resume, bad input, a probe in doubt."""
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from perseus.config.experiment import ExperimentBase
 from perseus.core.errors import SlaNotMetError
@@ -64,21 +63,48 @@ def test_peak_search_finds_the_known_capacity(tmp_path: Path, perseus_home: Path
     (estimate,) = [t for t in store.trials(run_id) if t.key is not None and t.key.purpose == "estimate"]
     capacity = estimate.summary.value("synthetic-sleep", "throughput_rps")  # c / S, S measured
     probes = [(p.offered_rps, p.feasible, p.reason) for p in peak.probes]
-    assert 2 / 0.050 * 0.9 < capacity <= 2 / 0.050 * 1.01
-    # Within 5% of the theoretical capacity c/S (the issue's bound), and not under the measured closed
-    # loop by more: that one idles each instance through the client's round trip, so it reads a little
-    # under the true capacity (38.0 once, when the search rightly found 39.9 feasible).
-    assert peak.total_rps == pytest.approx(2 / 0.050, rel=0.05), probes
-    assert peak.total_rps >= capacity * 0.95, probes
+    # No host serves more than c/S = 2/0.050 = 40 req/s; a slow one serves less (a longer S), so the
+    # bounds below are against the capacity measured here, not against the nominal one.
+    assert capacity <= 2 / 0.050 * 1.01
+    # λ is not under the measured closed loop by more than 5%: that one idles each instance through the
+    # client's round trip, so it reads a little under the true capacity (38.0 once, when the search
+    # rightly found 39.9 feasible). Nor above c/S by more than the overload checks let through: they
+    # refuse a trial that completes 5% fewer requests than arrive.
+    assert capacity * 0.95 <= peak.total_rps <= 2 / 0.050 * 1.05, probes
     assert all(p.feasible for p in peak.probes if p.offered_rps["synthetic-sleep"] <= peak.total_rps)
     store.close()
     assert wait_gone(perseus_home, timeout=5) == []
 
 
+# A sleeping model's capacity is c/S whatever the host's speed (as long as it keeps up): one instance of a
+# 20 ms sleep serves at most 1000/20 = 50 req/s. Under constant arrivals (the paper's) nothing queues
+# below it and a queue grows above it, so the SLA is met or missed sharply at c/S.
+SLEEP_20 = "synthetic-sleep:service_ms=20"
+CONSTANT = {"arrival": "constant"}
+# λ to ±15%: from the start (0.8 × the closed-loop estimate) ×2, then 3 halvings of that bracket leave it
+# within 12.5% of its low end. λ is then at least hi/1.15, hi a rate found infeasible.
+PRECISE = {"tolerance": 0.15, "max_probes": 5}
+
+
 def test_fig1_resumes_after_interrupt(tmp_path: Path) -> None:
-    # A tight SLA for the slow model: its probes need longer trials to tell a queue from noise.
-    trial = {**QUICK["trial"], "warmup_s": 0.3, "max_duration_s": 2}
-    exp = _exp(name="fig1", kind="dedicated-vs-multitenant", models=[FAST, SLOW], sla="p80=60ms", trial=trial)
+    """Fig 1 of two sleeping models, interrupted and resumed; sharing them saves machines. The 10 ms one
+    is offered twice the 20 ms one's rate (about their λ's ratio), so the shared search's start (where
+    sharing breaks even, Σ r/λ = 1) has each at about half its λ, and its double each at about its own λ
+    alone: separate stubs that sleep take nothing from each other, so that is feasible (Σ = 2: saving
+    1/2), or refused once by noise, and then 1.5 × the start (each at 3/4 of its λ: saving 1/3) is.
+    Sleeps of 10 and 20 ms keep the rates small (≤ 2 × 75 + 2 × 38 req/s) for a busy host to keep up."""
+    # Trials up to 2.5 s: the 20 ms model's share at the start (~19 req/s) completes the 25 latencies a
+    # p80 needs, and the search's floor (37 expected in the longest trial: 15 req/s) stays under it.
+    trial = {**QUICK["trial"], "warmup_s": 0.3, "max_duration_s": 2.5}
+    exp = _exp(
+        name="fig1",
+        kind="dedicated-vs-multitenant",
+        models=["synthetic-sleep:service_ms=10", SLEEP_20],
+        share={"synthetic-sleep": 2, "synthetic-sleep-2": 1},
+        sla="p80=100ms",
+        trial=trial,
+        search={"tolerance": 0.3, "max_probes": 3},
+    )
 
     class StopAfter(NullReporter):
         def __init__(self, statuses: int) -> None:
@@ -104,59 +130,92 @@ def test_fig1_resumes_after_interrupt(tmp_path: Path) -> None:
     results = experiment_results(store, run_id)
     fig1 = results.findings.fig1
     assert fig1 is not None
-    dedicated = {m: p.total_rps for m, p in fig1.dedicated.items()}
-    shared = fig1.shared.rates_rps
-    assert set(shared) == {"synthetic-sleep", "synthetic-sleep-2"} or set(shared) == set(dedicated) | set(
-        shared
-    )
+    assert set(fig1.dedicated) == set(fig1.shared.rates_rps) == {"synthetic-sleep", "synthetic-sleep-2"}
+    # 1 − 1/1.5 = 1/3 at least; at most 1 − 1/2: neither model is served more beside the other than alone.
+    assert 1 / 3 - 1e-9 <= fig1.saving <= 1 / 2 + 1e-9, (fig1.shared.probes, fig1.dedicated)
     assert run_experiment(exp, store, NullReporter()) == run_id  # done: nothing measured again
     assert {t.name: t.id for t in store.trials(run_id)} == after
 
 
-# A CPU model heavy enough (~4 ms a request) that its λ is set by the model, not by the load generator
-# sharing the 2 cores: at dim=64 it served ~2000 req/s and a slow host made the generator fall behind.
-CPU_MODEL = {"model": "synthetic-cpu:dim=1024:layers=16"}
-PAIR: dict[str, Any] = {"models": [FAST, CPU_MODEL], "sla": "p80=100ms"}
+def test_qos_sweep_meets_at_half_of_lambda_and_misses_above_it(tmp_path: Path) -> None:
+    """Two 20 ms sleeping models (c/S = 50 req/s each), alone and co-located (separate stubs that sleep:
+    nothing to share), constant arrivals, a p80 of 60 ms. At 0.5 λ ≤ 0.5 × 1.05 c/S nothing queues: every
+    latency is S plus the server's overhead (~21 ms), so the SLA is met. Above c/S by δ the queue adds
+    δ × the time passed to each wait, so a probe is refused from ~4% over c/S on (40 ms of extra wait by
+    the p80 of a 1 s trial): the search's infeasible end hi ≥ 1.04 c/S, λ ≥ hi/1.15, and 1.2 λ ≥ 1.085 c/S,
+    ~85 ms of extra wait by then: the SLA is missed."""
+    exp = _exp(
+        name="q",
+        kind="qos-sweep",
+        models=[SLEEP_20, SLEEP_20],
+        sla="p80=60ms",
+        load=CONSTANT,
+        search=PRECISE,
+        qos={"fractions": [0.5, 1.2]},
+    )
+    _, _, results = _run(tmp_path, exp)
+    qos = results.findings
+    names = {"synthetic-sleep", "synthetic-sleep-2"}
+    # Feasible is served: λ of a 20 ms sleep is at most c/S, plus what a queue growing for 1.7 s at a few
+    # % over it is let through (the overload checks refuse 5% over it).
+    assert set(qos.peaks) == names and all(p.total_rps <= 50 * 1.06 for p in qos.peaks.values()), qos.peaks
+    curves = {(c.tenant, c.placement): c for c in qos.curves}
+    assert set(curves) == {(m, p) for m in names for p in ("alone", "co-located")}
+    for (model, _), curve in curves.items():
+        half, over = curve.points
+        assert (half.fraction_of_peak, over.fraction_of_peak) == (0.5, 1.2)
+        assert half.offered_rps == pytest.approx(0.5 * qos.peaks[model].total_rps)
+        assert half.sla_met and half.satisfaction >= 0.8, curve  # a p80 met: 80% within the bound
+        assert not over.sla_met and over.satisfaction < 0.8, curve
 
 
-def test_qos_sweep(tmp_path: Path) -> None:
-    _, _, results = _run(tmp_path, _exp(name="q", kind="qos-sweep", qos={"fractions": [0.5, 1.2]}, **PAIR))
-    curves = {(c.tenant, c.placement): c for c in results.findings.curves}
-    assert set(curves) == {
-        (m, p) for m in ("synthetic-sleep", "synthetic-cpu") for p in ("alone", "co-located")
-    }
-    for curve in curves.values():
-        assert [p.fraction_of_peak for p in curve.points] == [0.5, 1.2]
-        assert all(0.0 <= p.satisfaction <= 1.0 for p in curve.points)
+def test_interference_of_two_sleeping_models_is_none(tmp_path: Path) -> None:
+    """Two 20 ms sleeps co-located: each is a stub that sleeps, so the other one at half its λ takes
+    nothing from it. The victim's search beside it runs 0.5 λ alone (feasible), 1.0 λ: the rate its search
+    alone found feasible, feasible again unless the host's noise refuses it once, then 0.75 λ; so its λ
+    beside the other over its λ alone is 1 (0.75 after one refusal by noise), where sharing one resource
+    would leave it at most 0.5."""
+    settings = {"copies": 0, "peaks": True}  # load_fraction 0.5: the aggressor at half its λ
+    search = {"tolerance": 0.3, "max_probes": 3}
+    exp = _exp(
+        name="i",
+        kind="interference",
+        models=[SLEEP_20, SLEEP_20],
+        sla="p80=60ms",
+        load=CONSTANT,
+        search=search,
+        interference=settings,
+    )
+    _, _, results = _run(tmp_path, exp)
+    pairs = results.findings.pairs
+    assert {s.victim for s in pairs} == {"synthetic-sleep", "synthetic-sleep-2"} and len(pairs) == 2
+    ratios = {s.victim: s.peak_ratio for s in pairs}
+    # Not bounded above: a λ alone that the host's noise held low lets its victim reach further beside.
+    assert all(r is not None and r >= 0.7 for r in ratios.values()), ratios
 
 
-def test_interference(tmp_path: Path) -> None:
-    settings = {"copies": 2, "pinning": [False, True], "peaks": False}
-    _, _, results = _run(tmp_path, _exp(name="i", kind="interference", interference=settings, **PAIR))
-    interference = results.findings
-    assert len(interference.pairs) == 2 and len(interference.copies) == 2
-    assert {s.victim for s in interference.pairs} == {"synthetic-sleep", "synthetic-cpu"}
-    assert [s.pinned for s in interference.copies] == [False, True]
-    assert all(s.p95_alone_ms > 0 and s.p95_together_ms > 0 for s in interference.pairs + interference.copies)
-
-
-def test_knobs(tmp_path: Path) -> None:
-    grid = {"instances": [1], "pinning": ["shared", "split"]}
-    store, run_id, results = _run(tmp_path, _exp(name="k", kind="knobs", knobs=grid, **PAIR))
+def test_knobs_two_instances_of_a_sleeping_model_serve_twice_as_much(tmp_path: Path) -> None:
+    """A 20 ms sleep with 1 and with 2 instances (c/S: 50 and 100 req/s), constant arrivals: λ doubles.
+    Each search starts at 0.8 of the closed-loop throughput at concurrency c (c / (S + the client's round
+    trip), the same round trip for both), well inside c/S, and doubles from there past it, so λ is that
+    start for both and their ratio is 2 up to the closed-loop measurements' noise (±15% allowed)."""
+    grid = {"instances": [1, 2]}
+    exp = _exp(name="k", kind="knobs", models=[SLEEP_20], sla="p80=100ms", load=CONSTANT, knobs=grid)
+    store, run_id, results = _run(tmp_path, exp)
     knobs = results.findings
-    assert [r.setting["pinning"] for r in knobs.rows] == ["shared", "split"]
-    assert knobs.rows[0].dedicated_rps == knobs.rows[1].dedicated_rps  # measured once, used by both
-    if knobs.best is not None:
-        assert knobs.best.saving == max(r.saving for r in knobs.rows if r.saving is not None)
-    # Each model's best setting alone and the setting that saves most, searched again on fresh servers.
-    assert set(knobs.against) == {"synthetic-sleep", "synthetic-cpu"}
+    assert [r.setting["instances"] for r in knobs.rows] == [1, 2]
+    one, two = (r.dedicated_rps["synthetic-sleep"] for r in knobs.rows)
+    assert 2 * 0.85 <= two / one <= 2 * 1.15, (one, two)
+    # The best setting alone and the setting that saves most are both 2 instances (twice the capacity),
+    # each searched again on fresh servers after the grid; the headline is that confirmation.
+    assert knobs.against["synthetic-sleep"].setting["instances"] == 2
+    assert knobs.best is not None and knobs.best.setting["instances"] == 2
     again = {
         t.key.placement.role for t in store.trials(run_id) if t.key and t.key.placement.setting.get("confirm")
     }
     assert again == {"dedicated", "shared"}
-    if knobs.confirmed is not None:
-        assert knobs.best is not None and knobs.confirmed.setting == knobs.best.setting
-        assert knobs.headline is knobs.confirmed
+    assert knobs.confirmed is not None and knobs.confirmed.setting == knobs.best.setting
+    assert knobs.headline is knobs.confirmed
 
 
 def test_sla_unreachable_and_bad_files(tmp_path: Path) -> None:
@@ -177,32 +236,6 @@ def test_sla_unreachable_and_bad_files(tmp_path: Path) -> None:
     assert_one_line_error(cli(["run", str(bad), "--db", db]), f"{bad}: sla: cannot read duration")
     bad.write_text("name: x\nkind: peak\nmodels: [synthetic-cpu]\nserch: {}\n")
     assert_one_line_error(cli(["run", str(bad), "--db", db]), f"{bad}: serch: Extra inputs are not permitted")
-
-
-def test_repeats_search_again_on_fresh_servers(tmp_path: Path, perseus_home: Path) -> None:
-    """`--repeats 2`: λ is searched twice, each time on a server of its own, and carries the interval of
-    both searches, in the stored findings and in what `run` prints."""
-    started = time.time()
-    file = tmp_path / "peak.yaml"
-    spec = {**QUICK, "name": "twice", "kind": "peak", "models": [FAST], "sla": "p80=100ms"}
-    spec["search"] = {"tolerance": 0.3, "max_probes": 2}  # a bracket is all this needs: keep it short
-    file.write_text(yaml.safe_dump(spec))
-    db = tmp_path / "results.db"
-    result = cli(["run", str(file), "--repeats", "2", "--db", str(db), "--no-report"])
-    assert result.returncode == 0, result.stderr
-    assert "90% t-interval" in " ".join(result.stdout.split())  # the λ table says where it comes from
-    with Store(db) as store:
-        (run,) = store.runs()
-        assert run.spec["repeats"] == 2
-        (lam,) = experiment_results(store, run.id).findings.peaks.values()
-        repeats = {t.key.placement.setting.get("repeat") for t in store.trials(run.id) if t.key is not None}
-    assert repeats == {None, 2}
-    assert lam.total.searches == 2 and lam.total.low <= lam.total.value <= lam.total.high
-    # Two servers, each with its own log: the second search did not reuse the first one's server. (Other
-    # tests' runs share PERSEUS_HOME and may be run 1 of their own store too: only logs of this test count.)
-    logs = (perseus_home / "runs" / f"run-{run.id}").glob("dedicated_synthetic-sleep*/tritonserver.log")
-    ours = sorted(log.parent.name for log in logs if log.stat().st_mtime >= started)
-    assert len(ours) == 2 and "repeat=2" in ours[1]
 
 
 def test_a_probe_in_doubt_is_judged_on_both_attempts_pooled(tmp_path: Path) -> None:
