@@ -1,0 +1,111 @@
+"""The planner at its edges, each value worked by hand: what mutation testing (benchmarks/mutants.py,
+docs/mutants.md) found no other unit test pinned."""
+
+import pytest
+
+from perseus.core.interval import Estimate
+from perseus.planner import greedy
+from perseus.planner.capacity import (
+    Check,
+    fit,
+    leave_one_pair_out,
+    median_error,
+    prediction_checks,
+    repeat_checks,
+)
+from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, best_gain, merged
+from tests.unit.planner_cases import GIB, machine_profile, machine_type, problem
+
+
+def test_tenants_no_one_type_serves_go_each_to_its_cheapest_work() -> None:
+    # A profiles x and y, B profiles y and z: no type serves all three. y costs $1/h / 100 req/s on A
+    # against $2/h / 50 req/s on B, so y joins x on A (0.5 + 0.2 of one machine); z goes to B.
+    b = machine_type(machine_profile("B", {"y": 50.0, "z": 50.0}), 2.0)
+    a = machine_type(machine_profile("A", {"x": 60.0, "y": 100.0}), 1.0)
+    wanted = problem({"tx": ("x", 30.0), "ty": ("y", 20.0), "tz": ("z", 10.0)}, b, a)
+    plan = greedy.solve(wanted)
+    assert plan.method == "greedy"
+    assert sorted((m.type, m.tenants) for m in plan.machines) == [
+        ("A", {"tx": 30.0, "ty": 20.0}),
+        ("B", {"tz": 10.0}),
+    ]
+    assert plan.usd_per_h == 3.0
+    # The bound: each tenant's work on its cheapest type: 1 × 30/60 + 1 × 20/100 + 2 × 10/50.
+    assert plan.lower_bound_usd_per_h == pytest.approx(0.5 + 0.2 + 0.4)
+
+
+def _point(models: tuple[str, ...], e: float) -> Colocation:
+    return Colocation(models, dict.fromkeys(models, 1.0), Estimate.exact(e))
+
+
+def _profile(*points: Colocation) -> MachineProfile:
+    base = machine_profile("m", {"a": 100.0, "b": 100.0, "c": 100.0})
+    return MachineProfile("m", base.models, points, "by hand")
+
+
+def test_a_pair_that_met_no_sla_does_not_stop_the_other_pairs_checks() -> None:
+    checks = leave_one_pair_out(_profile(_point(("a", "b"), 0.0), _point(("a", "c"), 0.8)))
+    # (a, b) has κ = 1: no relative error, skipped; (a, c) is still checked against its 0.8.
+    assert [(c.models, c.measured) for c in checks] == [(("a", "c"), pytest.approx(0.8))]
+
+
+def test_sets_and_repeats_are_checked_under_their_models() -> None:
+    profile = _profile(
+        _point(("a", "b"), 0.8),
+        _point(("a", "b"), 0.6),
+        _point(("a", "c"), 0.8),
+        _point(("b", "c"), 0.8),
+        _point(("c", "a", "b"), 0.5),
+    )
+    checks = prediction_checks([profile])
+    # κ: a+b the mean of 0.2 and 0.4 = 0.3, the others 0.2; three models at equal work w: 3w + 0.7 ≤ 1,
+    # so they carry 0.3 together, against 0.5 measured.
+    assert [(c.models, c.measured) for c in checks.sets] == [(("a", "b", "c"), 0.5)]
+    assert checks.sets[0].predicted == pytest.approx(0.3)
+    assert [(c.models, c.measured, c.predicted) for c in repeat_checks(profile.colocations)] == [
+        (("a", "b"), 0.8, 0.6),
+        (("a", "b"), 0.6, 0.8),
+    ]
+    assert median_error([]) is None
+    assert median_error([Check(("a", "b"), 0.5, 0.4), Check(("a", "b"), 0.5, 0.6)]) == pytest.approx(0.2)
+
+
+def test_capacity_predicted_beyond_one_machine_by_a_gain() -> None:
+    # κ = −0.5 between a and b (they share at 1.5 machines' work): at equal work w each, the gain is
+    # min(0.5, slope × w) with slope 0.5 / 0.75; 2w − gain ≤ 1 holds up to 2w = 1.5.
+    capacity = fit(_profile(_point(("a", "b"), 1.5)))
+    assert capacity.predicted_capacity(["a", "b"]) == pytest.approx(1.5)
+
+
+def _model(rate: float, best: float, sla: str = "p95=100ms", memory_gib: float = 0.5) -> ModelProfile:
+    return ModelProfile(
+        "a", Estimate.exact(rate), Estimate.exact(best), {"instances": 2}, memory_gib * GIB, sla
+    )
+
+
+def test_merging_profiles_keeps_the_range_the_largest_memory_and_every_note() -> None:
+    first = MachineProfile(
+        "m", {"a": _model(90.0, 90.0, memory_gib=1.0)}, unmet={"b": "p95=1ms"}, notes=("n1",)
+    )
+    second = MachineProfile("m", {"a": _model(110.0, 110.0)}, unmet={"a": "p95=1ms"}, notes=("n2",))
+    found = merged([first, second])
+    lam = found.models["a"].shared_rps
+    assert (lam.value, lam.low, lam.high, lam.searches, lam.min_max) == (100.0, 90.0, 110.0, 2, True)
+    assert found.models["a"].memory_bytes == 1.0 * GIB
+    assert found.models["a"].gains == (({"instances": 2}, 1.0),)
+    assert found.unmet == {"b": "p95=1ms"}  # a is measured by one run: not unmet
+    assert found.notes == ("n1", "n2")
+
+
+def _run(best: float, instances: int) -> ModelProfile:
+    """One run's profile of model a: λ 100 shared, `best` at `instances` instances."""
+    return ModelProfile(
+        "a", Estimate.exact(100.0), Estimate.exact(best), {"instances": instances}, GIB, "p95=100ms"
+    )
+
+
+def test_a_gain_below_one_falls_back_to_the_last_runs_setting() -> None:
+    # Gains 0.8, 0.85, 0.9 over three settings: none beats the shared setting, so the last run's at 1.
+    assert best_gain([_run(80.0, 4), _run(85.0, 5), _run(90.0, 3)]) == ({"instances": 3}, 1.0)
+    # A gain of exactly 1 keeps its own setting.
+    assert best_gain([_run(100.0, 3), _run(50.0, 6)]) == ({"instances": 3}, 1.0)
