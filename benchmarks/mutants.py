@@ -32,14 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 KILLED = {"killed", "timeout", "caught by type check"}
 
 
-def run_mutmut(max_children: int) -> float:
-    """A fresh mutmut run; its minutes. Its progress output goes to mutants/mutmut-run.log."""
+def run_mutmut(max_children: int, names: list[str] | None = None) -> float:
+    """A fresh mutmut run (of every mutant, or only of `names`); its minutes. Its progress output goes to
+    mutants/mutmut-run.log."""
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     log = ROOT / "mutmut-run.log"
     start = time.monotonic()
+    mutmut = str(Path(sys.executable).parent / "mutmut")
     with log.open("w") as out:
         code = subprocess.call(
-            [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children)],
+            [mutmut, "run", "--max-children", str(max_children), *(names or [])],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -51,6 +53,19 @@ def run_mutmut(max_children: int) -> float:
         tail = (ROOT / "mutants" / log.name).read_text(errors="replace")[-3000:]
         sys.exit(f"mutmut run failed ({code}):\n{tail}")
     return minutes
+
+
+def verdicts() -> dict[str, dict[str, str]]:
+    """Each mutated file's mutants and their status, as the last run left them in mutants/."""
+    from mutmut.stats import status_by_exit_code
+
+    found = {}
+    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+        path = meta.relative_to(ROOT / "mutants").with_suffix("")
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        if codes:
+            found[str(path)] = {name: status_by_exit_code[code] for name, code in codes.items()}
+    return found
 
 
 def _function_span(source: str, function: str, class_name: str | None) -> tuple[int, int]:
@@ -96,19 +111,13 @@ def _where_and_what(name: str, path: Path) -> tuple[int, str]:
     return guess, what
 
 
-def report(minutes: float | None) -> None:
-    from mutmut.stats import status_by_exit_code
-
+def report(by_path: dict[str, dict[str, str]], minutes: float | None) -> None:
     rows = []
     survivors: list[tuple[str, int, str, str, str]] = []
-    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
-        path = meta.relative_to(ROOT / "mutants").with_suffix("")
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        if not codes:
-            continue
-        statuses = {name: status_by_exit_code[code] for name, code in codes.items()}
+    for name_of_path, statuses in by_path.items():
+        path = Path(name_of_path)
         count = Counter("killed" if s in KILLED else s for s in statuses.values())
-        rows.append((path, len(codes), count))
+        rows.append((path, len(statuses), count))
         for name, status in sorted(statuses.items()):
             if status not in KILLED:
                 line, what = _where_and_what(name, path)
@@ -135,10 +144,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report-only", action="store_true", help="report the last run; run nothing")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="test again only the mutants the last run did not kill (tests added since cannot revive a\n"
+        "killed mutant of unchanged code); report them merged with its kills",
+    )
     args = parser.parse_args()
-    minutes = None if args.report_only else run_mutmut(args.max_children)
     os.chdir(ROOT)  # mutmut's helpers read pyproject.toml and mutants/ relative to the working directory
-    report(minutes)
+    saved = ROOT / "mutants" / "verdicts.json"
+    if args.report_only:
+        if not saved.exists():  # a run this script did not start (e.g. interrupted): as mutmut left it
+            saved.write_text(json.dumps(verdicts(), indent=1, ensure_ascii=False))
+        report(json.loads(saved.read_text()), None)
+        return
+    before = json.loads(saved.read_text()) if args.again else {}
+    retest = [n for statuses in before.values() for n, s in statuses.items() if s not in KILLED]
+    if args.again and not retest:
+        sys.exit("nothing to test again: the last run killed every mutant")
+    minutes = run_mutmut(args.max_children, retest or None)
+    found = verdicts()
+    if args.again:
+        found = {
+            path: {n: found[path][n] if n in retest else s for n, s in statuses.items()}
+            for path, statuses in before.items()
+        }
+    saved.write_text(json.dumps(found, indent=1, ensure_ascii=False))
+    report(found, minutes)
 
 
 if __name__ == "__main__":
