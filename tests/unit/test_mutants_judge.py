@@ -3,10 +3,13 @@ docs/mutants.md) found no other unit test pinned."""
 
 import math
 
+import pytest
+
+from perseus.core.histogram import encode, histogram_of, new_histogram
 from perseus.core.reasons import DOUBTS, Reason, Why
 from perseus.store import TrialRow, TrialSummary
 from perseus.store.judge import doubtful, latency_ms, probes
-from tests.unit.trial_rows import measured_row
+from tests.unit.trial_rows import MS, measured_row
 
 
 def _row(status: str, reasons: tuple[Reason, ...] = (), **tenants: dict[str, object]) -> TrialRow:
@@ -31,3 +34,11 @@ def test_a_single_attempts_latency_without_a_histogram_is_its_stored_figure() ->
     assert latency_ms([row], "a", 95.0) == 8.0
     # Two such attempts cannot be pooled: unknown.
     assert math.isnan(latency_ms([row, row], "a", 95.0))
+
+
+def test_pooled_histograms_holding_nothing_give_no_latency() -> None:
+    empty = encode(new_histogram())
+    rows = [_row("valid", a={"histogram": empty}), _row("valid", a={"histogram": empty})]
+    assert math.isnan(latency_ms(rows, "a", 95.0))
+    full = [_row("valid", a={"histogram": encode(histogram_of([10 * MS] * 20))})] * 2
+    assert latency_ms(full, "a", 95.0) == pytest.approx(10.0, rel=0.01)  # HDR: 3 significant digits

@@ -1,8 +1,11 @@
 """The planner at its edges, each value worked by hand: what mutation testing (benchmarks/mutants.py,
 docs/mutants.md) found no other unit test pinned."""
 
+from dataclasses import replace
+
 import pytest
 
+from perseus.core.errors import ConfigError
 from perseus.core.interval import Estimate
 from perseus.planner import greedy
 from perseus.planner.capacity import (
@@ -14,6 +17,7 @@ from perseus.planner.capacity import (
     repeat_checks,
 )
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, best_gain, merged
+from perseus.planner.solve import answer
 from tests.unit.planner_cases import GIB, machine_profile, machine_type, problem
 
 
@@ -109,3 +113,27 @@ def test_a_gain_below_one_falls_back_to_the_last_runs_setting() -> None:
     assert best_gain([_run(80.0, 4), _run(85.0, 5), _run(90.0, 3)]) == ({"instances": 3}, 1.0)
     # A gain of exactly 1 keeps its own setting.
     assert best_gain([_run(100.0, 3), _run(50.0, 6)]) == ({"instances": 3}, 1.0)
+
+
+def test_answer_plans_every_plan_with_the_method_asked() -> None:
+    kind = machine_type(machine_profile("A", {"x": 60.0, "y": 60.0}, {("x", "y"): 0.1}), 1.0)
+    wanted = problem({"tx": ("x", 20.0), "ty": ("y", 20.0)}, kind)
+    found = answer(wanted, method="greedy")
+    assert found.problem is wanted
+    assert (found.plan.method, found.blind.method) == ("greedy", "greedy")
+    assert found.per_tenant.method == "dedicated per tenant"
+    # The bound: $1/h × (20 + 20) / 60 machines' work (no gain measured): $0.667/h.
+    assert found.per_tenant.lower_bound_usd_per_h == pytest.approx(40.0 / 60.0)
+
+
+def test_a_model_no_type_can_serve_names_the_largest_type_tried() -> None:
+    small = replace(machine_type(machine_profile("small", {"x": 10.0}), 1.0, memory_gib=4.0), id="small")
+    large = replace(machine_type(machine_profile("large", {"x": 10.0}), 2.0, memory_gib=16.0), id="large")
+    never = [
+        replace(k, capacity=replace(k.capacity, profile=replace(k.capacity.profile, unmet={"y": "p95=1ms"})))
+        for k in (large, small)
+    ]
+    with pytest.raises(ConfigError, match=r"the largest: large\)"):
+        problem({"ty": ("y", 1.0)}, never[1], never[0]).check()
+    with pytest.raises(ConfigError, match=r"\(profiled: x; a tenant names"):
+        problem({"tz": ("z", 1.0)}, small).check()
