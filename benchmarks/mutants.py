@@ -159,7 +159,10 @@ def main() -> None:
         report(json.loads(saved.read_text()), None)
         return
     before = json.loads(saved.read_text()) if args.again else {}
-    retest = [n for statuses in before.values() for n, s in statuses.items() if s not in KILLED]
+    # Mutants the last run left unchecked (an interrupted run) stay so: --again retests its verdicts only.
+    retest = [
+        n for statuses in before.values() for n, s in statuses.items() if s not in KILLED | {"not checked"}
+    ]
     if args.again and not retest:
         sys.exit("nothing to test again: the last run killed every mutant")
     minutes = run_mutmut(args.max_children, retest or None)

@@ -58,3 +58,11 @@ def test_scaling_and_a_decreasing_map_keep_the_basis() -> None:
     lam = Estimate(100.0, 80.0, 120.0, 3, min_max=True)
     assert lam.scaled(0.5) == Estimate(50.0, 40.0, 60.0, 3, min_max=True)
     assert lam.map_decreasing(lambda x: 1000.0 / x) == Estimate(10.0, 1000.0 / 120.0, 12.5, 3, min_max=True)
+
+
+def test_no_search_is_refused_and_one_search_counts() -> None:
+    with pytest.raises(ValueError, match=r"^no search to estimate from$"):
+        of_searches([])
+    # One search's figure (1) is weaker than three's: the derived figure claims 1.
+    assert searches_of([Estimate(1.0, 0.9, 1.1, 1), Estimate(1.0, 0.9, 1.1, 3)]) == 1
+    assert searches_of([]) == 0

@@ -16,6 +16,7 @@ from perseus.planner.capacity import (
     prediction_checks,
     repeat_checks,
 )
+from perseus.planner.problem import MachineType, Problem, Tenant, dedicated
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, best_gain, merged
 from perseus.planner.solve import answer
 from tests.unit.planner_cases import GIB, machine_profile, machine_type, problem
@@ -137,3 +138,18 @@ def test_a_model_no_type_can_serve_names_the_largest_type_tried() -> None:
         problem({"ty": ("y", 1.0)}, never[1], never[0]).check()
     with pytest.raises(ConfigError, match=r"\(profiled: x; a tenant names"):
         problem({"tz": ("z", 1.0)}, small).check()
+
+
+def test_a_model_no_one_type_serves_whole_is_dedicated_tenant_by_tenant() -> None:
+    # x's tenants want a p99 ≤ 100 ms and a p95 ≤ 50 ms: A measured x under the first only, B under the
+    # second only, so each tenant gets machines of its own on the type that serves it: 1 A + 1 B.
+    def kind(name: str, sla: str, usd: float) -> MachineType:
+        base = machine_profile(name, {"x": 100.0})
+        models = {"x": replace(base.models["x"], sla=sla)}
+        return machine_type(replace(base, models=models), usd)
+
+    a, b = kind("A", "p99=100ms", 1.0), kind("B", "p95=50ms", 2.0)
+    wanted = Problem((Tenant("t1", "x", 50.0, "p99=100ms"), Tenant("t2", "x", 60.0, "p95=50ms")), (a, b))
+    plan = dedicated(wanted)
+    assert sorted((m.type, m.tenants) for m in plan.machines) == [("A", {"t1": 50.0}), ("B", {"t2": 60.0})]
+    assert plan.usd_per_h == 3.0

@@ -55,3 +55,15 @@ def test_saving_interval_ends_with_zero_peaks_or_rates_or_no_peak() -> None:
     nothing = saving_interval({"a": Estimate(0.0, 0.0, 0.0, 2)}, {"a": Alone("a", 10.0, {})})
     assert nothing.value == -math.inf
     assert math.isnan(saving_interval({"b": Estimate.exact(1.0)}, {"a": Alone("a", 10.0, {})}).value)
+
+
+def test_saving_interval_skips_a_rate_of_zero_and_prices_a_peak_under_one() -> None:
+    # b offers nothing and has no dedicated peak worth the name: it adds no machine. a: 10 / 20 = 0.5.
+    found = saving_interval(
+        {"a": Estimate.exact(10.0), "b": Estimate.exact(0.0)},
+        {"a": Alone("a", 20.0, {}), "b": Alone("b", 0.0, {})},
+    )
+    assert found.value == -1.0  # 1 − 1/0.5
+    # Rates and peaks below 1 req/s are rates like any other: 0.5 / 0.25 = 2 machines, saves 1/2.
+    small = saving_interval({"a": Estimate.exact(0.5)}, {"a": Alone("a", 0.25, {})})
+    assert small.value == 0.5

@@ -46,3 +46,14 @@ def test_a_header_is_only_a_header_on_the_first_line(tmp_path: Path) -> None:
 def test_an_unreadable_trace_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^cannot read trace .*missing.csv: No such file or directory$"):
         read_trace(tmp_path / "missing.csv")
+
+
+def test_rates_under_one_request_a_second_are_rates() -> None:
+    # 0.5 req/s: one every 2 s.
+    got = list(itertools.islice(open_loop([TenantRate("a", 0.5, "constant")]), 2))
+    assert [a.t_ns for a in got] == [0, 2_000_000_000]
+
+
+def test_a_worker_index_must_be_below_the_worker_count() -> None:
+    with pytest.raises(ConfigError, match=r"^worker 2 of 2$"):
+        open_loop([TenantRate("a", 1.0)], worker=2, workers=2)
