@@ -153,3 +153,37 @@ def test_a_model_no_one_type_serves_whole_is_dedicated_tenant_by_tenant() -> Non
     plan = dedicated(wanted)
     assert sorted((m.type, m.tenants) for m in plan.machines) == [("A", {"t1": 50.0}), ("B", {"t2": 60.0})]
     assert plan.usd_per_h == 3.0
+
+
+def test_dedicated_fills_big_machines_and_puts_the_rest_on_a_small_one() -> None:
+    # x: λ 100 on B ($2/h), 30 on S ($0.7/h); 130 req/s. Options: 5 S = $3.5; 4 S + 1 S = $3.5;
+    # 4 S + 1 B = $4.8; 2 B = $4; 1 B full (100) + 1 S for the rest (30 ≤ its 30) = $2.7: the cheapest.
+    big = machine_type(machine_profile("B", {"x": 100.0}), 2.0)
+    small = machine_type(machine_profile("S", {"x": 30.0}), 0.7)
+    plan = dedicated(problem({"t1": ("x", 80.0), "t2": ("x", 50.0)}, small, big))
+    assert plan.usd_per_h == pytest.approx(2.7)
+    by_type = {m.type: m.tenants for m in plan.machines}
+    assert sorted(by_type) == ["B", "S"]
+    # Each machine a fixed part of every tenant: B 100/130 of each, S 30/130.
+    assert by_type["B"] == pytest.approx({"t1": 80.0 * 100 / 130, "t2": 50.0 * 100 / 130})
+    assert by_type["S"] == pytest.approx({"t1": 80.0 * 30 / 130, "t2": 50.0 * 30 / 130})
+
+
+def test_first_fit_decreasing_packs_the_largest_pieces_first() -> None:
+    # Four models, no interference, works 0.7, 0.7, 0.3, 0.3 of one machine: largest first packs
+    # 0.7 + 0.3 twice (2 machines); smallest first would need 3.
+    lam = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 100.0}
+    kind = machine_type(machine_profile("A", lam, {("a", "b"): 0.0}), 1.0)
+    wanted = problem({"ta": ("a", 70.0), "tb": ("b", 70.0), "tc": ("c", 30.0), "td": ("d", 30.0)}, kind)
+    assert len(greedy.solve(wanted).machines) == 2
+
+
+def test_a_machines_memory_holds_exactly_what_fits() -> None:
+    # 0.5 GiB a model. 1 GiB holds two models exactly; 1.2 GiB still holds two, not three.
+    lam = {"a": 100.0, "b": 100.0, "c": 100.0}
+    rates = {"ta": ("a", 20.0), "tb": ("b", 20.0)}
+    exact = machine_type(machine_profile("A", lam, {("a", "b"): 0.0}), 1.0, memory_gib=1.0)
+    assert len(greedy.solve(problem(rates, exact)).machines) == 1
+    roomy = machine_type(machine_profile("A", lam, {("a", "b"): 0.0}), 1.0, memory_gib=1.2)
+    three = problem({**rates, "tc": ("c", 20.0)}, roomy)
+    assert len(greedy.solve(three).machines) == 2
