@@ -9,7 +9,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium-stamp
 # pip's machine config lists local indexes that may be absent; their warnings are noise.
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: demo test install lint unit clean chromium reference
+.PHONY: demo test install lint unit clean chromium reference mutants
 
 install: $(STAMP)
 
@@ -50,5 +50,12 @@ test: lint $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q -n 2 -m "not serial" tests/unit
 	$(BIN)/pytest -q -m "serial or integration" tests/unit tests/integration
 
+# Mutation check of the modules [tool.mutmut] in pyproject.toml names (not part of `make test`: 1–2 h on
+# 2 cores). mutmut 3 pulls in libcst and textual, too heavy for the dev extra, so it is installed on demand.
+MUTMUT := mutmut==3.8.1
+mutants: $(STAMP)
+	test -x $(BIN)/mutmut || $(BIN)/python -m pip install -q '$(MUTMUT)' $(PIP_QUIET)
+	$(BIN)/python benchmarks/mutants.py $(MUTANTS_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants
