@@ -202,10 +202,12 @@ CPU_2X = {"model": "synthetic-cpu:dim=2048:layers=16", "instances": 2}
 def test_interference_of_two_cpu_bound_models_is_mutual(tmp_path: Path) -> None:
     """Two CPU-bound models of 2 instances each on this 2-core host. Alone, a model's λ is what both cores
     serve; beside the other at 0.6 of its λ alone (about 0.6 of both cores' work), a victim has about 0.4
-    of the cores left, so its λ beside over its λ alone is about 0.4 on any host speed (both λs measured in
-    this test, each to ±15%). Measured with other processes busy on the host (which then give the pair's
-    four stubs a larger share than the lone model's two, so the ratio reads high): 0.6 and 0.8. ≤ 0.85
-    holds under that; two sleeping models keep ≥ 0.7 (above), and no interference would give 1."""
+    of the cores left, and its stubs time-slice with the other's, so its λ beside over its λ alone is about
+    0.4 or less on any host speed (both λs measured in this test, each to ±15%); two sleeping models keep
+    ≥ 0.7 (above), and no interference would give 1. Measured alone on the host: 0.40 and 0.31; 0.24 and
+    None (nothing feasible beside the other: more interference than any ratio, its λ under the search's
+    floor of ~17 req/s). With other processes busy on the host the ratio reads high (they then give the
+    pair's four stubs a larger share than the lone model's two): 0.6 and 0.8, under the 0.85 allowed."""
     settings = {"copies": 0, "peaks": True, "load_fraction": 0.6}
     exp = _exp(
         name="c",
@@ -217,7 +219,8 @@ def test_interference_of_two_cpu_bound_models_is_mutual(tmp_path: Path) -> None:
     )
     _, _, results = _run(tmp_path, exp)
     ratios = {s.victim: s.peak_ratio for s in results.findings.pairs}
-    assert len(ratios) == 2 and all(r is not None and r <= 0.85 for r in ratios.values()), ratios
+    assert len(ratios) == 2 and all(r is None or r <= 0.85 for r in ratios.values()), ratios
+    assert any(r is not None for r in ratios.values()), ratios  # the search beside the other works
 
 
 def test_knobs_two_instances_of_a_sleeping_model_serve_twice_as_much(tmp_path: Path) -> None:
