@@ -57,9 +57,6 @@ class Capacity:
     def best(self, model: str) -> float:
         return max(self.profile.models[model].best_rps.value, self.lam(model))
 
-    def k(self, a: str, b: str) -> float:
-        return 0.0 if self.blind else self.kappa[pair(a, b)]
-
     def work(self, model: str, rate: float) -> float:
         """A model's work on a shared machine, in dedicated machines: r/λ at the setting it shares at."""
         return rate / self._lam[model]

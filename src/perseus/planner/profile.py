@@ -60,11 +60,6 @@ class MachineProfile:
     notes: tuple[str, ...] = field(default=())
 
 
-def efficiency(rates_rps: Mapping[str, float], lambdas: Mapping[str, float]) -> float:
-    """Σ r/λ: how many dedicated machines' work these rates are."""
-    return sum(rate / lambdas[m] for m, rate in rates_rps.items())
-
-
 def merged(profiles: Sequence[MachineProfile]) -> MachineProfile:
     """One machine type's profile from several runs of it (in order). λ of a model measured by more than
     one run is their median, its interval spanning all of them: one host served MobileNetV2 at 126, 81
