@@ -82,13 +82,22 @@ def test_a_fast_model_is_served_back_to_back(server: InprocessServer) -> None:
 def test_dynamic_batching_serves_many_users_without_errors(server: InprocessServer) -> None:
     spec = LoadSpec(url=server.url, tenants=(CPU,), concurrency=8, protocol="inprocess")
     summary = summarize(run_load(spec, TrialRules.fixed(2.0, 0.5)))[CPU]
-    assert summary.errors == 0 and summary.requests > 100, summary
+    # Every answer arrives (no batch refused), at least one for each of the 8 users (a request does not
+    # take 2 s), and never more than 8 in flight: throughput × mean ≤ 8 (Little's law; 1% for the
+    # window's edge). How many in 2 s depends on the host, so no count is asserted.
+    assert summary.errors == 0 and summary.requests >= 8, summary
+    assert summary.throughput_rps * summary.mean_ms / 1000 <= 8 * 1.01, summary
 
 
 def test_load_workers_in_other_processes_reach_the_workers(server: InprocessServer) -> None:
     spec = LoadSpec(url=server.url, tenants=(FAST,), concurrency=2, workers=2, protocol="inprocess")
-    summary = summarize(run_load(spec, TrialRules.fixed(1.5, 0.5)))[FAST]
-    assert summary.errors == 0 and summary.requests > 100, summary
+    trial = run_load(spec, TrialRules.fixed(1.5, 0.5))
+    summary = summarize(trial)[FAST]
+    # Two worker processes, one user each, every request answered: at most 2 in flight (Little's law),
+    # at least one answer each (a 1 ms sleep does not take 1.5 s). How many depends on the host.
+    assert trial.workers == 2
+    assert summary.errors == 0 and summary.requests >= 2, summary
+    assert summary.throughput_rps * summary.mean_ms / 1000 <= 2 * 1.01, summary
 
 
 def test_a_batch_above_max_batch_size_fails_with_the_reason(server: InprocessServer) -> None:

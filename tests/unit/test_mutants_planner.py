@@ -187,3 +187,11 @@ def test_a_machines_memory_holds_exactly_what_fits() -> None:
     roomy = machine_type(machine_profile("A", lam, {("a", "b"): 0.0}), 1.0, memory_gib=1.2)
     three = problem({**rates, "tc": ("c", 20.0)}, roomy)
     assert len(greedy.solve(three).machines) == 2
+
+
+def test_a_machine_of_an_unmeasured_pair_is_flagged_unless_planned_blind() -> None:
+    measured = fit(machine_profile("A", dict.fromkeys("abc", 100.0), {("a", "b"): 0.1}))
+    assert measured.flags(["a", "b"]) == []
+    assert measured.flags(["b", "c", "a", "c"]) == ["pair not measured, κ predicted: a+c, b+c"]
+    assert measured.flags(["c"]) == []
+    assert replace(measured, blind=True).flags(["a", "c"]) == []

@@ -283,3 +283,16 @@ def test_a_trial_with_no_window_at_all_is_too_short() -> None:
     trial = TrialRecords(0, 0, 0, [], measure_window_s=1.0)
     reasons = verdict(trial, RULES)[1]
     assert [r.kind for r in reasons] == [Why.TOO_FEW_REQUESTS, Why.TOO_SHORT]
+
+
+def test_an_overload_names_served_sent_and_offered_rates() -> None:
+    # The late case above: 94 of 100 complete inside the 3 s window: 94 / 3 served, 100 / 3 sent.
+    records = [_ok(0, 0)] + [_ok(i * 30 * MS, MS) for i in range(1, 94)] + [_ok(2000 * MS, S)]
+    records += [_ok(2990 * MS + i, 3 * S - 2990 * MS - i) for i in range(5)]
+    (overloaded,) = [
+        r for r in verdict(_trial(records, offered_rps=33.3), RULES)[1] if r.kind == Why.OVERLOADED
+    ]
+    assert overloaded.figures == pytest.approx(
+        {"served_rps": 94 / 3, "sent_rps": 100 / 3, "offered_rps": 33.3}
+    )
+    assert overloaded.text == "overloaded: served 31.3 req/s of 33.3 sent (33.3 offered)"
