@@ -80,6 +80,30 @@ class SearchSettings(Strict):
     step_rps: float | None = Field(default=None, gt=0, description="ramp: step; default start_rps / 4")
     patience: int = Field(default=6, ge=1, description="ramp: stop after this many passes without a gain")
     max_probes: int = Field(default=14, ge=2, le=100, description="probes per λ search at most")
+    estimator: Literal["bisect", "fit"] = Field(
+        default="bisect",
+        description="bisect: λ is the highest feasible probe; fit: λ where the latency curve fitted to every "
+        "probe (a + b·ρ/(1−ρ)) meets the SLA, the bisection's answer when the fit is poor",
+    )
+
+    @model_validator(mode="after")
+    def _fit_needs_bisect(self) -> Self:
+        if self.estimator == "fit" and self.method != "bisect":
+            raise ValueError("estimator: fit reads a bisection's probes; it needs method: bisect")
+        return self
+
+    @property
+    def how(self) -> str:
+        """How λ is found, as stored with a peak and shown: bisect, ramp, or bisect+fit."""
+        return "bisect+fit" if self.estimator == "fit" else self.method
+
+    @model_serializer(mode="wrap")
+    def _lean(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`estimator: bisect` is left out: a run stored before it existed has the same spec (it resumes)."""
+        data: dict[str, Any] = handler(self)
+        if data.get("estimator") == "bisect":
+            del data["estimator"]
+        return data
 
 
 class PriceSettings(Strict):

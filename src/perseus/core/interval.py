@@ -26,21 +26,24 @@ def t95(degrees: int) -> float:
 # How an interval was made, as reports name it: `exact` (none: a figure taken as given), `bracket` (one
 # search's highest feasible to lowest infeasible rate: its resolution, not run-to-run spread), `t90` (a
 # 90% t-interval over K ≥ 2 searches, or interval arithmetic over such parts), `min-max` (the range of K
-# measurements, e.g. a merged profile's λ: no confidence level at all).
-IntervalKind = Literal["exact", "bracket", "t90", "min-max"]
+# measurements, e.g. a merged profile's λ: no confidence level at all), `fit90` (one search's 90% interval
+# from the latency curve fitted to its probes, core.estimate: its noise, not run-to-run spread).
+IntervalKind = Literal["exact", "bracket", "t90", "min-max", "fit90"]
 
 
 @dataclass(frozen=True)
 class Estimate:
     """A value and the interval it is known within. `searches` says how many independent searches it
     rests on: 1, one search's bracket; K ≥ 2, the spread of K searches; 0, none (a figure taken as
-    given). `min_max`: the interval is the range of the measurements, not a 90% interval."""
+    given). `min_max`: the interval is the range of the measurements, not a 90% interval; `fitted`: one
+    search's λ and interval from the curve fitted to its probes (core.estimate), not its bracket."""
 
     value: float
     low: float
     high: float
     searches: int = 1
     min_max: bool = False
+    fitted: bool = False
 
     @classmethod
     def exact(cls, value: float) -> "Estimate":
@@ -53,6 +56,8 @@ class Estimate:
             return "exact"
         if self.min_max:
             return "min-max"
+        if self.fitted and self.searches == 1:
+            return "fit90"
         return "bracket" if self.searches == 1 else "t90"
 
     def spans_zero(self) -> bool:
@@ -62,12 +67,17 @@ class Estimate:
     def scaled(self, factor: float) -> "Estimate":
         """This figure times a factor ≥ 0 (one tenant's share of a searched total)."""
         return Estimate(
-            self.value * factor, self.low * factor, self.high * factor, self.searches, self.min_max
+            self.value * factor,
+            self.low * factor,
+            self.high * factor,
+            self.searches,
+            self.min_max,
+            self.fitted,
         )
 
     def map_decreasing(self, f: Callable[[float], float]) -> "Estimate":
         """f of this figure, for f decreasing (e.g. $ per inference of a throughput): the ends swap."""
-        return Estimate(f(self.value), f(self.high), f(self.low), self.searches, self.min_max)
+        return Estimate(f(self.value), f(self.high), f(self.low), self.searches, self.min_max, self.fitted)
 
     def json(self) -> dict[str, float]:
         return {"value": self.value, "low": self.low, "high": self.high}

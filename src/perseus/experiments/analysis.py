@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
+from perseus.core.estimate import Point, estimate_peak
 from perseus.core.interval import Estimate, centre, of_searches
 from perseus.experiments.placements import PEAK, SHARED_PEAK, dedicated, repeats, shared
 from perseus.store import Placement, TrialRow
-from perseus.store.judge import Verdict, judge, judged, probes
+from perseus.store.judge import Verdict, judge, judged, probes, sla_latency
 from perseus.store.keys import Scalar
 
 
@@ -30,6 +31,9 @@ class Probe:
     reason: str | None  # why not feasible; for a feasible probe that is not VALID, what flagged it
     attempts: int = 1  # attempts measured
     latencies: dict[str, int] = field(default_factory=dict)  # per tenant: latencies its SLA was judged on
+    # The SLA percentile's latency / its bound, of the tenant nearest it (what a fitted search reads);
+    # None when the probe was refused whatever its latencies (store.judge.sla_latency).
+    sla_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Peak:
     label: str  # e.g. "resnet50 dedicated", "shared"
     rates_rps: dict[str, float]  # per model at the peak (one entry when dedicated)
     p95_ms: dict[str, float]
-    method: str  # bisect | ramp
+    method: str  # bisect | ramp | bisect+fit (the λ of the curve fitted to its probes: core.estimate)
     probes: list[Probe]
     # The searched rate (the judged model's, else the total) with its interval; None: taken as exact.
     interval: Estimate | None = None
@@ -99,7 +103,9 @@ def probe_of(attempts: Sequence[TrialRow]) -> Probe:
     """A probe as its search judged it: every attempt together (store.judge)."""
     last = attempts[-1]
     rates = offered(last)
-    verdict = judge(attempts, [t for t, r in rates.items() if r > 0])
+    loaded = [t for t, r in rates.items() if r > 0]
+    verdict = judge(attempts, loaded)
+    latency = sla_latency(attempts, verdict, loaded)
     used = judged(attempts) or [last]
     served = {t: statistics.fmean(values(a, "throughput_rps")[t] for a in used) for t in rates}
     p95 = {t: (j.p95_ms if (j := verdict.tenants.get(t)) else math.nan) for t in rates}
@@ -115,6 +121,7 @@ def probe_of(attempts: Sequence[TrialRow]) -> Probe:
         None if verdict.feasible and not verdict.flagged and verdict.attempts <= 1 else _why(verdict),
         len(attempts),
         {t: j.requests for t, j in verdict.tenants.items() if j.requests is not None},
+        None if latency is None else latency[0] / latency[1],
     )
 
 
@@ -139,8 +146,10 @@ def peak(
     **params: Scalar,
 ) -> Peak | None:
     """λ of one search: the feasible probe with the highest offered rate (bisect: every feasible probe
-    sits below the final bracket) or the highest served rate (ramp, the paper's rule). Its rates (every
-    tenant's offered rate at that probe) are by model key."""
+    sits below the final bracket) or the highest served rate (ramp, the paper's rule); `bisect+fit`
+    (SearchSettings.how), where the latency curve fitted to every probe meets the SLA, as the search
+    found it (orchestrate.search.fitted), the bisection's answer when the fit is poor. Its rates (every
+    tenant's offered rate at that probe, the searched ones moved to the fitted λ) are by model key."""
     probes = [probe_of(rows) for rows in probes_of(trials, where, purpose, **params)]
     good = [p for p in probes if p.feasible]
     if not good:
@@ -151,15 +160,33 @@ def peak(
         return rates[judged] if judged is not None else sum(rates.values())
 
     best = max(good, key=score)
+    interval = of_searches([(score(best), _bracket_high(probes, best, judged))])
+    rates, how = best.offered_rps, method
+    if method == FITTED:  # said only of a λ the fit gave: a poor fit leaves the bisection's, said so
+        got = estimate_peak([Point(score(p), p.sla_ratio, p.feasible) for p in probes], 1.0)
+        fitted = got is not None and got.fitted
+        how = FITTED if fitted else "bisect"
+        if got is not None and fitted:
+            interval = got.estimate
+            rates = _moved(rates, judged, got.estimate.value / score(best))
     return Peak(
         title,
-        by_model(where, best.offered_rps),
+        by_model(where, rates),
         by_model(where, best.p95_ms),
-        method,
+        how,
         probes,
-        of_searches([(score(best), _bracket_high(probes, best, judged))]),
+        interval,
         None if judged is None else where.model_of(judged),
     )
+
+
+FITTED = "bisect+fit"  # SearchSettings.how of `estimator: fit`
+
+
+def _moved(rates: Mapping[str, float], judged: str | None, factor: float) -> dict[str, float]:
+    """The rates at a fitted λ: the searched tenant's (all of them, in their shares, when judged is None)
+    scaled from the best feasible probe's; a tenant held at a fixed rate keeps it."""
+    return {t: r * factor if judged is None or t == judged else r for t, r in rates.items()}
 
 
 def _bracket_high(probes: list[Probe], best: Probe, judged: str | None) -> float:
@@ -182,7 +209,7 @@ def combined(found: Sequence[Peak]) -> Peak:
         return first
     rates = {m: centre(p.rates_rps[m] for p in found) for m in first.rates_rps}
     p95 = {m: statistics.fmean(p.p95_ms[m] for p in found) for m in first.p95_ms}
-    brackets = [(p.searched.low, p.searched.high) for p in found]
+    brackets = [(p.searched.value, p.searched.high) for p in found]
     return Peak(
         first.label,
         rates,
@@ -208,7 +235,7 @@ def dedicated_found(
         for repeat in repeats(exp):
             where = dedicated(exp, key, knobs, repeat, confirm)
             (name,) = where.names
-            result = peak(trials, where, PEAK, name, exp.search.method, f"{key} dedicated", tenant=name)
+            result = peak(trials, where, PEAK, name, exp.search.how, f"{key} dedicated", tenant=name)
             searches += [result] if result is not None else []
         if searches:
             found[key] = combined(searches)
@@ -219,7 +246,7 @@ def shared_found(
     trials: list[TrialRow], exp: SharedExperiment, setting: Mapping[str, Scalar] = {}
 ) -> Peak | None:
     searches = [
-        peak(trials, shared(exp, setting, repeat), SHARED_PEAK, None, exp.search.method, "shared")
+        peak(trials, shared(exp, setting, repeat), SHARED_PEAK, None, exp.search.how, "shared")
         for repeat in repeats(exp)
     ]
     kept = [p for p in searches if p is not None]

@@ -218,7 +218,7 @@ def fig2_of(
     none = Estimate.exact(0.0)  # an axis end is a dedicated server: no saving, by definition
     points = [FrontierPoint({a: peaks[a], b: 0.0}, none, "dedicated")]
     for fraction in exp.frontier.fractions:
-        found = peak(trials, where, FRONTIER, name_b, exp.search.method, "frontier", fraction=fraction)
+        found = peak(trials, where, FRONTIER, name_b, exp.search.how, "frontier", fraction=fraction)
         if found is None:
             warnings.append(f"frontier: no feasible rate of {b} with {a} at {fraction:.0%} of λ_{a}")
             continue
@@ -254,11 +254,11 @@ def _confirmed(
         for repeat in repeats(exp):
             where = confirming(exp, repeat)
             if direction == AT_SHARE:
-                found = peak(trials, where, CONFIRM, None, exp.search.method, "confirmed", along=AT_SHARE)
+                found = peak(trials, where, CONFIRM, None, exp.search.how, "confirmed", along=AT_SHARE)
             else:
                 name_b = where.tenant_of(b)
                 found = peak(
-                    trials, where, CONFIRM, name_b, exp.search.method, "confirmed", along=FRONTIER,
+                    trials, where, CONFIRM, name_b, exp.search.how, "confirmed", along=FRONTIER,
                     fraction=direction,
                 )  # fmt: skip
             searches += [found] if found is not None else []

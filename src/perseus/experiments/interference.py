@@ -163,7 +163,7 @@ def _pair_slowdowns(trials: list[TrialRow], exp: Settings, peaks: dict[str, Peak
                 model = where.model_of(victim)
                 (aggressor,) = [where.model_of(t) for t in where.names if t != victim]
                 alone = dedicated(exp, model)
-                beside = peak(trials, where, PEAK, victim, exp.search.method, "beside", tenant=victim)
+                beside = peak(trials, where, PEAK, victim, exp.search.how, "beside", tenant=victim)
                 found.append(
                     Slowdown(
                         model,

@@ -293,7 +293,7 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
         for key in keys:
             where = dedicated(exp, key, knobs, repeat)
             (name,) = where.names
-            found = peak(trials, where, PEAK, name, exp.search.method, f"{key} dedicated", tenant=name)
+            found = peak(trials, where, PEAK, name, exp.search.how, f"{key} dedicated", tenant=name)
             if found is not None:
                 measured[key].append((knobs, found))
     suffix = f" · pass {repeat}" if repeat > 1 else ""
@@ -321,7 +321,7 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
     for group in groups(exp, repeat):
         if any(m not in peaks for m in group.shares):
             continue
-        found_at = peak(trials, group.where, CAPACITY, None, exp.search.method, group.where.label())
+        found_at = peak(trials, group.where, CAPACITY, None, exp.search.how, group.where.label())
         start, _ = _rates_at(group, {m: p.total_rps for m, p in peaks.items()})
         if found_at is None:
             tried = trials_of(trials, group.where, CAPACITY)
@@ -361,7 +361,7 @@ def _confirmed_best(
         where = dedicated(exp, key, knobs, repeat, confirm=True)
         (name,) = where.names
         if trials_of(trials, where, PEAK, tenant=name):
-            again = peak(trials, where, PEAK, name, exp.search.method, f"{key} confirmed", tenant=name)
+            again = peak(trials, where, PEAK, name, exp.search.how, f"{key} confirmed", tenant=name)
             if again is None or again.total_rps <= shared_at.total_rps:
                 return None, shared_at
             return knobs, again

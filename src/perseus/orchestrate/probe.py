@@ -16,7 +16,7 @@ from perseus.orchestrate.search import Step, find_peak
 from perseus.orchestrate.session import Session
 from perseus.serving import RunningServer
 from perseus.store import Placement, Store, TrialKey, TrialRow
-from perseus.store.judge import Verdict, doubtful, judge
+from perseus.store.judge import Verdict, doubtful, judge, sla_latency
 from perseus.store.judge import judged as judged_attempts
 from perseus.store.keys import Scalar
 
@@ -186,12 +186,16 @@ class ProbingServer:
         def probe(rate: float) -> Step:
             rates = rates_at(rate)
             rows = self._attempts(rates, purpose, params, "probe")
-            verdict = judge(rows, [t for t, r in rates.items() if r > 0])
+            loaded = [t for t, r in rates.items() if r > 0]
+            verdict = judge(rows, loaded)
             used = judged_attempts(rows) or rows[-1:]  # served: as the analysis reads it, over the attempts
             served = sum(
                 float(a.summary.value(t, "throughput_rps", 0.0)) for a in used for t in judged
             ) / len(used)
-            return Step(sum(rates[t] for t in judged), verdict.feasible, served, verdict.detail)
+            latency, bound = sla_latency(rows, verdict, loaded) or (None, None)
+            return Step(
+                sum(rates[t] for t in judged), verdict.feasible, served, verdict.detail, latency, bound
+            )
 
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         what = f"{self.placement.label()}: {purpose}" + (f" ({shown})" if shown else "")

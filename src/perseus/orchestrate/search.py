@@ -1,11 +1,14 @@
 """Finding λ, the highest offered rate that is feasible (a VALID trial meeting every SLA): bisection to a
-tolerance, or the paper's linear ramp. Pure over a `probe(rate) -> feasible, served` function."""
+tolerance, or the paper's linear ramp; with `estimator: fit`, λ of a bisection from the latency curve
+fitted to all its probes (core.estimate). Pure over a `probe(rate) -> Step` function."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from perseus.config.experiment import SearchSettings
 from perseus.core.errors import SlaNotMetError
+from perseus.core.estimate import Point, estimate_peak
+from perseus.core.interval import Estimate
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,10 @@ class Step:
     feasible: bool
     served_rps: float  # what was carried (total over the tenants searched)
     detail: str  # why infeasible, for the error when nothing is
+    # The SLA percentile's latency (ms) of the judged tenant nearest its bound, and that bound; None when
+    # the probe gave none worth fitting (refused: overloaded, errors, too few requests) or was not told.
+    latency_ms: float | None = None
+    sla_ms: float | None = None
 
 
 Probe = Callable[[float], Step]
@@ -21,8 +28,30 @@ Probe = Callable[[float], Step]
 
 @dataclass(frozen=True)
 class Found:
-    peak_rps: float  # the best feasible offered rate
+    peak_rps: float  # the best feasible offered rate; with `estimator: fit`, the fitted λ
     steps: list[Step]
+    estimate: Estimate | None = None  # λ with its interval, when the fit gave it
+
+
+def points_of(steps: Sequence[Step]) -> list[Point]:
+    """The probes as the estimator reads them: latency as a fraction of its SLA bound (so tenants with
+    different bounds compare), None where the probe gave no latency worth fitting."""
+    return [
+        Point(
+            s.rate_rps,
+            s.latency_ms / s.sla_ms if s.latency_ms is not None and s.sla_ms else None,
+            s.feasible,
+        )
+        for s in steps
+    ]
+
+
+def fitted(found: Found) -> Found:
+    """A bisection's λ from the curve fitted to all its probes (its own answer when the fit is poor)."""
+    got = estimate_peak(points_of(found.steps), 1.0)
+    if got is None or not got.fitted:
+        return found
+    return Found(got.estimate.value, found.steps, got.estimate)
 
 
 def _unreachable(what: str, step: Step) -> SlaNotMetError:
@@ -106,4 +135,5 @@ def find_peak(
     start = settings.start_rps or start_rps
     if settings.method == "ramp":
         return ramp(probe, settings.step_rps or start / 4, settings, what)
-    return bisect(probe, start, settings, what, floor_rps)
+    found = bisect(probe, start, settings, what, floor_rps)
+    return fitted(found) if settings.estimator == "fit" else found

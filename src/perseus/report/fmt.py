@@ -86,6 +86,8 @@ def basis(est: Estimate) -> str:
         return f"90% interval over {est.searches} searches"
     if kind == "bracket":
         return "search bracket only, run-to-run spread not measured: see --repeats"
+    if kind == "fit90":
+        return "90% interval of the curve fitted to one search's probes, run-to-run spread not measured"
     return "exact"
 
 

@@ -93,7 +93,8 @@ def peaks_table(peaks: list[Peak]) -> TableData:
 INTERVAL_NOTE = (
     "Interval: over K searches on fresh servers (repeats: K), λ is their geometric mean and the interval "
     "the 90% t-interval of log λ; of one search, its bracket (highest feasible to lowest infeasible rate), "
-    "which leaves out run-to-run spread."
+    "which leaves out run-to-run spread; searched `bisect+fit`, the 90% interval of the latency curve fitted "
+    "to its probes, which leaves it out too."
 )
 
 

@@ -123,6 +123,29 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
     return Verdict(True, f"ok ({inside})" if inside else "ok", len(used), judged_tenants, flagged)
 
 
+def sla_latency(
+    attempts: Sequence[TrialRow], verdict: Verdict, tenants: Iterable[str]
+) -> tuple[float, float] | None:
+    """Where a probe stood against its SLAs, for a fit of latency against rate (core.estimate): the SLA
+    percentile's latency (ms) of the tenant nearest its bound (the highest latency / bound) and that
+    bound. None when the probe was refused whatever its latencies (overloaded, errors, too few requests:
+    no latency worth fitting), or a tenant's latency or SLA is unknown."""
+    if verdict.refused or not attempts:
+        return None
+    worst: tuple[float, float] | None = None
+    for tenant in tenants:
+        judged_tenant = verdict.tenants.get(tenant)
+        target = _target(attempts[-1].summary.value(tenant, "sla"))
+        if judged_tenant is None or target is None:
+            return None
+        seen, bound = judged_tenant.latency_ms, target.threshold_ns / 1e6
+        if not (math.isfinite(seen) and seen > 0 and bound > 0):
+            return None
+        if worst is None or seen / bound > worst[0] / worst[1]:
+            worst = (seen, bound)
+    return worst
+
+
 def latency_ms(attempts: Sequence[TrialRow], tenant: str, percentile: float) -> float:
     """A tenant's latency at any percentile over the attempts a probe is judged on (their histograms
     pooled); NaN when it has none."""

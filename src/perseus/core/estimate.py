@@ -1,0 +1,226 @@
+"""λ from every probe of a search, not only its last bracket: the latency-vs-rate curve of a queue,
+p(r) = a + b·ρ/(1−ρ) with ρ = r/μ, fitted to every probe's measured SLA-percentile latency (least squares
+on log latency, scipy), solved for p(λ) = the SLA's bound, with a 90% interval from a parametric bootstrap
+of the residuals. Falls back to the bisection answer (the highest feasible rate) when the fit is poor or
+has too few points. Pure: no I/O, seeded."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import least_squares
+
+from perseus.core.interval import Estimate
+
+Vector = NDArray[np.float64]
+
+MIN_POINTS = 3  # three parameters: fewer latencies than that fit any curve exactly, or none
+# A probe's percentile varies ±15% run to run on a small host (σ ≈ 0.12 on log latency): the prior spread
+# pooled with a fit's own residuals (worth PRIOR_DOF degrees of freedom), so 3 or 4 points that happen
+# to lie on a curve do not claim a tight interval.
+PRIOR_SIGMA, PRIOR_DOF = 0.12, 2.0
+# Residuals wider than this (on log latency, ±40%) are not a queue's curve: probes that disagree with
+# any monotone curve, a server that changed speed mid-search. The bisection answer is kept.
+MAX_SIGMA = 0.35
+BOOTSTRAP = 64  # refits for the interval: its ends are the 5th and 95th percentiles of their λ
+MAX_FAILED = 0.2  # bootstrap refits whose curve meets no rate at the bound, at most (else: too uncertain)
+_V_RANGE = (math.log(1e-4), math.log(1e3))  # μ / (highest measured rate) − 1: μ just above, to ~linear
+
+
+@dataclass(frozen=True)
+class Point:
+    """One probe: the offered rate, its SLA-percentile latency (in the bound's unit; None or +inf when the
+    trial gave none worth fitting: overloaded, refused), and whether it was feasible."""
+
+    rate_rps: float
+    latency: float | None
+    feasible: bool
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self.rate_rps > 0
+            and self.latency is not None
+            and math.isfinite(self.latency)
+            and self.latency > 0
+        )
+
+
+@dataclass(frozen=True)
+class Curve:
+    """p(r) = a + b·ρ/(1−ρ), ρ = r/μ, fitted; `sigma` its residual spread on log latency (NaN when as
+    many points as parameters), `points` how many latencies it rests on."""
+
+    a: float
+    b: float
+    mu: float
+    sigma: float
+    points: int
+
+    def latency(self, rate: float) -> float:
+        rho = rate / self.mu
+        return self.a + self.b * rho / (1 - rho) if rho < 1 else math.inf
+
+    def rate_at(self, bound: float) -> float | None:
+        """The rate where the curve meets the bound; None when it lies above the bound at every rate."""
+        if not bound > self.a:
+            return None
+        x = (bound - self.a) / self.b
+        return self.mu * x / (1 + x)
+
+
+@dataclass(frozen=True)
+class Estimated:
+    """λ of one search: `estimate` (value and interval), `fitted` whether the curve gave it (else the
+    bisection answer, `why` says why), the curve when one was fitted."""
+
+    estimate: Estimate
+    fitted: bool
+    why: str = ""
+    curve: Curve | None = None
+
+
+def bracket(points: Sequence[Point]) -> tuple[float, float] | None:
+    """The bisection answer: the highest feasible rate and the lowest infeasible rate above it (itself when
+    none is above); None when no probe was feasible."""
+    good = [p.rate_rps for p in points if p.feasible]
+    if not good:
+        return None
+    lo = max(good)
+    return lo, min((p.rate_rps for p in points if not p.feasible and p.rate_rps > lo), default=lo)
+
+
+def _model(theta: Vector, rates: Vector, top: float) -> tuple[Vector, Vector]:
+    """Log latency at each rate and its Jacobian, for θ = (a, log b, log(μ/top − 1))."""
+    a, b, mu = theta[0], math.exp(theta[1]), top * (1 + math.exp(theta[2]))
+    x = rates / (mu - rates)
+    m = a + b * x
+    jac = np.column_stack([1 / m, b * x / m, -b * rates / (mu - rates) ** 2 * (mu - top) / m])
+    return np.log(m), jac
+
+
+def _start(rates: Vector, logs: Vector, top: float) -> Vector | None:
+    """A starting point: over a grid of μ, (a, b) by least squares weighted as log residuals are
+    (relative), a ≥ 0; the μ whose curve lies closest on log latency."""
+    best: tuple[float, Vector] | None = None
+    lat = np.exp(logs)
+    for v in np.linspace(*_V_RANGE, 28):
+        x = rates / (top * (1 + math.exp(v)) - rates)
+        w = 1 / lat
+        design = np.column_stack([w, x * w])
+        (a, b), *_ = np.linalg.lstsq(design, np.ones_like(lat), rcond=None)
+        if a < 0:
+            a = 0.0
+            b = float(np.sum(x * w) / np.sum((x * w) ** 2))
+        if not b > 0:
+            continue
+        theta = np.array([a, math.log(b), v])
+        miss = float(np.sum((_model(theta, rates, top)[0] - logs) ** 2))
+        if best is None or miss < best[0]:
+            best = (miss, theta)
+    return None if best is None else best[1]
+
+
+_LOWER, _UPPER = np.array([0.0, -np.inf, _V_RANGE[0]]), np.array([np.inf, np.inf, _V_RANGE[1]])
+
+
+def _refine(theta: Vector, rates: Vector, logs: Vector, top: float) -> Vector | None:
+    """Least squares on log latency from θ (kept strictly inside the bounds the solver is given)."""
+    inside = np.clip(theta, _LOWER + 1e-9, _UPPER - 1e-9)
+    result = least_squares(
+        lambda t: _model(t, rates, top)[0] - logs,
+        inside,
+        jac=lambda t: _model(t, rates, top)[1],
+        bounds=(_LOWER, _UPPER),
+        method="trf",
+    )
+    return result.x if result.success and np.all(np.isfinite(result.x)) else None
+
+
+def _curve(theta: Vector, top: float, sigma: float, points: int) -> Curve:
+    return Curve(float(theta[0]), math.exp(theta[1]), top * (1 + math.exp(theta[2])), sigma, points)
+
+
+def fit_curve(points: Sequence[Point]) -> Curve | None:
+    """The queue's curve through the probes' latencies (least squares on log latency); None with fewer
+    than MIN_POINTS distinct rates measured, or when no curve of that form fits at all."""
+    used = [p for p in points if p.usable]
+    if len({p.rate_rps for p in used}) < MIN_POINTS:
+        return None
+    rates = np.array([p.rate_rps for p in used])
+    logs = np.log([float(p.latency or 0.0) for p in used])
+    top = float(rates.max())
+    theta = _start(rates, logs, top)
+    theta = None if theta is None else _refine(theta, rates, logs, top)
+    if theta is None:
+        return None
+    ssr = float(np.sum((_model(theta, rates, top)[0] - logs) ** 2))
+    dof = len(used) - MIN_POINTS
+    return _curve(theta, top, math.sqrt(ssr / dof) if dof > 0 else math.nan, len(used))
+
+
+def estimate_peak(
+    points: Sequence[Point], bound: float, samples: int = BOOTSTRAP, seed: int = 0
+) -> Estimated | None:
+    """λ from every probe: the fitted curve's rate at `bound` (never above the lowest rate measured
+    infeasible, nor above the highest feasible one when no probe was infeasible), with the
+    5th–95th percentiles of `samples` bootstrap refits as its interval. The bisection answer (highest
+    feasible rate, its bracket) when the fit is poor. None when no probe was feasible."""
+    found = bracket(points)
+    if found is None:
+        return None
+    lo, hi = found
+    fallback = Estimate(lo, lo, hi)
+    cap = min((p.rate_rps for p in points if not p.feasible), default=lo)  # nothing measured above lo
+
+    def keep(why: str, curve: Curve | None = None) -> Estimated:
+        return Estimated(fallback, False, why, curve)
+
+    curve = fit_curve(points)
+    if curve is None:
+        return keep(f"fewer than {MIN_POINTS} probes with a latency, or no curve fits")
+    if curve.sigma > MAX_SIGMA:
+        return keep(f"the curve misses the probes by ±{curve.sigma:.0%} (log sd)", curve)
+    value = curve.rate_at(bound)
+    if value is None or not value > 0:
+        return keep("the fitted curve lies above the bound at every rate", curve)
+    spread = _spread(curve)
+    found_rates = _bootstrap(points, curve, bound, spread, samples, seed)
+    if found_rates is None:
+        return keep("the bootstrap's curves often meet no rate at the bound: too uncertain", curve)
+    # λ itself never lies above a rate measured infeasible; its interval may (that probe's own latency
+    # was as noisy as the others': a bisection's last bracket misses λ that way ~⅓ of the time).
+    value = min(value, cap)
+    low, high = (float(np.percentile(found_rates, q)) for q in (5, 95))
+    return Estimated(Estimate(value, min(low, value), max(high, value), fitted=True), True, "", curve)
+
+
+def _spread(curve: Curve) -> float:
+    """The residual spread the bootstrap draws: the fit's own pooled with the host's prior."""
+    dof = curve.points - MIN_POINTS
+    own = 0.0 if math.isnan(curve.sigma) else curve.sigma**2 * dof
+    return math.sqrt((own + PRIOR_DOF * PRIOR_SIGMA**2) / (dof + PRIOR_DOF))
+
+
+def _bootstrap(
+    points: Sequence[Point], curve: Curve, bound: float, spread: float, samples: int, seed: int
+) -> Vector | None:
+    """λ of `samples` refits to the fitted curve plus log-normal noise of `spread` (a parametric bootstrap
+    of the residuals); None when too many refits meet no rate at the bound."""
+    used = [p for p in points if p.usable]
+    rates = np.array([p.rate_rps for p in used])
+    top = float(rates.max())
+    theta = np.array([curve.a, math.log(curve.b), math.log(curve.mu / top - 1)])
+    centre = _model(theta, rates, top)[0]
+    rng = np.random.default_rng(seed)
+    found: list[float] = []
+    for _ in range(samples):
+        again = _refine(theta, rates, centre + rng.normal(0.0, spread, len(rates)), top)
+        rate = None if again is None else _curve(again, top, math.nan, len(used)).rate_at(bound)
+        if rate is not None and rate > 0:
+            found.append(rate)
+    if samples and len(found) < (1 - MAX_FAILED) * samples:
+        return None
+    return np.array(found) if found else np.array([curve.rate_at(bound) or 0.0])
