@@ -24,9 +24,14 @@ PRIOR_SIGMA, PRIOR_DOF = 0.12, 2.0
 # Residuals wider than this (on log latency, ±40%) are not a queue's curve: probes that disagree with
 # any monotone curve, a server that changed speed mid-search. The bisection answer is kept.
 MAX_SIGMA = 0.35
+# A latency this many times the bound is a queue that grew for as long as the trial ran (its percentile
+# says how long the trial was, not where the curve is): not fitted, though it still caps λ as infeasible.
+FAR = 10.0
 BOOTSTRAP = 64  # refits for the interval: its ends are the 5th and 95th percentiles of their λ
 MAX_FAILED = 0.2  # bootstrap refits whose curve meets no rate at the bound, at most (else: too uncertain)
 _V_RANGE = (math.log(1e-4), math.log(1e3))  # μ / (highest measured rate) − 1: μ just above, to ~linear
+# θ = (a, log b, v): a ≥ 0; b within e^±30 (any unit; never 0 nor overflowing); v = log(μ/top − 1).
+_LOWER, _UPPER = np.array([0.0, -30.0, _V_RANGE[0]]), np.array([np.inf, 30.0, _V_RANGE[1]])
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class Curve:
 
     def rate_at(self, bound: float) -> float | None:
         """The rate where the curve meets the bound; None when it lies above the bound at every rate."""
-        if not bound > self.a:
+        if not (bound > self.a and self.b > 0):
             return None
         x = (bound - self.a) / self.b
         return self.mu * x / (1 + x)
@@ -116,19 +121,23 @@ def _start(rates: Vector, logs: Vector, top: float) -> Vector | None:
             b = float(np.sum(x * w) / np.sum((x * w) ** 2))
         if not b > 0:
             continue
-        theta = np.array([a, math.log(b), v])
+        theta = np.clip(np.array([a, math.log(b), v]), _LOWER, _UPPER)
         miss = float(np.sum((_model(theta, rates, top)[0] - logs) ** 2))
         if best is None or miss < best[0]:
             best = (miss, theta)
     return None if best is None else best[1]
 
 
-_LOWER, _UPPER = np.array([0.0, -np.inf, _V_RANGE[0]]), np.array([np.inf, np.inf, _V_RANGE[1]])
-
-
 def _refine(theta: Vector, rates: Vector, logs: Vector, top: float) -> Vector | None:
     """Least squares on log latency from θ (kept strictly inside the bounds the solver is given)."""
     inside = np.clip(theta, _LOWER + 1e-9, _UPPER - 1e-9)
+    try:
+        return _solved(inside, rates, logs, top)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # residuals not finite: no curve
+        return None
+
+
+def _solved(inside: Vector, rates: Vector, logs: Vector, top: float) -> Vector | None:
     result = least_squares(
         lambda t: _model(t, rates, top)[0] - logs,
         inside,
@@ -178,7 +187,8 @@ def estimate_peak(
     def keep(why: str, curve: Curve | None = None) -> Estimated:
         return Estimated(fallback, False, why, curve)
 
-    curve = fit_curve(points)
+    near = [p for p in points if p.usable and (p.latency or 0.0) <= FAR * bound]
+    curve = fit_curve(near)
     if curve is None:
         return keep(f"fewer than {MIN_POINTS} probes with a latency, or no curve fits")
     if curve.sigma > MAX_SIGMA:
@@ -187,7 +197,7 @@ def estimate_peak(
     if value is None or not value > 0:
         return keep("the fitted curve lies above the bound at every rate", curve)
     spread = _spread(curve)
-    found_rates = _bootstrap(points, curve, bound, spread, samples, seed)
+    found_rates = _bootstrap(near, curve, bound, spread, samples, seed)
     if found_rates is None:
         return keep("the bootstrap's curves often meet no rate at the bound: too uncertain", curve)
     # λ itself never lies above a rate measured infeasible; its interval may (that probe's own latency

@@ -4,7 +4,7 @@ report shows it, λ of a search, and the dedicated and shared peaks. Pure over t
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from perseus.config.experiment import ExperimentBase, SharedExperiment
 from perseus.core.estimate import Point, estimate_peak
@@ -72,8 +72,9 @@ class Peak:
         """The total rate at the peak with its interval (the tenants not searched add exactly)."""
         searched = self.searched
         fixed = self.total_rps - searched.value
-        low, high = searched.low + fixed, searched.high + fixed
-        return Estimate(searched.value + fixed, low, high, searched.searches)
+        return replace(
+            searched, value=searched.value + fixed, low=searched.low + fixed, high=searched.high + fixed
+        )
 
 
 def probes_of(
