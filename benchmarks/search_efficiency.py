@@ -117,7 +117,7 @@ class Server:
     def probe(self, rate: float) -> Step:
         true = self.case.curve(rate)
         noise = math.exp(self.rng.normal(0.0, self.sigma))
-        seen = true * noise if math.isfinite(true) else None
+        seen = true * noise if math.isfinite(true) else math.inf  # overloaded
         ok = seen is not None and seen <= self.case.bound_ms
         self.points.append(Point(rate, seen, ok))
         return Step(rate, ok, rate if ok else MU, "ok" if ok else "p95 over", seen, self.case.bound_ms)
@@ -171,7 +171,7 @@ def fit_placed(server: Server, start: float, budget: int) -> Outcome | None:
         return None
     k = 0
     while len(server.points) < budget and hi is not None:
-        curve = fit_curve(server.points)
+        curve = fit_curve(server.points, server.case.bound_ms)
         at = None if curve is None else curve.rate_at(server.case.bound_ms)
         if at is None or not lo / 2 <= at <= hi:
             at = (lo + hi) / 2

@@ -14,13 +14,16 @@ from hypothesis import strategies as st
 from perseus.config.experiment import SearchSettings
 from perseus.core.errors import ConfigError
 from perseus.core.estimate import Point, bracket, estimate_peak, fit_curve
+from perseus.core.reasons import Reason, Why
 from perseus.experiments import peak
 from perseus.experiments.registry import load_experiment, parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.orchestrate.search import Step, bisect, find_peak
 from perseus.report.fmt import basis
-from perseus.store import Store
+from perseus.store import Store, TrialRow, TrialSummary
+from perseus.store.judge import judge, sla_latency
 from tests.unit.fake_server import run_on
+from tests.unit.trial_rows import measured_row
 
 Latency = Callable[[float], float]
 
@@ -119,6 +122,21 @@ def test_lambda_never_lies_above_a_rate_measured_infeasible() -> None:
     assert got.curve is not None and got.curve.rate_at(50.0) > 86.0  # type: ignore[operator]
 
 
+def test_a_curve_meeting_the_bound_beyond_an_overloaded_probe_keeps_the_bracket() -> None:
+    """The curve says 88.9, but the server stopped keeping up at 87 (no latency: +inf): capacity, not
+    latency, bounds λ there, and the bisection's bracket 85–87 is what is known."""
+    points = [*exact([20.0, 40.0, 80.0, 85.0]), Point(87.0, math.inf, False), Point(95.0, None, False)]
+    got = estimate_peak(points, 50.0)
+    assert got is not None and not got.fitted and "overloaded or refused" in got.why
+    assert (got.estimate.value, got.estimate.low, got.estimate.high) == (85.0, 85.0, 87.0)
+    # Nothing infeasible at all (the search ran out of probes rising): the fit may not go above 85 either.
+    rising = estimate_peak(exact([20.0, 40.0, 80.0, 85.0]), 50.0)
+    assert rising is not None and not rising.fitted and rising.estimate.value == 85.0
+    # An overloaded probe above the crossing only caps: 95 (+inf) is above 88.9.
+    beyond = estimate_peak([*exact([20.0, 40.0, 80.0, 85.0, 90.0]), Point(95.0, math.inf, False)], 50.0)
+    assert beyond is not None and beyond.fitted and beyond.estimate.value == pytest.approx(LAMBDA, abs=1e-6)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -187,6 +205,37 @@ def test_find_peak_without_latencies_keeps_the_bisection() -> None:
     plain = bisect(curve_probe(calls, False), 70.0, SearchSettings(tolerance=0.02), "m")
     found = find_peak(curve_probe([], False), 70.0, SearchSettings(tolerance=0.02, estimator="fit"), "m")
     assert found.peak_rps == plain.peak_rps == 88.59375 and found.estimate is None
+
+
+def test_a_probe_gives_its_sla_latency_nearest_the_bound_or_none() -> None:
+    """What a fitted search reads of a probe (store.judge.sla_latency, the same for the search and the
+    analysis): its SLA percentile's latency and bound; +inf when overloaded; None when refused otherwise."""
+    # 120 latencies: 100 of 20 ms and 20 of 80 ms; the 95th percentile (the 114th) is 80 ms.
+    rows = [measured_row(1, [20.0] * 100 + [80.0] * 20)]
+    assert sla_latency(rows, judge(rows, ["a"]), ["a"]) == pytest.approx((80.0, 100.0), rel=1e-3)
+    over = [measured_row(1, [20.0] * 120, "invalid", (Reason(Why.OVERLOADED, "overloaded: 9 of 10"),))]
+    assert sla_latency(over, judge(over, ["a"]), ["a"]) == (math.inf, 100.0)
+    errors = Reason(Why.TOO_MANY_ERRORS, "errors: 5% of requests failed")
+    failed = [measured_row(1, [20.0] * 120, "invalid", (errors,))]
+    assert sla_latency(failed, judge(failed, ["a"]), ["a"]) is None
+    # Two tenants: the one nearer its bound, by latency / bound: a 60/100 = 0.6 against b 45/50 = 0.9.
+    two = [
+        TrialRow(
+            1,
+            1,
+            "t",
+            {},
+            "valid",
+            (),
+            TrialSummary(
+                {
+                    "a": {"sla": "p95 ≤ 100 ms", "sla_met": True, "p95_ms": 60.0},
+                    "b": {"sla": "p95 ≤ 50 ms", "sla_met": True, "p95_ms": 45.0},
+                }
+            ),
+        )
+    ]
+    assert sla_latency(two, judge(two, ["a", "b"]), ["a", "b"]) == (45.0, 50.0)
 
 
 def _file(tmp_path: Path, search: str) -> Path:

@@ -1,8 +1,10 @@
 """λ from every probe of a search, not only its last bracket: the latency-vs-rate curve of a queue,
 p(r) = a + b·ρ/(1−ρ) with ρ = r/μ, fitted to every probe's measured SLA-percentile latency (least squares
-on log latency, scipy), solved for p(λ) = the SLA's bound, with a 90% interval from a parametric bootstrap
-of the residuals. Falls back to the bisection answer (the highest feasible rate) when the fit is poor or
-has too few points. Pure: no I/O, seeded."""
+on log latency, scipy), solved for p(λ) = the SLA's bound, with a 90% interval from a parametric
+bootstrap of the residuals. λ never lies above a rate measured infeasible. Falls back to the bisection
+answer (the highest feasible rate) when the fit is poor, has fewer than 3 latencies, or meets the bound
+only above a probe that was overloaded (capacity, not latency, bounds λ then). Pure: no I/O, seeded.
+"""
 
 import math
 from collections.abc import Sequence
@@ -25,7 +27,7 @@ PRIOR_SIGMA, PRIOR_DOF = 0.12, 2.0
 # any monotone curve, a server that changed speed mid-search. The bisection answer is kept.
 MAX_SIGMA = 0.35
 # A latency this many times the bound is a queue that grew for as long as the trial ran (its percentile
-# says how long the trial was, not where the curve is): not fitted, though it still caps λ as infeasible.
+# says how long the trial was, not where the curve is): read as an overloaded probe, not fitted.
 FAR = 10.0
 BOOTSTRAP = 64  # refits for the interval: its ends are the 5th and 95th percentiles of their λ
 MAX_FAILED = 0.2  # bootstrap refits whose curve meets no rate at the bound, at most (else: too uncertain)
@@ -36,8 +38,9 @@ _LOWER, _UPPER = np.array([0.0, -30.0, _V_RANGE[0]]), np.array([np.inf, 30.0, _V
 
 @dataclass(frozen=True)
 class Point:
-    """One probe: the offered rate, its SLA-percentile latency (in the bound's unit; None or +inf when the
-    trial gave none worth fitting: overloaded, refused), and whether it was feasible."""
+    """One probe: the offered rate, its SLA-percentile latency in the bound's unit (+inf: overloaded, its
+    latency beyond any bound; None: refused for another reason, nothing to read), and whether it was
+    feasible."""
 
     rate_rps: float
     latency: float | None
@@ -45,12 +48,18 @@ class Point:
 
     @property
     def usable(self) -> bool:
+        """A latency measured: a point the curve passes near."""
         return (
             self.rate_rps > 0
             and self.latency is not None
             and math.isfinite(self.latency)
             and self.latency > 0
         )
+
+    def above(self, bound: float) -> bool:
+        """Overloaded, or so far above the bound (FAR) that its percentile measures the trial's length
+        rather than the curve."""
+        return self.rate_rps > 0 and self.latency is not None and self.latency > FAR * bound
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,32 @@ def bracket(points: Sequence[Point]) -> tuple[float, float] | None:
     return lo, min((p.rate_rps for p in points if not p.feasible and p.rate_rps > lo), default=lo)
 
 
+@dataclass(frozen=True)
+class _Data:
+    """What a fit reads: the measured latencies (log) at their rates, and the highest of those rates (μ
+    lies above it)."""
+
+    rates: Vector
+    logs: Vector
+    top: float
+
+    def again(self, logs: Vector) -> "_Data":
+        return _Data(self.rates, logs, self.top)
+
+
+def _data(points: Sequence[Point], bound: float | None) -> _Data | None:
+    """The latencies a fit reads (with a `bound`, none FAR above it); None with fewer than MIN_POINTS
+    distinct rates. An overloaded or refused probe has none: it only caps λ (estimate_peak)."""
+    near = [p for p in points if p.usable and (bound is None or not p.above(bound))]
+    if len({p.rate_rps for p in near}) < MIN_POINTS:
+        return None
+    rates = np.array([p.rate_rps for p in near])
+    logs = np.log([float(p.latency or 0.0) for p in near])
+    return _Data(rates, logs, float(rates.max()))
+
+
 def _model(theta: Vector, rates: Vector, top: float) -> tuple[Vector, Vector]:
-    """Log latency at each rate and its Jacobian, for θ = (a, log b, log(μ/top − 1))."""
+    """Log latency at each rate (below μ) and its Jacobian, for θ = (a, log b, log(μ/top − 1))."""
     a, b, mu = theta[0], math.exp(theta[1]), top * (1 + math.exp(theta[2]))
     x = rates / (mu - rates)
     m = a + b * x
@@ -106,9 +139,16 @@ def _model(theta: Vector, rates: Vector, top: float) -> tuple[Vector, Vector]:
     return np.log(m), jac
 
 
-def _start(rates: Vector, logs: Vector, top: float) -> Vector | None:
+def _residuals(theta: Vector, data: _Data) -> tuple[Vector, Vector]:
+    """Each measured latency's distance from the curve on log latency, and their Jacobian."""
+    logm, jac = _model(theta, data.rates, data.top)
+    return logm - data.logs, jac
+
+
+def _start(data: _Data) -> Vector | None:
     """A starting point: over a grid of μ, (a, b) by least squares weighted as log residuals are
-    (relative), a ≥ 0; the μ whose curve lies closest on log latency."""
+    (relative), a ≥ 0; the μ whose curve lies closest to the measured latencies."""
+    rates, logs, top = data.rates, data.logs, data.top
     best: tuple[float, Vector] | None = None
     lat = np.exp(logs)
     for v in np.linspace(*_V_RANGE, 28):
@@ -122,29 +162,25 @@ def _start(rates: Vector, logs: Vector, top: float) -> Vector | None:
         if not b > 0:
             continue
         theta = np.clip(np.array([a, math.log(b), v]), _LOWER, _UPPER)
-        miss = float(np.sum((_model(theta, rates, top)[0] - logs) ** 2))
+        miss = float(np.sum(_residuals(theta, data)[0] ** 2))
         if best is None or miss < best[0]:
             best = (miss, theta)
     return None if best is None else best[1]
 
 
-def _refine(theta: Vector, rates: Vector, logs: Vector, top: float) -> Vector | None:
-    """Least squares on log latency from θ (kept strictly inside the bounds the solver is given)."""
+def _refine(theta: Vector, data: _Data) -> Vector | None:
+    """Least squares from θ (kept strictly inside the bounds the solver is given)."""
     inside = np.clip(theta, _LOWER + 1e-9, _UPPER - 1e-9)
     try:
-        return _solved(inside, rates, logs, top)
+        result = least_squares(
+            lambda t: _residuals(t, data)[0],
+            inside,
+            jac=lambda t: _residuals(t, data)[1],
+            bounds=(_LOWER, _UPPER),
+            method="trf",
+        )
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # residuals not finite: no curve
         return None
-
-
-def _solved(inside: Vector, rates: Vector, logs: Vector, top: float) -> Vector | None:
-    result = least_squares(
-        lambda t: _model(t, rates, top)[0] - logs,
-        inside,
-        jac=lambda t: _model(t, rates, top)[1],
-        bounds=(_LOWER, _UPPER),
-        method="trf",
-    )
     return result.x if result.success and np.all(np.isfinite(result.x)) else None
 
 
@@ -152,31 +188,30 @@ def _curve(theta: Vector, top: float, sigma: float, points: int) -> Curve:
     return Curve(float(theta[0]), math.exp(theta[1]), top * (1 + math.exp(theta[2])), sigma, points)
 
 
-def fit_curve(points: Sequence[Point]) -> Curve | None:
-    """The queue's curve through the probes' latencies (least squares on log latency); None with fewer
-    than MIN_POINTS distinct rates measured, or when no curve of that form fits at all."""
-    used = [p for p in points if p.usable]
-    if len({p.rate_rps for p in used}) < MIN_POINTS:
+def fit_curve(points: Sequence[Point], bound: float | None = None) -> Curve | None:
+    """The queue's curve through the probes' latencies (least squares on log latency; with a `bound`,
+    those FAR above it left out); None with fewer than MIN_POINTS distinct rates measured, or when no
+    curve of that form fits at all."""
+    data = _data(points, bound)
+    if data is None:
         return None
-    rates = np.array([p.rate_rps for p in used])
-    logs = np.log([float(p.latency or 0.0) for p in used])
-    top = float(rates.max())
-    theta = _start(rates, logs, top)
-    theta = None if theta is None else _refine(theta, rates, logs, top)
+    theta = _start(data)
+    theta = None if theta is None else _refine(theta, data)
     if theta is None:
         return None
-    ssr = float(np.sum((_model(theta, rates, top)[0] - logs) ** 2))
-    dof = len(used) - MIN_POINTS
-    return _curve(theta, top, math.sqrt(ssr / dof) if dof > 0 else math.nan, len(used))
+    miss = float(np.sum(_residuals(theta, data)[0] ** 2))
+    dof = data.rates.size - MIN_POINTS
+    return _curve(theta, data.top, math.sqrt(miss / dof) if dof > 0 else math.nan, data.rates.size)
 
 
 def estimate_peak(
     points: Sequence[Point], bound: float, samples: int = BOOTSTRAP, seed: int = 0
 ) -> Estimated | None:
-    """λ from every probe: the fitted curve's rate at `bound` (never above the lowest rate measured
-    infeasible, nor above the highest feasible one when no probe was infeasible), with the
-    5th–95th percentiles of `samples` bootstrap refits as its interval. The bisection answer (highest
-    feasible rate, its bracket) when the fit is poor. None when no probe was feasible."""
+    """λ from every probe: the fitted curve's rate at `bound`, never above the lowest rate measured
+    infeasible, with the 5th–95th percentiles of `samples` bootstrap refits as its interval. The
+    bisection answer (highest feasible rate, its bracket) when the fit is poor, or when the curve meets
+    the bound only above a probe that had no latency to fit (overloaded, refused) or above every probe
+    (none infeasible: nothing measured bounds it). None when no probe was feasible."""
     found = bracket(points)
     if found is None:
         return None
@@ -187,8 +222,7 @@ def estimate_peak(
     def keep(why: str, curve: Curve | None = None) -> Estimated:
         return Estimated(fallback, False, why, curve)
 
-    near = [p for p in points if p.usable and (p.latency or 0.0) <= FAR * bound]
-    curve = fit_curve(near)
+    curve = fit_curve(points, bound)
     if curve is None:
         return keep(f"fewer than {MIN_POINTS} probes with a latency, or no curve fits")
     if curve.sigma > MAX_SIGMA:
@@ -196,8 +230,15 @@ def estimate_peak(
     value = curve.rate_at(bound)
     if value is None or not value > 0:
         return keep("the fitted curve lies above the bound at every rate", curve)
+    capping = [p for p in points if not p.feasible and p.rate_rps == cap]
+    if value >= cap and not capping:
+        return keep("the curve meets the bound above every probe: nothing measured bounds it", curve)
+    if value >= cap and not any(p.usable and not p.above(bound) for p in capping):
+        # The server stopped keeping up (or the probe was refused) below where the latency meets the
+        # bound: capacity, not the latency curve, bounds λ there, and the bracket says all that is known.
+        return keep("the curve meets the bound only above a probe that was overloaded or refused", curve)
     spread = _spread(curve)
-    found_rates = _bootstrap(near, curve, bound, spread, samples, seed)
+    found_rates = _bootstrap(points, curve, bound, spread, samples, seed)
     if found_rates is None:
         return keep("the bootstrap's curves often meet no rate at the bound: too uncertain", curve)
     # λ itself never lies above a rate measured infeasible; its interval may (that probe's own latency
@@ -217,18 +258,17 @@ def _spread(curve: Curve) -> float:
 def _bootstrap(
     points: Sequence[Point], curve: Curve, bound: float, spread: float, samples: int, seed: int
 ) -> Vector | None:
-    """λ of `samples` refits to the fitted curve plus log-normal noise of `spread` (a parametric bootstrap
-    of the residuals); None when too many refits meet no rate at the bound."""
-    used = [p for p in points if p.usable]
-    rates = np.array([p.rate_rps for p in used])
-    top = float(rates.max())
-    theta = np.array([curve.a, math.log(curve.b), math.log(curve.mu / top - 1)])
-    centre = _model(theta, rates, top)[0]
+    """λ of `samples` refits to the fitted curve plus log-normal noise of `spread` at each measured rate
+    (a parametric bootstrap of the residuals); None when too many refits meet no rate at the bound."""
+    data = _data(points, bound)
+    assert data is not None  # the curve was fitted to it
+    theta = np.array([curve.a, math.log(curve.b), math.log(curve.mu / data.top - 1)])
+    centre = _model(theta, data.rates, data.top)[0]
     rng = np.random.default_rng(seed)
     found: list[float] = []
     for _ in range(samples):
-        again = _refine(theta, rates, centre + rng.normal(0.0, spread, len(rates)), top)
-        rate = None if again is None else _curve(again, top, math.nan, len(used)).rate_at(bound)
+        again = _refine(theta, data.again(centre + rng.normal(0.0, spread, data.rates.size)))
+        rate = None if again is None else _curve(again, data.top, math.nan, curve.points).rate_at(bound)
         if rate is not None and rate > 0:
             found.append(rate)
     if samples and len(found) < (1 - MAX_FAILED) * samples:

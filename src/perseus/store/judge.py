@@ -29,6 +29,8 @@ FAILED = "failed"
 DOUBTS_THAT_BLOCK = BLOCKING & DOUBTS
 # Judged on the pool, not on each attempt: whether a tenant's percentile rests on enough latencies.
 JUDGED_ON_POOL = frozenset({Why.TOO_FEW_LATENCIES})
+# Reasons that say the server could not keep up: the probe's latency lies beyond any bound.
+OVERLOAD = frozenset({Why.OVERLOADED, Why.QUEUE_GROWING})
 
 
 @dataclass(frozen=True)
@@ -128,14 +130,20 @@ def sla_latency(
 ) -> tuple[float, float] | None:
     """Where a probe stood against its SLAs, for a fit of latency against rate (core.estimate): the SLA
     percentile's latency (ms) of the tenant nearest its bound (the highest latency / bound) and that
-    bound. None when the probe was refused whatever its latencies (overloaded, errors, too few requests:
-    no latency worth fitting), or a tenant's latency or SLA is unknown."""
-    if verdict.refused or not attempts:
+    bound. An overloaded probe (its queue grew) is +inf: beyond any bound. None when it was refused for
+    another reason whatever its latencies (errors, too few requests, late sends: nothing to read), or a
+    tenant's latency or SLA is unknown."""
+    if not attempts:
+        return None
+    targets = {t: _target(attempts[-1].summary.value(t, "sla")) for t in tenants}
+    if verdict.refused & OVERLOAD:
+        bounds = [t.threshold_ns / 1e6 for t in targets.values() if t is not None]
+        return (math.inf, bounds[0]) if bounds else None
+    if verdict.refused:
         return None
     worst: tuple[float, float] | None = None
-    for tenant in tenants:
+    for tenant, target in targets.items():
         judged_tenant = verdict.tenants.get(tenant)
-        target = _target(attempts[-1].summary.value(tenant, "sla"))
         if judged_tenant is None or target is None:
             return None
         seen, bound = judged_tenant.latency_ms, target.threshold_ns / 1e6
