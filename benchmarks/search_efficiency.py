@@ -19,7 +19,7 @@ rule that λ never lies above a rate measured infeasible, to show what that rule
 percentile, the bias (signed median), the probes used, how often the interval holds the true λ, and how
 often the fit fell back to the bisection answer.
 
-    .venv/bin/python benchmarks/search_efficiency.py [--reps 80] [--sigma 0.12]
+    .venv/bin/python benchmarks/search_efficiency.py [--reps 150] [--sigma 0.12]
 """
 
 import argparse
@@ -36,7 +36,7 @@ from scipy.optimize import brentq
 
 from perseus.config.experiment import SearchSettings
 from perseus.core.errors import SlaNotMetError
-from perseus.core.estimate import Point, estimate_peak, fit_curve
+from perseus.core.estimate import BOOTSTRAP, Point, estimate_peak, fit_curve
 from perseus.core.interval import Estimate
 from perseus.orchestrate.search import Step, bisect
 
@@ -188,9 +188,6 @@ def fit_placed(server: Server, start: float, budget: int) -> Outcome | None:
     return Outcome(got.estimate, len(server.points), not got.fitted)
 
 
-BOOTSTRAP = 32
-
-
 def summary(name: str, truth: float, outcomes: list[Outcome | None], interval: bool = True) -> str:
     found = [o for o in outcomes if o is not None]
     errors = [o.estimate.value / truth - 1 for o in found]
@@ -208,7 +205,7 @@ def summary(name: str, truth: float, outcomes: list[Outcome | None], interval: b
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=80, help="seeded repetitions per case and method")
+    parser.add_argument("--reps", type=int, default=150, help="seeded repetitions per case and method")
     parser.add_argument("--sigma", type=float, default=0.12, help="log-normal noise of one probe's p95")
     parser.add_argument("--budgets", default="5,9", help="probes per search, beside the shipped search's")
     args = parser.parse_args()

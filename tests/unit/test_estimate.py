@@ -174,6 +174,25 @@ def test_the_same_probes_give_the_same_interval() -> None:
     assert estimate_peak(points, 50.0) == estimate_peak(list(points), 50.0)
 
 
+def test_the_bootstraps_refits_all_at_once_are_scipys() -> None:
+    """The bootstrap refits its rows together (a vectorised Levenberg-Marquardt); each comes out where
+    scipy's least squares, one row at a time, does (λ within 1e-5)."""
+    from perseus.core import estimate
+
+    rng = np.random.default_rng(3)
+    points = exact([20.0, 50.0, 80.0, 86.0, 88.0, 90.0, 92.0])
+    data = estimate._data(points, 50.0)
+    assert data is not None
+    theta = np.array([10.0, math.log(5.0), math.log(100.0 / 92.0 - 1)])
+    logs = np.log([p.latency or 0.0 for p in points]) + rng.normal(0.0, 0.12, (16, len(points)))
+    together = estimate._refit_all(theta, data, logs)
+    for row, fit in zip(logs, together, strict=True):
+        alone = estimate._refine(theta, data.again(row))
+        assert alone is not None
+        lam = [estimate._curve(t, data.top, math.nan, 7).rate_at(50.0) for t in (alone, fit)]
+        assert lam[0] is not None and lam[1] == pytest.approx(lam[0], rel=1e-5)
+
+
 def curve_probe(calls: list[float], with_latency: bool = True) -> Callable[[float], Step]:
     def probe(rate: float) -> Step:
         calls.append(rate)

@@ -29,7 +29,7 @@ MAX_SIGMA = 0.35
 # A latency this many times the bound is a queue that grew for as long as the trial ran (its percentile
 # says how long the trial was, not where the curve is): read as an overloaded probe, not fitted.
 FAR = 10.0
-BOOTSTRAP = 64  # refits for the interval: its ends are the 5th and 95th percentiles of their λ
+BOOTSTRAP = 200  # refits for the interval: its ends are the 5th and 95th percentiles of their λ
 MAX_FAILED = 0.2  # bootstrap refits whose curve meets no rate at the bound, at most (else: too uncertain)
 _V_RANGE = (math.log(1e-4), math.log(1e3))  # μ / (highest measured rate) − 1: μ just above, to ~linear
 # θ = (a, log b, v): a ≥ 0; b within e^±30 (any unit; never 0 nor overflowing); v = log(μ/top − 1).
@@ -264,13 +264,57 @@ def _bootstrap(
     assert data is not None  # the curve was fitted to it
     theta = np.array([curve.a, math.log(curve.b), math.log(curve.mu / data.top - 1)])
     centre = _model(theta, data.rates, data.top)[0]
-    rng = np.random.default_rng(seed)
-    found: list[float] = []
-    for _ in range(samples):
-        again = _refine(theta, data.again(centre + rng.normal(0.0, spread, data.rates.size)))
-        rate = None if again is None else _curve(again, data.top, math.nan, curve.points).rate_at(bound)
+    noise = np.random.default_rng(seed).normal(0.0, spread, (samples, data.rates.size))
+    fits = _refit_all(theta, data, centre + noise)
+    found = []
+    for again in fits:
+        rate = (
+            _curve(again, data.top, math.nan, curve.points).rate_at(bound)
+            if np.all(np.isfinite(again))
+            else None
+        )
         if rate is not None and rate > 0:
             found.append(rate)
     if samples and len(found) < (1 - MAX_FAILED) * samples:
         return None
     return np.array(found) if found else np.array([curve.rate_at(bound) or 0.0])
+
+
+def _refit_all(theta: Vector, data: _Data, logs: Vector, steps: int = 40) -> Vector:
+    """Least squares of many sets of log latencies at once (one row each), every one from θ: a damped
+    Gauss-Newton (Levenberg-Marquardt) step for all rows per iteration, kept within the bounds. The
+    bootstrap's refits start at the optimum of data alike, so they converge in a few steps; one at a time
+    through scipy they took 0.7 ms each."""
+    rows = logs.shape[0]
+    fits = np.tile(np.clip(theta, _LOWER, _UPPER), (rows, 1))
+
+    def evaluate(at: Vector) -> tuple[Vector, Vector, Vector]:
+        a, b = at[:, :1], np.exp(at[:, 1:2])
+        mu = data.top * (1 + np.exp(at[:, 2:3]))
+        x = data.rates / (mu - data.rates)
+        m = a + b * x
+        miss = np.log(m) - logs
+        jac = np.stack([1 / m, b * x / m, -b * data.rates / (mu - data.rates) ** 2 * (mu - data.top) / m], 2)
+        return miss, jac, np.sum(miss**2, axis=1)
+
+    miss, jac, cost = evaluate(fits)
+    damping = np.full(rows, 1e-3)
+    eye = np.eye(3)
+    for _ in range(steps):
+        normal = np.einsum("rni,rnj->rij", jac, jac)
+        gradient = np.einsum("rni,rn->ri", jac, miss)
+        scale = np.einsum("rii->ri", normal)[:, :, None] * eye + 1e-12 * eye
+        damped = normal + damping[:, None, None] * scale
+        try:
+            step = np.linalg.solve(damped, -gradient[:, :, None])
+        except np.linalg.LinAlgError:  # a row whose Jacobian lost rank: its least step instead
+            step = np.linalg.pinv(damped) @ -gradient[:, :, None]
+        trial = np.clip(fits + step[:, :, 0], _LOWER, _UPPER)
+        moved = evaluate(trial)
+        better = np.isfinite(moved[2]) & (moved[2] < cost)
+        for kept, new in zip((fits, miss, jac, cost), (trial, *moved), strict=True):
+            kept[better] = new[better]
+        damping = np.where(better, damping / 3, damping * 4)
+        if np.all(damping > 1e8):
+            break
+    return fits
