@@ -5,7 +5,7 @@ Simulated servers with known curves — an M/M/1 queue plus a fixed overhead (ex
 p95 = c + S·ln 20/(1−ρ)) and an M/D/1 queue (not of that form: its p95 sojourn is computed exactly with
 Erlang's formula) — with the SLA bound set where λ sits at ρ* = 0.5, 0.8 and 0.93 of the server's
 capacity μ. Each probe reads the true percentile times log-normal noise (σ = 0.12 per probe, as this
-host's ±15% run to run), a probe at ρ ≥ 1 reads as overloaded (no latency, infeasible). The search
+host's ±15% run to run), a probe at ρ ≥ 1 reads as overloaded (+inf, infeasible). The search
 starts, as perseus does, at 0.8 of a closed-loop estimate of μ (itself ±5%).
 
 Compared, over many seeded repetitions (deterministic):

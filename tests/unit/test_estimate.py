@@ -307,3 +307,27 @@ def test_a_fitted_peak_is_the_curves_lambda_and_says_so(tmp_path: Path) -> None:
     # Every probe carries its SLA latency as a fraction of the bound: 80 req/s, ρ 0.8: 130 ms, 1.3.
     assert lam.probes[0].offered_rps == {"synthetic-sleep": 80.0}
     assert lam.probes[0].sla_ratio == pytest.approx(1.3)
+
+
+def test_the_search_hands_on_the_fitted_lambda_the_analysis_reports(tmp_path: Path) -> None:
+    """Fig 1 over fake_server with `estimator: fit`: the shared search starts where sharing breaks even
+    by the λ the dedicated searches returned, so its first probe shows which λ the search handed on.
+    Sleeper: 75 req/s (above). CPU-bound (2 ms on one core): 2(1 + 3ρ/(1−ρ)) = 100 at ρ = 49/52, λ = 500
+    · 49/52 = 471.154 (the bisection's 462.5). Equal shares: 1/(0.5/75 + 0.5/471.154) = 129.40 req/s
+    in all (128.14 from the bisection's λ)."""
+    store = Store(tmp_path / "results.db")
+    search = {"tolerance": 0.05, "max_probes": 12, "estimator": "fit"}
+    fields = {"sla": "p95=100ms", "search": search, "models": [SLEEP, "synthetic-cpu:dim=64"]}
+    exp = parse_experiment({"name": "t", "kind": "dedicated-vs-multitenant", **fields}, "test")
+    run_id, _ = run_on(store, exp)
+    found = experiment_results(store, run_id).findings
+    assert {m: p.total_rps for m, p in found.peaks.items()} == pytest.approx(
+        {"synthetic-sleep": 75.0, "synthetic-cpu": 471.154}, abs=1e-3
+    )
+    shared = found.fig1.shared
+    assert sum(shared.probes[0].offered_rps.values()) == pytest.approx(129.40, abs=0.01)
+    # Shared, the sleeper is the tenant nearest its SLA (its half of r on its own instance: ρ = r/200), so
+    # the fit meets 100 ms where its half is 75: 150 req/s in all; Σ r/λ = 75/75 + 75/471.154 = 1.15918,
+    # a saving of 1 − 1/1.15918 = 13.73% (the bisection's: 5/37 = 13.51%).
+    assert shared.method == "bisect+fit" and shared.total_rps == pytest.approx(150.0, abs=1e-4)
+    assert found.fig1.saving == pytest.approx(0.13732, abs=1e-5)
