@@ -15,9 +15,10 @@ Compared, over many seeded repetitions (deterministic):
       λ (±4%, alternating), λ from the curve fitted to all of them.
 With the shipped search (tolerance 0.05, at most 8 probes) and at budgets of N probes (a tolerance so
 small that bisection uses all N); (c) always with as many probes as (a) used. `no cap`: (b) without the
-rule that λ never lies above a rate measured infeasible, to show what that rule costs. Printed: median |error| against the true λ, its 90th
-percentile, the bias (signed median), the probes used, how often the interval holds the true λ, and how
-often the fit fell back to the bisection answer.
+rule that λ never lies above a rate measured infeasible, to show what that rule costs. Printed: median
+|error| against the true λ, its 90th percentile, the bias (signed median), the probes used, how often
+the interval (a bracket, or the fit's 90%) holds the true λ, and how often the fit fell back to the
+bisection answer.
 
     .venv/bin/python benchmarks/search_efficiency.py [--reps 150] [--sigma 0.12]
 """

@@ -120,6 +120,17 @@ def test_lambda_never_lies_above_a_rate_measured_infeasible() -> None:
     assert got is not None and got.fitted
     assert got.estimate.value == 86.0
     assert got.curve is not None and got.curve.rate_at(50.0) > 86.0  # type: ignore[operator]
+    # Its interval goes on above 86: that probe's latency was as noisy as any other's.
+    assert got.estimate.high > 86.0
+
+
+def test_no_interval_goes_past_an_overloaded_probe() -> None:
+    """The curve meets 50 ms at 88.9, below 89.5 where the server stopped keeping up: λ is the curve's,
+    and its interval (bootstrap of the prior ±12% on 5 latencies, reaching past 89.5) stops there."""
+    points = [*exact([20.0, 40.0, 80.0, 85.0, 88.0]), Point(89.5, math.inf, False)]
+    got = estimate_peak(points, 50.0)
+    assert got is not None and got.fitted and got.estimate.value == pytest.approx(LAMBDA, abs=1e-6)
+    assert got.estimate.high == 89.5
 
 
 def test_a_curve_meeting_the_bound_beyond_an_overloaded_probe_keeps_the_bracket() -> None:

@@ -122,7 +122,7 @@ class _Data:
 def _data(points: Sequence[Point], bound: float | None) -> _Data | None:
     """The latencies a fit reads (with a `bound`, none FAR above it); None with fewer than MIN_POINTS
     distinct rates. An overloaded or refused probe has none: it only caps λ (estimate_peak)."""
-    near = [p for p in points if p.usable and (bound is None or not p.above(bound))]
+    near = [p for p in points if p.usable and (bound is None or _fitted(p, bound))]
     if len({p.rate_rps for p in near}) < MIN_POINTS:
         return None
     rates = np.array([p.rate_rps for p in near])
@@ -233,7 +233,7 @@ def estimate_peak(
     capping = [p for p in points if not p.feasible and p.rate_rps == cap]
     if value >= cap and not capping:
         return keep("the curve meets the bound above every probe: nothing measured bounds it", curve)
-    if value >= cap and not any(p.usable and not p.above(bound) for p in capping):
+    if value >= cap and not any(_fitted(p, bound) for p in capping):
         # The server stopped keeping up (or the probe was refused) below where the latency meets the
         # bound: capacity, not the latency curve, bounds λ there, and the bracket says all that is known.
         return keep("the curve meets the bound only above a probe that was overloaded or refused", curve)
@@ -241,11 +241,18 @@ def estimate_peak(
     found_rates = _bootstrap(points, curve, bound, spread, samples, seed)
     if found_rates is None:
         return keep("the bootstrap's curves often meet no rate at the bound: too uncertain", curve)
-    # λ itself never lies above a rate measured infeasible; its interval may (that probe's own latency
-    # was as noisy as the others': a bisection's last bracket misses λ that way ~⅓ of the time).
+    # λ itself never lies above a rate measured infeasible. Its interval may lie above one that missed the
+    # SLA by its latency (as noisy as the others': a bisection's last bracket misses λ that way ~⅓ of the
+    # time), never above one that was overloaded or refused: no latency curve goes on past those.
     value = min(value, cap)
-    low, high = (float(np.percentile(found_rates, q)) for q in (5, 95))
+    wall = min((p.rate_rps for p in points if not p.feasible and not _fitted(p, bound)), default=math.inf)
+    low, high = (min(float(np.percentile(found_rates, q)), wall) for q in (5, 95))
     return Estimated(Estimate(value, min(low, value), max(high, value), fitted=True), True, "", curve)
+
+
+def _fitted(point: Point, bound: float) -> bool:
+    """A latency the curve was fitted to (not overloaded, refused, or FAR above the bound)."""
+    return point.usable and not point.above(bound)
 
 
 def _spread(curve: Curve) -> float:
