@@ -30,6 +30,7 @@ class Probe:
     reason: str | None  # why not feasible; for a feasible probe that is not VALID, what flagged it
     attempts: int = 1  # attempts measured
     latencies: dict[str, int] = field(default_factory=dict)  # per tenant: latencies its SLA was judged on
+    host: dict[str, float] = field(default_factory=dict)  # its last attempt's (TrialSummary.host)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def probe_of(attempts: Sequence[TrialRow]) -> Probe:
         None if verdict.feasible and not verdict.flagged and verdict.attempts <= 1 else _why(verdict),
         len(attempts),
         {t: j.requests for t, j in verdict.tenants.items() if j.requests is not None},
+        dict(last.summary.host),
     )
 
 
