@@ -215,7 +215,6 @@ def test_bench_prints_the_host_on_one_line() -> None:
     # A sweep: the most any level lost to steal, the speed at the first level's start and the last's end.
     two = {"steal_cores": 0.05, "host_speed_start_ops_s": 4.4e6, "host_speed_end_ops_s": 4.0e6}
     assert host_line(_bench(one, two)) == (
-        "host: CPU steal 0.05 cores; reference speed 5.00 → 4.00 M ops/s "
-        "(most of a level; first level's start → last's end)"
+        "host, all levels: CPU steal ≤ 0.05 cores; reference speed 5.00 → 4.00 M ops/s"
     )
     assert host_line(_bench({})) == "host: CPU steal -; reference speed -"  # not measured (a Ray-lost trial)

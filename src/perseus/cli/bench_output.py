@@ -190,15 +190,17 @@ def verdict_lines(bench: BenchResult) -> list[str]:
 
 
 def host_line(bench: BenchResult) -> str:
-    """CPU steal and the reference speed, on one line: of a sweep, the most any level lost to steal and the
-    speed at the first level's start and the last level's end."""
+    """CPU steal and the reference speed, on one line: of a sweep (`host, all levels: CPU steal ≤ …`), the
+    most any level lost to steal, and the speed at the first level's start and the last level's end."""
     hosts = [result.outcome.host for result in bench.levels]
     steals = [steal for host in hosts if (steal := steal_of(host)) is not None]
     first, last = speed_of(hosts[0]), speed_of(hosts[-1])
-    text = "host: " + fmt.host_text(
-        max(steals, default=None), (first[0], last[1]) if first and last else None
-    )
-    return escape(text + (" (most of a level; first level's start → last's end)" if len(hosts) > 1 else ""))
+    text = fmt.host_text(max(steals, default=None), (first[0], last[1]) if first and last else None)
+    if len(hosts) > 1:
+        return escape(
+            "host, all levels: " + (text.replace("CPU steal ", "CPU steal ≤ ", 1) if steals else text)
+        )
+    return escape("host: " + text)
 
 
 SUMMARY_KEYS = (
