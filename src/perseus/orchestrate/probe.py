@@ -20,6 +20,9 @@ from perseus.store.judge import Verdict, doubtful, judge
 from perseus.store.judge import judged as judged_attempts
 from perseus.store.keys import Scalar
 
+# A probe's first attempt stops as soon as an SLA is certainly missed (loadgen.early_stop); off only to
+# measure what that saves (benchmarks/early_stop.py).
+STOP_EARLY = True
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
 ESTIMATE_WARMUP_S = 1.0  # its warm-up, never longer than the experiment's own (trial.warmup_s)
 
@@ -40,7 +43,10 @@ def rules_of(experiment: ExperimentBase, tail: int = TAIL_SAMPLES) -> TrialRules
 
     Windows are at most a sixth of the longest trial (1 s from 6 s up), so a trial can be judged stable
     within half of it: the rest is there for a tenant with a small share to complete the latencies its
-    SLA percentile needs, which a trial waits for."""
+    SLA percentile needs, which a trial waits for.
+
+    An SLA certainly missed stops the trial (stop_when_lost): it cannot be met whatever the rest would
+    bring, and the trial is judged as if it had run to its end."""
     t = experiment.trial
     slas = [experiment.sla_of(key) for key in experiment.model_keys()]
     tightest_ms = min(sla.threshold_ns for sla in slas) / 1e6
@@ -52,6 +58,7 @@ def rules_of(experiment: ExperimentBase, tail: int = TAIL_SAMPLES) -> TrialRules
         tolerance=t.tolerance,
         late_threshold_ms=t.late_threshold_ms or max(2.0, 0.05 * tightest_ms),
         min_tenant_requests=max(samples_for(sla.percentile, tail) for sla in slas),
+        stop_when_lost=True,
     )
 
 
@@ -166,6 +173,10 @@ class ProbingServer:
             this = key.with_attempt(attempt)
             stored = self.store.trial_named(self.run_id, this.name()) is not None
             rules = rules_of(self.experiment, self.tail)
+            if attempt > 0 or not STOP_EARLY:
+                # A retry is judged pooled with the attempts before it: a miss certain for it alone is not
+                # certain for the pool, so it runs to its end.
+                rules = replace(rules, stop_when_lost=False)
             spec = open_loop(self.experiment, rates, trial_seed(self.run_id, this))
             rows.append(self._measure(this, spec, rules))
             if not stored:  # a resumed run says once how many trials it kept; each is not listed again
@@ -225,13 +236,26 @@ def rates_text(rates: Mapping[str, float]) -> str:
 def outcome(row: TrialRow, verdict: Verdict, again: bool = False) -> str:
     """How a probe came out, as the progress line ends: feasible (and why it is flagged, if it is), not
     feasible and why (its attempts so far judged together), or in doubt and measured again."""
+    early = stopped_text(row)
     if again:
-        return f"in doubt ({row.reason}); measuring again"
+        return f"in doubt ({row.reason}); measuring again" + (f"; {early}" if early else "")
     if not verdict.feasible:
-        return f"not feasible ({verdict.detail})"
+        return f"not feasible ({verdict.detail})" + (f"; {early}" if early else "")
     if verdict.attempts > 1:
         return f"feasible, {verdict.detail.removeprefix('ok (').removesuffix(')')}"
     return "feasible" if row.status == "valid" else f"feasible, flagged ({row.reason})"
+
+
+def stopped_text(row: TrialRow) -> str:
+    """`stopped early at 3.2 s: SLA already lost (m p95 ≤ 100 ms: 61 late, 57 allowed of 1200)` for a trial
+    the load generator stopped once an SLA was certainly missed (loadgen.early_stop); "" otherwise."""
+    stopped = row.summary.loadgen.get("stopped_early")
+    if not isinstance(stopped, dict):
+        return ""
+    return (
+        f"stopped early at {float(stopped['stopped_at_s']):.1f} s: SLA already lost ({stopped['tenant']} "
+        f"{stopped['sla']}: {stopped['late']} late, {stopped['allowed']} allowed of {stopped['planned']})"
+    )
 
 
 def _closed_loop(tenant: str, inputs: str) -> Callable[[RunningServer], LoadSpec]:

@@ -95,11 +95,14 @@ def _sender(sender: Sender, records: TrialRecords, rules: TrialRules) -> dict[st
     }
 
 
-def too_few(summaries: Mapping[str, LatencySummary], rules: TrialRules) -> list[Reason]:
+def too_few(
+    summaries: Mapping[str, LatencySummary], rules: TrialRules, stopped: Mapping[str, Any] | None = None
+) -> list[Reason]:
     """Tenants whose SLA percentile the trial could not give the latencies it needs (it ran to its
     maximum duration without them): said by the trial, so a search knows it could not judge them. Only
-    under rules that wait for them (an experiment's; a bench says what it measured)."""
-    if rules.min_tenant_requests <= 0:
+    under rules that wait for them (an experiment's; a bench says what it measured), and not in a trial
+    `stopped` early because an SLA was certainly missed (a miss needs no more latencies to be sure)."""
+    if rules.min_tenant_requests <= 0 or stopped is not None:
         return []
     return [
         Reason(
@@ -136,7 +139,7 @@ def run_trial(
     others = OthersMeter()
     stolen_from = gauge.steal()
     with sampler or nullcontext():
-        records = run_load(spec, rules, reporter.tick)
+        records = run_load(spec, rules, reporter.tick, sla)
     steal = steal_cores(stolen_from, gauge.steal())
     # Ray load actors on this host are the measurement's own senders, not other processes.
     senders_here = sum(s.cpu_ns for s in records.senders if s.hostname == socket.gethostname())
@@ -145,7 +148,7 @@ def run_trial(
     speed_end = gauge.speed_ops_s()  # after others.cores(): its time would dilute their average
     summaries = summarize(records, rules.late_threshold_ms, sla, spec.offered_rps())
     status, reasons = verdict(records, rules)
-    short = too_few({t: s for t, s in summaries.items() if t in spec.tenants}, rules)
+    short = too_few({t: s for t, s in summaries.items() if t in spec.tenants}, rules, records.stopped)
     if short:
         status, reasons = "invalid", [*reasons, *short]
     if observe is not None and other_cores > BUSY_CORES:  # a local server shares this host's cores
@@ -176,6 +179,8 @@ def run_trial(
         "workers": records.workers,
         "sent": sent,
     }
+    if records.stopped is not None:
+        loadgen["stopped_early"] = records.stopped
     if records.senders:
         loadgen["actors"] = [_sender(s, records, rules) for s in records.senders]
     server: dict[str, dict[str, Any]] = {}

@@ -105,7 +105,13 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
             refusing += [r for r in used[-1].reasons if r.kind == kind]
     found = {t: _tenant(used, t) for t in names}
     refused = [r.text for r in refusing]
-    refused += [_too_few(used[-1], t, j) for t, j in found.items() if j is not None and _short(j)]
+    # A tenant an attempt stopped early on, certainly missed, is judged missed on the latencies it has.
+    lost = {_lost(a) for a in used}
+    refused += [
+        _too_few(used[-1], t, j)
+        for t, j in found.items()
+        if j is not None and _short(j) and not (t in lost and j.met is False)
+    ]
     why = kinds(refusing) | ({Why.TOO_FEW_LATENCIES} if len(refused) > len(refusing) else set())
     together = f"{len(used)} attempts together" if len(used) > 1 else ""
     judged_tenants = {t: j for t, j in found.items() if j is not None}
@@ -121,6 +127,13 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
     flagged = any(a.status != "valid" for a in used)
     inside = "; ".join(p for p in (together, "flagged: " + "; ".join(flags) if flags else "") if p)
     return Verdict(True, f"ok ({inside})" if inside else "ok", len(used), judged_tenants, flagged)
+
+
+def _lost(trial: TrialRow) -> str | None:
+    """The tenant whose SLA the trial stopped early on, certainly missed (loadgen.early_stop): judged
+    missed on the latencies it has, however few; None when it ran to its end."""
+    stopped = trial.summary.loadgen.get("stopped_early")
+    return str(stopped["tenant"]) if isinstance(stopped, dict) and "tenant" in stopped else None
 
 
 def latency_ms(attempts: Sequence[TrialRow], tenant: str, percentile: float) -> float:
