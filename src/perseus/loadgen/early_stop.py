@@ -98,20 +98,24 @@ class SlaWatch:
             return None
         whole = (now_ns - window_ns) // width_ns
         end_ns = window_ns + whole * width_ns if whole >= 1 else now_ns
+        # Per tenant: its bound, and the time before which an unanswered request is older than it.
+        edges = {t: (s.threshold_ns, min(end_ns, now_ns - s.threshold_ns)) for t, s in self.targets.items()}
+        done_late = dict.fromkeys(edges, 0)  # answered, above the bound
+        seen_aged = dict.fromkeys(edges, 0)  # answered (or failed), intended before the aged edge
+        for r in records:  # one pass: the controller runs on the sender's loop
+            edge = edges.get(r.tenant)
+            if edge is not None and window_ns <= r.intended_ns < end_ns:
+                bound, aged_ns = edge
+                done_late[r.tenant] += r.ok and r.latency_ns > bound
+                seen_aged[r.tenant] += r.intended_ns < aged_ns
         for tenant, target in self.targets.items():
-            bound = target.threshold_ns
-            aged_ns = min(end_ns, now_ns - bound)  # intended before this and unanswered: older than the bound
-            done_late = seen_aged = 0
-            for r in records:
-                if r.tenant == tenant and window_ns <= r.intended_ns < end_ns:
-                    done_late += r.ok and r.latency_ns > bound
-                    seen_aged += r.intended_ns < aged_ns
+            aged_ns = edges[tenant][1]
             times = self.times[tenant]
             due = bisect.bisect_left(times, aged_ns - start_ns) if aged_ns > window_ns else 0
-            unanswered = max(0, due - seen_aged - self.may_fail)
+            unanswered = max(0, due - seen_aged[tenant] - self.may_fail)
             planned = len(times)
             allowed = allowance(planned, target.percentile)
-            late = done_late + int(unanswered)
+            late = done_late[tenant] + int(unanswered)
             if late > allowed:
                 return Lost((now_ns - window_ns) / 1e9, end_ns, tenant, target.label, late, allowed, planned)
         return None
