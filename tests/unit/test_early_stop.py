@@ -5,21 +5,30 @@ without an SLA; and the trial it cuts is judged a miss, not a trial too short to
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from perseus.config import ServerConfig
 from perseus.core.histogram import histogram_of, values_at_percentiles
+from perseus.core.progress import Reporter
 from perseus.core.reasons import Why
 from perseus.core.sla import SlaTarget
+from perseus.experiments.registry import parse_experiment
 from perseus.loadgen import LoadSpec, RequestRecord, TenantRate, TrialRules, summarize, verdict
 from perseus.loadgen.control import Controller
 from perseus.loadgen.early_stop import SlaWatch, allowance, sla_watch
 from perseus.loadgen.schedule import Arrival
 from perseus.loadgen.sender import send_open
 from perseus.orchestrate.probe import outcome
-from perseus.store import TrialRow, TrialSummary
+from perseus.store import Store, TrialKey, TrialRow, TrialSummary
 from perseus.store.judge import doubtful, judge
+from tests.unit.fake_server import FakeSession, run_on
+from tests.unit.test_kinds import FAST
 
 MS = 1_000_000
 S = 1000 * MS
@@ -212,3 +221,42 @@ def test_a_stopped_sender_still_sends_what_was_due_before_the_stop() -> None:
 
     assert go(None) == ["a", "b"]
     assert go(4) == []
+
+
+def test_only_a_searchs_first_attempts_may_stop_early(tmp_path: Path) -> None:
+    """Through the real lab over a model of a server whose first attempts are all in doubt (so each is
+    measured again): a λ search's probes ask for the early stop on their first attempt only (a retry is
+    judged pooled with it); the QoS sweep's trials at fixed fractions of λ never (the kind reports their
+    latencies), nor the closed-loop estimate."""
+    seen: list[tuple[str, int, bool]] = []
+
+    @contextmanager
+    def session(config: ServerConfig, folder: Path, reporter: Reporter) -> Iterator[FakeSession]:
+        class Recording(FakeSession):
+            def trial(self, store: Store, run_id: int, name: str, make_spec: Any, *rest: Any) -> None:
+                rules, key = rest[0], TrialKey.from_json(rest[2]["key"])
+                seen.append((key.purpose, key.attempt, rules.stop_when_lost))
+                super().trial(store, run_id, name, make_spec, *rest)
+
+        yield Recording(config, doubt_first=True)
+
+    exp = parse_experiment(
+        {
+            "name": "t",
+            "kind": "qos-sweep",
+            "models": [FAST],
+            "sla": "p95=100ms",
+            "qos": {"fractions": [0.5, 1.2]},
+        },
+        "test",
+    )
+    run_on(Store(tmp_path / "results.db"), exp, session)
+    asked = {(purpose, attempt): stop for purpose, attempt, stop in seen}
+    assert asked == {
+        ("estimate", 0): False,
+        ("peak", 0): True,
+        ("peak", 1): False,
+        ("qos", 0): False,
+        ("qos", 1): False,
+    }
+    assert len({stop for p, a, stop in seen if (p, a) == ("peak", 0)}) == 1  # every first probe alike

@@ -20,8 +20,8 @@ from perseus.store.judge import Verdict, doubtful, judge
 from perseus.store.judge import judged as judged_attempts
 from perseus.store.keys import Scalar
 
-# A probe's first attempt stops as soon as an SLA is certainly missed (loadgen.early_stop); off only to
-# measure what that saves (benchmarks/early_stop.py).
+# A λ search's probe stops as soon as an SLA is certainly missed (loadgen.early_stop) on its first
+# attempt; off only to measure what that saves (benchmarks/early_stop.py).
 STOP_EARLY = True
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
 ESTIMATE_WARMUP_S = 1.0  # its warm-up, never longer than the experiment's own (trial.warmup_s)
@@ -43,10 +43,7 @@ def rules_of(experiment: ExperimentBase, tail: int = TAIL_SAMPLES) -> TrialRules
 
     Windows are at most a sixth of the longest trial (1 s from 6 s up), so a trial can be judged stable
     within half of it: the rest is there for a tenant with a small share to complete the latencies its
-    SLA percentile needs, which a trial waits for.
-
-    An SLA certainly missed stops the trial (stop_when_lost): it cannot be met whatever the rest would
-    bring, and the trial is judged as if it had run to its end."""
+    SLA percentile needs, which a trial waits for."""
     t = experiment.trial
     slas = [experiment.sla_of(key) for key in experiment.model_keys()]
     tightest_ms = min(sla.threshold_ns for sla in slas) / 1e6
@@ -58,7 +55,6 @@ def rules_of(experiment: ExperimentBase, tail: int = TAIL_SAMPLES) -> TrialRules
         tolerance=t.tolerance,
         late_threshold_ms=t.late_threshold_ms or max(2.0, 0.05 * tightest_ms),
         min_tenant_requests=max(samples_for(sla.percentile, tail) for sla in slas),
-        stop_when_lost=True,
     )
 
 
@@ -156,7 +152,12 @@ class ProbingServer:
         return self._attempts(rates, purpose, params, f"{purpose}{f' ({shown})' if shown else ''}")[-1]
 
     def _attempts(
-        self, rates: Mapping[str, float], purpose: str, params: Mapping[str, Scalar], what: str
+        self,
+        rates: Mapping[str, float],
+        purpose: str,
+        params: Mapping[str, Scalar],
+        what: str,
+        stop_early: bool = False,
     ) -> list[TrialRow]:
         """Every attempt of this key, each measured now said in one line: `what r=… → feasible`, or
         `→ not feasible (why)`, or in doubt and measured again. An attempt is in doubt (store.judge.
@@ -172,11 +173,12 @@ class ProbingServer:
                 break
             this = key.with_attempt(attempt)
             stored = self.store.trial_named(self.run_id, this.name()) is not None
-            rules = rules_of(self.experiment, self.tail)
-            if attempt > 0 or not STOP_EARLY:
-                # A retry is judged pooled with the attempts before it: a miss certain for it alone is not
-                # certain for the pool, so it runs to its end.
-                rules = replace(rules, stop_when_lost=False)
+            # A search's probe stops once an SLA is certainly lost: the search reads only its verdict, which
+            # the stop does not change. Not a retry: judged pooled with the attempt before, a miss certain
+            # for it alone is not certain for the pool. Nor a trial whose latencies a kind reports (a QoS
+            # point's share within the bound would be that of a shorter queue).
+            lost = stop_early and attempt == 0
+            rules = replace(rules_of(self.experiment, self.tail), stop_when_lost=lost)
             spec = open_loop(self.experiment, rates, trial_seed(self.run_id, this))
             rows.append(self._measure(this, spec, rules))
             if not stored:  # a resumed run says once how many trials it kept; each is not listed again
@@ -196,7 +198,7 @@ class ProbingServer:
     ) -> float:
         def probe(rate: float) -> Step:
             rates = rates_at(rate)
-            rows = self._attempts(rates, purpose, params, "probe")
+            rows = self._attempts(rates, purpose, params, "probe", stop_early=STOP_EARLY)
             verdict = judge(rows, [t for t, r in rates.items() if r > 0])
             used = judged_attempts(rows) or rows[-1:]  # served: as the analysis reads it, over the attempts
             served = sum(
