@@ -14,7 +14,9 @@ are counted (before now inside the first window): a trial left to run would have
 that boundary (it ends on whole windows, and not before now). An unanswered request may still fail, and
 a failed one has no latency: at most `max_error_fraction` of the window may fail before the trial is
 refused for its errors anyway, so that many unanswered ones are not counted. Every request due before
-the stop is still sent (sender.send_open catches up), so each one counted is in the trial's records."""
+the stop is still sent (sender.send_open catches up), so each one counted is in the trial's records.
+Unanswered requests are counted only where records reach the controller as they complete (one sender in
+this process, no in-flight cap); elsewhere only answered latencies are."""
 
 import bisect
 import math
@@ -67,8 +69,10 @@ class SlaWatch:
     """Counts, while a trial runs, each SLA tenant's latencies known to be above its bound against what
     its planned arrivals allow. `arrivals_ns`: each tenant's intended send times from the trial's start
     (any order, any span: those outside the longest measured window are ignored). `outstanding`: count
-    unanswered requests by their age (the sender sends every one due before a stop: not so under an
-    in-flight cap, which may hold sends back past the stop)."""
+    unanswered requests by their age, where every record reaches the controller as it completes and
+    every request due before a stop is sent (one sender in this process, no in-flight cap: worker
+    processes and Ray actors hand records over in batches, so a request answered in time may not have
+    arrived yet; a cap may hold sends back past the stop)."""
 
     def __init__(
         self,
@@ -86,6 +90,7 @@ class SlaWatch:
         self.targets = {t: s for t, s in targets.items() if self.times[t]}  # a tenant sent nothing: no SLA
         planned = sum(len(v) for v in self.times.values())
         # Unanswered requests that may still fail and leave no latency: the most a window may hold unrefused.
+        self.outstanding = outstanding
         self.may_fail = math.floor(rules.max_error_fraction * planned) if outstanding else math.inf
 
     def check(
@@ -144,4 +149,5 @@ def sla_watch(spec: LoadSpec, rules: TrialRules, sla: Sla) -> SlaWatch | None:
             if arrival.t_ns >= last_ns:
                 break
             arrivals.setdefault(arrival.tenant, []).append(arrival.t_ns)
-    return SlaWatch(targets, arrivals, rules, outstanding=spec.max_in_flight is None)
+    in_step = spec.workers == 1 and not spec.on_ray and spec.max_in_flight is None
+    return SlaWatch(targets, arrivals, rules, outstanding=in_step)
