@@ -263,3 +263,29 @@ def test_only_a_searchs_first_attempts_may_stop_early(tmp_path: Path) -> None:
         ("qos", 1): False,
     }
     assert len({stop for p, a, stop in seen if (p, a) == ("peak", 0)}) == 1  # every first probe alike
+
+
+def test_a_certain_miss_needs_no_more_latencies_of_any_tenant() -> None:
+    """Two tenants, the trial stopped on a's SLA: a missed on 20 latencies, b met on 30 (a p95 asks for
+    100 to say met). The probe is a miss of a; without the stop both would be too few to judge."""
+    a = {"sla": "p95 ≤ 100 ms", "sla_met": False, "p95_ms": 150.0, "requests": 20, "sla_samples": 100}
+    b = {"sla": "p95 ≤ 100 ms", "sla_met": True, "p95_ms": 20.0, "requests": 30, "sla_samples": 100}
+    stopped = {"reason": "sla-lost", "stopped_at_s": 0.4, "tenant": "a", "sla": "p95 ≤ 100 ms"}
+    row = TrialRow(1, 1, "t", {}, "valid", (), TrialSummary({"a": a, "b": b}, {"stopped_early": stopped}))
+    found = judge([row], ["a", "b"])
+    assert (found.feasible, found.missed, found.refused) == (False, ("a",), frozenset())
+    assert found.detail == "a p95 ≤ 100 ms missed (p95 150.0 ms)"
+    plain = judge([replace(row, summary=TrialSummary({"a": a, "b": b}))], ["a", "b"])
+    assert plain.refused == {Why.TOO_FEW_LATENCIES} and plain.missed == ()
+    # Stopped on a, but b is the one short and missed: a's miss is not certain for b's count.
+    met_a = {**a, "sla_met": True, "p95_ms": 20.0}
+    other = judge(
+        [
+            replace(
+                row,
+                summary=TrialSummary({"a": met_a, "b": {**b, "sla_met": False}}, {"stopped_early": stopped}),
+            )
+        ],
+        ["a", "b"],
+    )
+    assert other.refused == {Why.TOO_FEW_LATENCIES}

@@ -105,13 +105,13 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
             refusing += [r for r in used[-1].reasons if r.kind == kind]
     found = {t: _tenant(used, t) for t in names}
     refused = [r.text for r in refusing]
-    # A tenant an attempt stopped early on, certainly missed, is judged missed on the latencies it has.
+    # A tenant an attempt stopped early on, certainly missed, is judged missed on the latencies it has; and
+    # then the probe needs no more of any tenant's to be judged not feasible.
     lost = {_lost(a) for a in used}
-    refused += [
-        _too_few(used[-1], t, j)
-        for t, j in found.items()
-        if j is not None and _short(j) and not (t in lost and j.met is False)
-    ]
+    certain = any(t in lost and j is not None and j.met is False for t, j in found.items())
+    refused += (
+        [] if certain else [_too_few(used[-1], t, j) for t, j in found.items() if j is not None and _short(j)]
+    )
     why = kinds(refusing) | ({Why.TOO_FEW_LATENCIES} if len(refused) > len(refusing) else set())
     together = f"{len(used)} attempts together" if len(used) > 1 else ""
     judged_tenants = {t: j for t, j in found.items() if j is not None}
