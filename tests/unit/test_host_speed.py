@@ -119,7 +119,7 @@ class FakeHost:
 RULES = TrialRules(warmup_s=0, min_duration_s=3, max_duration_s=3, window_s=1.0, min_window_requests=0)
 
 
-def _steady_load(spec: LoadSpec, rules: TrialRules, tick: object) -> TrialRecords:
+def _steady_load(spec: LoadSpec, rules: TrialRules, tick: object, sla: object = None) -> TrialRecords:
     """100 req/s of 5 ms latencies for 4 s: a trial the rules judge VALID (tests/unit/test_rules.py)."""
     records = [RequestRecord("m", i * 10 * MS, i * 10 * MS, i * 10 * MS + 5 * MS, True) for i in range(400)]
     return TrialRecords(0, 0, 3000 * MS, records, measure_window_s=1.0)
