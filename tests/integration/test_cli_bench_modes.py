@@ -29,6 +29,8 @@ KEYS = {
     "invalid_reasons",
     "loadgen_cpu_us_per_request",
     "loadgen_core_fraction",
+    "steal_cores",
+    "host_speed",
 }
 
 
@@ -51,6 +53,9 @@ def _bench(*args: str) -> dict:  # type: ignore[type-arg]
     assert result.stdout.startswith("{")  # nothing before the JSON, not even a blank line
     data = json.loads(result.stdout)
     assert all(level.keys() >= KEYS for level in data.get("levels", [data]))
+    for level in data.get("levels", [data]):  # how the host was, whatever its speed
+        assert level["steal_cores"] >= 0 and level["other_cores"] >= 0
+        assert level["host_speed"]["start_ops_s"] > 0 and level["host_speed"]["end_ops_s"] > 0
     return data  # type: ignore[no-any-return]
 
 

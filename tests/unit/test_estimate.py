@@ -2,6 +2,7 @@
 form, poor or thin evidence falls back to the bisection answer, λ never lies above a rate measured
 infeasible, and `search: {estimator: fit}` is read, checked and carried to the search and the report."""
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -245,6 +246,12 @@ def test_a_probe_gives_its_sla_latency_nearest_the_bound_or_none() -> None:
     assert sla_latency(rows, judge(rows, ["a"]), ["a"]) == pytest.approx((80.0, 100.0), rel=1e-3)
     over = [measured_row(1, [20.0] * 120, "invalid", (Reason(Why.OVERLOADED, "overloaded: 9 of 10"),))]
     assert sla_latency(over, judge(over, ["a"]), ["a"]) == (math.inf, 100.0)
+    # Stopped early on a certain miss (loadgen.early_stop): its percentile rests on a cut trial; +inf.
+    cut = measured_row(1, [20.0] * 100 + [300.0] * 20)
+    cut = dataclasses.replace(
+        cut, summary=dataclasses.replace(cut.summary, loadgen={"stopped_early": {"tenant": "a"}})
+    )
+    assert sla_latency([cut], judge([cut], ["a"]), ["a"]) == (math.inf, 100.0)
     errors = Reason(Why.TOO_MANY_ERRORS, "errors: 5% of requests failed")
     failed = [measured_row(1, [20.0] * 120, "invalid", (errors,))]
     assert sla_latency(failed, judge(failed, ["a"]), ["a"]) is None

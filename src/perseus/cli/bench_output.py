@@ -13,6 +13,8 @@ from perseus.config.inputs import describe_input_data
 from perseus.loadgen import ALL, LatencySummary
 from perseus.orchestrate.bench import BenchResult, LevelResult, headline_label, headline_ms
 from perseus.orchestrate.trial import TrialOutcome
+from perseus.report import fmt
+from perseus.store.summary import OTHER_CORES, speed_of, steal_of
 
 
 def _ms(value: float) -> str:
@@ -183,7 +185,22 @@ def verdict_lines(bench: BenchResult) -> list[str]:
         f"({last.loadgen_core_fraction:.1%} of a core), lateness p99 "
         f"{_ms(last.summaries[ALL].lateness_p99_ms)} ms"
     )
+    lines.append(host_line(bench))
     return lines
+
+
+def host_line(bench: BenchResult) -> str:
+    """CPU steal and the reference speed, on one line: of a sweep (`host, all levels: CPU steal ≤ …`), the
+    most any level lost to steal, and the speed at the first level's start and the last level's end."""
+    hosts = [result.outcome.host for result in bench.levels]
+    steals = [steal for host in hosts if (steal := steal_of(host)) is not None]
+    first, last = speed_of(hosts[0]), speed_of(hosts[-1])
+    text = fmt.host_text(max(steals, default=None), (first[0], last[1]) if first and last else None)
+    if len(hosts) > 1:
+        return escape(
+            "host, all levels: " + (text.replace("CPU steal ", "CPU steal ≤ ", 1) if steals else text)
+        )
+    return escape("host: " + text)
 
 
 SUMMARY_KEYS = (
@@ -211,6 +228,9 @@ SUMMARY_KEYS = (
     "sla_met",
     "qos_satisfaction",
 )
+
+
+SPEED_KEYS = ("start_ops_s", "end_ops_s")  # --json's host_speed: the reference's ops/s (telemetry.speed)
 
 
 def level_json(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
@@ -241,6 +261,11 @@ def level_json(bench: BenchResult, result: LevelResult) -> dict[str, Any]:
         server=outcome.server,
         usage=outcome.usage,
         telemetry_notices=outcome.notices,
+        other_cores=outcome.host.get(OTHER_CORES),
+        steal_cores=steal_of(outcome.host),
+        host_speed=None
+        if (speed := speed_of(outcome.host)) is None
+        else dict(zip(SPEED_KEYS, speed, strict=True)),
         per_model={
             t: {k: v for k, v in asdict(s).items() if k != "histogram"}
             for t, s in outcome.summaries.items()

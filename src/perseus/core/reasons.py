@@ -24,7 +24,7 @@ class Why(StrEnum):
     OVERLOADED = "overloaded"  # completions fell behind arrivals
     QUEUE_GROWING = "queue-growing"  # open loop: mean latency rises window after window
     UNSTABLE = "unstable"  # the last windows disagree
-    HOST_BUSY = "host-busy"  # other processes took this host's CPU while a local server was measured
+    HOST_BUSY = "host-busy"  # other processes (of a local server's host) or the hypervisor (steal) took CPU
     SERVER_FAULT = "server-fault"  # the server or a stub died: the trial is FAILED
     NODE_LOST = "node-lost"  # the Ray node measuring it was lost: FAILED
     OTHER = "other"  # a stored sentence this version does not read (kept as it was; refuses nothing)

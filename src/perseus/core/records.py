@@ -3,7 +3,7 @@ function of them) and telemetry samples. Produced by loadgen and telemetry, kept
 reports; defined here so readers of the store never import the code that measures."""
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,9 @@ class TrialRecords:
     # server's, so stability is judged on latency alone.
     scheduled: bool = False
     senders: list[Sender] = field(default_factory=list)  # Ray load actors, each judged on its own sends
+    # Stopped before its rules' end because an SLA was certainly missed (loadgen.early_stop.Lost.figures):
+    # its window is judged on the SLA and the load, not on stability it was not run to reach.
+    stopped: dict[str, Any] | None = None
 
     @property
     def window_s(self) -> float:

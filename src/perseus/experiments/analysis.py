@@ -31,6 +31,7 @@ class Probe:
     reason: str | None  # why not feasible; for a feasible probe that is not VALID, what flagged it
     attempts: int = 1  # attempts measured
     latencies: dict[str, int] = field(default_factory=dict)  # per tenant: latencies its SLA was judged on
+    host: dict[str, float] = field(default_factory=dict)  # its last attempt's (TrialSummary.host)
     # The SLA percentile's latency / its bound, of the tenant nearest it (what a fitted search reads);
     # None when the probe was refused whatever its latencies (store.judge.sla_latency).
     sla_ratio: float | None = None
@@ -122,6 +123,7 @@ def probe_of(attempts: Sequence[TrialRow]) -> Probe:
         None if verdict.feasible and not verdict.flagged and verdict.attempts <= 1 else _why(verdict),
         len(attempts),
         {t: j.requests for t, j in verdict.tenants.items() if j.requests is not None},
+        dict(last.summary.host),
         None if latency is None else latency[0] / latency[1],
     )
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from perseus.loadgen.client_base import InferClient
 from perseus.loadgen.clients import open_client
+from perseus.loadgen.early_stop import Lost, SlaWatch
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules, should_stop, stats_percentile, window_stats
 from perseus.loadgen.sender import send_closed, send_open
@@ -63,11 +64,15 @@ async def connect(spec: LoadSpec, worker: int) -> InferClient:
 class Controller:
     """Applies the trial rules while load runs: sizes the windows after warm-up, decides when to stop."""
 
-    def __init__(self, rules: TrialRules, start_ns: int, open_loop: bool = False) -> None:
+    def __init__(
+        self, rules: TrialRules, start_ns: int, open_loop: bool = False, watch: SlaWatch | None = None
+    ) -> None:
         self.rules, self.start_ns, self.open_loop = rules, start_ns, open_loop
         self.window_start_ns = start_ns + round(rules.warmup_s * 1e9)
         self.window_s = rules.window_s
         self._sized = rules.min_window_requests <= 0
+        self.watch = watch  # stops it early once an SLA is certainly lost (loadgen.early_stop)
+        self.lost: Lost | None = None
 
     def progress(self, now_ns: int) -> float:
         return min(1.0, (now_ns - self.start_ns) / 1e9 / (self.rules.warmup_s + self.rules.max_duration_s))
@@ -85,15 +90,23 @@ class Controller:
         stats = window_stats(
             records, self.window_start_ns, self.window_s, now_ns, stats_percentile(self.rules)
         )
-        if not should_stop(measured_s, stats, self.rules, self.open_loop):
-            return None
-        if measured_s < self.rules.max_duration_s and not self._enough_each(records):
-            return None
+        stop = should_stop(measured_s, stats, self.rules, self.open_loop) and (
+            measured_s >= self.rules.max_duration_s or self._enough_each(records)
+        )
+        if not stop:
+            return self._sla_lost(records, now_ns)
         # End on a whole number of windows so every window has equal weight.
         # Whole windows of the same integer width window_stats uses, so both count the same windows.
         width_ns = round(self.window_s * 1e9)
         measured_ns = min(now_ns - self.window_start_ns, round(self.rules.max_duration_s * 1e9))
         return self.window_start_ns + max(1, measured_ns // width_ns) * width_ns
+
+    def _sla_lost(self, records: list[RequestRecord], now_ns: int) -> int | None:
+        """The end of the measured window when an SLA is certainly lost already, else None."""
+        if self.watch is None:
+            return None
+        self.lost = self.watch.check(records, self.start_ns, round(self.window_s * 1e9), now_ns)
+        return self.lost.end_ns if self.lost is not None else None
 
     def _enough_each(self, records: list[RequestRecord]) -> bool:
         """Every tenant has completed min_tenant_requests intended inside the measured window."""
@@ -115,6 +128,7 @@ class Controller:
             spec.workers,
             self.window_s,
             spec.mode != "closed",
+            stopped=self.lost.figures() if self.lost is not None else None,
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from perseus.core.errors import EndpointError, one_line
 from perseus.core.records import Sender
 from perseus.loadgen.control import CONTROL_PERIOD_S, Tick
+from perseus.loadgen.early_stop import SlaWatch
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules
 from perseus.loadgen.spec import LoadSpec
@@ -130,7 +131,9 @@ class _Pump:
         return done
 
 
-def run_ray_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> TrialRecords:
+def run_ray_workers(
+    spec: LoadSpec, rules: TrialRules, on_tick: Tick | None, watch: SlaWatch | None = None
+) -> TrialRecords:
     """One trial from spec.workers actors, spread over the cluster's nodes."""
     ray: Any = importlib.import_module("ray")
 
@@ -144,7 +147,7 @@ def run_ray_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> 
         starts = ray.get([a.begin.remote(START_MARGIN_NS) for a in actors])
         pump = _Pump(actors, [start_ns - s for s in starts], nodes)
         threading.Thread(target=pump.run, daemon=True, name="perseus-ray-pump").start()
-        trial = collect(spec, rules, pump.out, start_ns, on_tick, pump.stop)
+        trial = collect(spec, rules, pump.out, start_ns, on_tick, pump.stop, watch)
         pump.stop.set()
         pump.finished.wait(timeout=30)
     except ray.exceptions.GetTimeoutError:

@@ -50,6 +50,9 @@ class TrialRules:
     # stable (it stops at max_duration_s regardless): a tenant's p95 needs 100 latencies (core.sla.
     # samples_for), however small its share of the load. 0: no such floor.
     min_tenant_requests: int = 0
+    # Open loop with SLAs: stop as soon as one is certainly missed, whatever the rest of the trial would
+    # bring (loadgen/early_stop.py); the trial is judged as one that ran to its end and missed.
+    stop_when_lost: bool = False
 
     def __post_init__(self) -> None:
         if self.stability_latency not in ("auto", "mean") and _percentile(self.stability_latency) is None:
@@ -212,7 +215,10 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[Reason]]:
         trial.window_end_ns,
         stats_percentile(rules),
     )
-    if len(ok) < rules.min_requests:
+    # A trial stopped because an SLA was certainly lost (loadgen.early_stop) is judged as one that ran to
+    # its end and missed: not on a minimum of requests or on stable windows, which only a pass needs.
+    lost = trial.stopped is not None
+    if len(ok) < rules.min_requests and not lost:
         reasons.append(
             Reason(
                 Why.TOO_FEW_REQUESTS,
@@ -289,7 +295,9 @@ def verdict(trial: TrialRecords, rules: TrialRules) -> tuple[str, list[Reason]]:
             )
         )
     fewest = min((w.completed for w in stats[-rules.stable_windows :]), default=0)
-    if len(stats) >= rules.stable_windows and fewest < rules.min_stability_samples:
+    if lost:
+        pass
+    elif len(stats) >= rules.stable_windows and fewest < rules.min_stability_samples:
         reasons.append(
             Reason(
                 Why.WINDOW_TOO_FEW,

@@ -5,17 +5,20 @@ import asyncio
 import time
 
 from perseus.loadgen.control import CONTROL_PERIOD_S, Controller, Tick, connect, deadline_ns, drive
+from perseus.loadgen.early_stop import Sla, SlaWatch, sla_watch
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules
 from perseus.loadgen.spec import LoadSpec
 from perseus.loadgen.workers import run_workers
 
 
-async def _in_process(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> TrialRecords:
+async def _in_process(
+    spec: LoadSpec, rules: TrialRules, on_tick: Tick | None, watch: SlaWatch | None
+) -> TrialRecords:
     client = await connect(spec, 0)
     try:
         cpu_start = time.process_time_ns()
-        control = Controller(rules, time.monotonic_ns() + 1_000_000, spec.mode != "closed")
+        control = Controller(rules, time.monotonic_ns() + 1_000_000, spec.mode != "closed", watch)
         records: list[RequestRecord] = []
         stop_flag = [False]
         sender = asyncio.create_task(
@@ -47,16 +50,18 @@ async def _in_process(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -
     return control.records(spec, records, end_ns, cpu_ns)
 
 
-def run_load(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None = None) -> TrialRecords:
-    """Blocking: run one trial and return its records (uvloop when available)."""
+def run_load(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None = None, sla: Sla = None) -> TrialRecords:
+    """Blocking: run one trial and return its records (uvloop when available). With `sla` and rules that
+    ask for it, an open loop stops as soon as an SLA is certainly missed (loadgen.early_stop)."""
+    watch = sla_watch(spec, rules, sla)  # its schedule drawn before the trial's clock starts
     if spec.on_ray:
         from perseus.loadgen.ray_workers import run_ray_workers  # Ray is an optional extra
 
-        return run_ray_workers(spec, rules, on_tick)
+        return run_ray_workers(spec, rules, on_tick, watch)
     if spec.workers > 1:
-        return run_workers(spec, rules, on_tick)
+        return run_workers(spec, rules, on_tick, watch)
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(_in_process(spec, rules, on_tick))
-    return uvloop.run(_in_process(spec, rules, on_tick))
+        return asyncio.run(_in_process(spec, rules, on_tick, watch))
+    return uvloop.run(_in_process(spec, rules, on_tick, watch))

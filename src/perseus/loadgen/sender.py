@@ -51,9 +51,14 @@ async def send_open(
     sink: Sink,
     max_in_flight: int | None,
 ) -> None:
-    """Send each arrival at start_ns + t_ns until stop_ns (or stopped()), then wait for all answers."""
+    """Send each arrival at start_ns + t_ns until stop_ns (or stopped()), then wait for all answers.
+
+    Once stopped, an arrival already due is still sent (at once: a sender running behind catches up), so a
+    trial ended at some moment holds every request meant before it; the next not yet due is not. Under an
+    in-flight cap the backlog may be long (sends held back by the cap): it stops at once."""
     in_flight: set[asyncio.Task[None]] = set()
     slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
+    noticed_ns: int | None = None  # when this sender first saw stopped()
 
     def release(task: asyncio.Task[None]) -> None:
         in_flight.discard(task)
@@ -63,7 +68,11 @@ async def send_open(
     async with Timer() as timer:
         for arrival in arrivals:
             intended_ns = start_ns + arrival.t_ns
-            if intended_ns >= stop_ns or stopped():
+            if intended_ns >= stop_ns:
+                break
+            if noticed_ns is None and stopped():
+                noticed_ns = time.monotonic_ns()
+            if noticed_ns is not None and (intended_ns >= noticed_ns or slots is not None):
                 break
             await timer.until(intended_ns)
             if slots is not None:

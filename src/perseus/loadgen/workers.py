@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from perseus.core.errors import EndpointError, PerseusError
 from perseus.loadgen.control import CONTROL_PERIOD_S, Controller, Tick, connect, deadline_ns, drive
+from perseus.loadgen.early_stop import SlaWatch
 from perseus.loadgen.records import RequestRecord, TrialRecords
 from perseus.loadgen.rules import TrialRules
 from perseus.loadgen.spec import LoadSpec
@@ -94,7 +95,9 @@ def _worker_main(
         out.put(("error", index, f"load worker {index} failed: {type(exc).__name__}: {exc}"))
 
 
-def run_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> TrialRecords:
+def run_workers(
+    spec: LoadSpec, rules: TrialRules, on_tick: Tick | None, watch: SlaWatch | None = None
+) -> TrialRecords:
     ctx = mp.get_context("spawn")  # grpc and asyncio state must not be forked
     out: mp.Queue[Any] = ctx.Queue()
     go, stop = ctx.Event(), ctx.Event()
@@ -120,7 +123,7 @@ def run_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> Tria
         start_ns = time.monotonic_ns() + START_MARGIN_NS
         start.value = start_ns
         go.set()
-        return collect(spec, rules, out, start_ns, on_tick, stop)
+        return collect(spec, rules, out, start_ns, on_tick, stop, watch)
     except queue.Empty:
         raise EndpointError(f"load workers did not get ready within {_READY_TIMEOUT_S:g} s") from None
     finally:
@@ -133,11 +136,17 @@ def run_workers(spec: LoadSpec, rules: TrialRules, on_tick: Tick | None) -> Tria
 
 
 def collect(
-    spec: LoadSpec, rules: TrialRules, out: Inbox, start_ns: int, on_tick: Tick | None, stop: Settable
+    spec: LoadSpec,
+    rules: TrialRules,
+    out: Inbox,
+    start_ns: int,
+    on_tick: Tick | None,
+    stop: Settable,
+    watch: SlaWatch | None = None,
 ) -> TrialRecords:
     """The parent's side: records from every worker into one trial, ended by the trial rules (it sets
     `stop` for the workers), once every worker said it is done."""
-    control = Controller(rules, start_ns, spec.mode != "closed")
+    control = Controller(rules, start_ns, spec.mode != "closed", watch)
     records: list[RequestRecord] = []
     done, cpu_ns = 0, 0
     end_ns: int | None = None

@@ -20,6 +20,9 @@ from perseus.store.judge import Verdict, doubtful, judge, sla_latency
 from perseus.store.judge import judged as judged_attempts
 from perseus.store.keys import Scalar
 
+# A λ search's probe stops as soon as an SLA is certainly missed (loadgen.early_stop) on its first
+# attempt; off only to measure what that saves (benchmarks/early_stop.py).
+STOP_EARLY = True
 ESTIMATE_S = 4.0  # closed-loop look before a search: where to start probing
 ESTIMATE_WARMUP_S = 1.0  # its warm-up, never longer than the experiment's own (trial.warmup_s)
 
@@ -149,7 +152,12 @@ class ProbingServer:
         return self._attempts(rates, purpose, params, f"{purpose}{f' ({shown})' if shown else ''}")[-1]
 
     def _attempts(
-        self, rates: Mapping[str, float], purpose: str, params: Mapping[str, Scalar], what: str
+        self,
+        rates: Mapping[str, float],
+        purpose: str,
+        params: Mapping[str, Scalar],
+        what: str,
+        stop_early: bool = False,
     ) -> list[TrialRow]:
         """Every attempt of this key, each measured now said in one line: `what r=… → feasible`, or
         `→ not feasible (why)`, or in doubt and measured again. An attempt is in doubt (store.judge.
@@ -165,7 +173,12 @@ class ProbingServer:
                 break
             this = key.with_attempt(attempt)
             stored = self.store.trial_named(self.run_id, this.name()) is not None
-            rules = rules_of(self.experiment, self.tail)
+            # A search's probe stops once an SLA is certainly lost: the search reads only its verdict, which
+            # the stop does not change. Not a retry: judged pooled with the attempt before, a miss certain
+            # for it alone is not certain for the pool. Nor a trial whose latencies a kind reports (a QoS
+            # point's share within the bound would be that of a shorter queue).
+            lost = stop_early and attempt == 0
+            rules = replace(rules_of(self.experiment, self.tail), stop_when_lost=lost)
             spec = open_loop(self.experiment, rates, trial_seed(self.run_id, this))
             rows.append(self._measure(this, spec, rules))
             if not stored:  # a resumed run says once how many trials it kept; each is not listed again
@@ -185,7 +198,7 @@ class ProbingServer:
     ) -> float:
         def probe(rate: float) -> Step:
             rates = rates_at(rate)
-            rows = self._attempts(rates, purpose, params, "probe")
+            rows = self._attempts(rates, purpose, params, "probe", stop_early=STOP_EARLY)
             loaded = [t for t, r in rates.items() if r > 0]
             verdict = judge(rows, loaded)
             used = judged_attempts(rows) or rows[-1:]  # served: as the analysis reads it, over the attempts
@@ -229,13 +242,26 @@ def rates_text(rates: Mapping[str, float]) -> str:
 def outcome(row: TrialRow, verdict: Verdict, again: bool = False) -> str:
     """How a probe came out, as the progress line ends: feasible (and why it is flagged, if it is), not
     feasible and why (its attempts so far judged together), or in doubt and measured again."""
+    early = stopped_text(row)
     if again:
-        return f"in doubt ({row.reason}); measuring again"
+        return f"in doubt ({row.reason}); measuring again" + (f"; {early}" if early else "")
     if not verdict.feasible:
-        return f"not feasible ({verdict.detail})"
+        return f"not feasible ({verdict.detail})" + (f"; {early}" if early else "")
     if verdict.attempts > 1:
         return f"feasible, {verdict.detail.removeprefix('ok (').removesuffix(')')}"
     return "feasible" if row.status == "valid" else f"feasible, flagged ({row.reason})"
+
+
+def stopped_text(row: TrialRow) -> str:
+    """`stopped early at 3.2 s: SLA already lost (m p95 ≤ 100 ms: 61 late, 57 allowed of 1200)` for a trial
+    the load generator stopped once an SLA was certainly missed (loadgen.early_stop); "" otherwise."""
+    stopped = row.summary.loadgen.get("stopped_early")
+    if not isinstance(stopped, dict):
+        return ""
+    return (
+        f"stopped early at {float(stopped['stopped_at_s']):.1f} s: SLA already lost ({stopped['tenant']} "
+        f"{stopped['sla']}: {stopped['late']} late, {stopped['allowed']} allowed of {stopped['planned']})"
+    )
 
 
 def _closed_loop(tenant: str, inputs: str) -> Callable[[RunningServer], LoadSpec]:

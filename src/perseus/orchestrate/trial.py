@@ -13,8 +13,10 @@ from perseus.core.records import Sender, TrialRecords
 from perseus.loadgen import LatencySummary, LoadSpec, SlaTarget, TrialRules, run_load, summarize, verdict
 from perseus.loadgen.rules import late_sends
 from perseus.store import TrialSink, TrialSummary
+from perseus.store.summary import OTHER_CORES, SPEED_END, SPEED_START, STEAL_CORES
 from perseus.telemetry import Sampler, breakdown
-from perseus.telemetry.host import BUSY_CORES, OthersMeter
+from perseus.telemetry.host import BUSY_CORES, HostGauge, LocalHost, OthersMeter
+from perseus.telemetry.steal import STEAL_BUSY_CORES, steal_cores
 
 FAILED = "failed"
 
@@ -44,6 +46,7 @@ class TrialOutcome:
     sent: int = 0  # requests sent, warm-up included (what the server's own count sees)
     actors: list[dict[str, Any]] = field(default_factory=list)  # Ray load actors: node, sent, late, CPU
     why: tuple[Reason, ...] = ()
+    host: dict[str, float] = field(default_factory=dict)  # as TrialSummary.host: others, steal, speed
 
     @property
     def reason(self) -> str | None:
@@ -92,11 +95,14 @@ def _sender(sender: Sender, records: TrialRecords, rules: TrialRules) -> dict[st
     }
 
 
-def too_few(summaries: Mapping[str, LatencySummary], rules: TrialRules) -> list[Reason]:
+def too_few(
+    summaries: Mapping[str, LatencySummary], rules: TrialRules, stopped: Mapping[str, Any] | None = None
+) -> list[Reason]:
     """Tenants whose SLA percentile the trial could not give the latencies it needs (it ran to its
     maximum duration without them): said by the trial, so a search knows it could not judge them. Only
-    under rules that wait for them (an experiment's; a bench says what it measured)."""
-    if rules.min_tenant_requests <= 0:
+    under rules that wait for them (an experiment's; a bench says what it measured), and not in a trial
+    `stopped` early because an SLA was certainly missed (a miss needs no more latencies to be sure)."""
+    if rules.min_tenant_requests <= 0 or stopped is not None:
         return []
     return [
         Reason(
@@ -120,18 +126,29 @@ def run_trial(
     sla: Sla = None,
     extra: dict[str, Any] | None = None,
     observe: Observation | None = None,
+    gauge: HostGauge | None = None,
 ) -> TrialOutcome:
+    gauge = gauge or LocalHost()
+    # The host's speed before and after the load, each ≤ 0.12 s: ≤ 3.5% of the shortest trial experiments
+    # and benches run by default (2 s warm-up + ≥ 5 s measured; a bench 12 s), so every trial says how fast
+    # the host was for it, whatever ran between trials (a search's first and last probes lie minutes apart,
+    # and a neighbour can come and go within them). Timed with no load, sampler or worker running, so the
+    # workload has a core to itself unless something outside perseus takes it (which it should show).
+    speed_start = gauge.speed_ops_s()
     sampler = Sampler(observe.tenant_pids, observe.metrics_url, observe.interval_s) if observe else None
     others = OthersMeter()
+    stolen_from = gauge.steal()
     with sampler or nullcontext():
-        records = run_load(spec, rules, reporter.tick)
+        records = run_load(spec, rules, reporter.tick, sla)
+    steal = steal_cores(stolen_from, gauge.steal())
     # Ray load actors on this host are the measurement's own senders, not other processes.
     senders_here = sum(s.cpu_ns for s in records.senders if s.hostname == socket.gethostname())
     wall_s = (records.window_end_ns - records.start_ns) / 1e9
     other_cores = max(0.0, others.cores() - (senders_here / 1e9 / wall_s if wall_s > 0 else 0.0))
+    speed_end = gauge.speed_ops_s()  # after others.cores(): its time would dilute their average
     summaries = summarize(records, rules.late_threshold_ms, sla, spec.offered_rps())
     status, reasons = verdict(records, rules)
-    short = too_few({t: s for t, s in summaries.items() if t in spec.tenants}, rules)
+    short = too_few({t: s for t, s in summaries.items() if t in spec.tenants}, rules, records.stopped)
     if short:
         status, reasons = "invalid", [*reasons, *short]
     if observe is not None and other_cores > BUSY_CORES:  # a local server shares this host's cores
@@ -139,6 +156,15 @@ def run_trial(
             Why.HOST_BUSY, f"host busy: other processes used {other_cores:.2f} cores", {"cores": other_cores}
         )
         status, reasons = "invalid", [*reasons, busy]
+    # Steal slows this host's own vCPUs, the load generator's as much as a local server's: judged whatever
+    # the target.
+    if steal is not None and steal > STEAL_BUSY_CORES:
+        took = Reason(
+            Why.HOST_BUSY,
+            f"host busy: the hypervisor took {steal:.2f} cores (CPU steal)",
+            {"steal_cores": steal},
+        )
+        status, reasons = "invalid", [*reasons, took]
     fault = observe.fault() if observe else None
     if fault is not None:
         failed = Reason(Why.SERVER_FAULT, f"server fault during the trial: {fault}", {"fault": fault})
@@ -153,6 +179,8 @@ def run_trial(
         "workers": records.workers,
         "sent": sent,
     }
+    if records.stopped is not None:
+        loadgen["stopped_early"] = records.stopped
     if records.senders:
         loadgen["actors"] = [_sender(s, records, rules) for s in records.senders]
     server: dict[str, dict[str, Any]] = {}
@@ -166,7 +194,13 @@ def run_trial(
         usage = _usage(sampler, (sampler.samples[-1].t_ns - sampler.samples[0].t_ns) / 1e9)
         notices = list(sampler.notices)
     per_tenant = {tenant: asdict(s) for tenant, s in summaries.items()}
-    host = {"other_cores": round(other_cores, 3)}
+    host: dict[str, float] = {
+        OTHER_CORES: round(other_cores, 3),
+        SPEED_START: round(speed_start),
+        SPEED_END: round(speed_end),
+    }
+    if steal is not None:  # recorded whether or not it made the trial INVALID; absent where unreadable
+        host[STEAL_CORES] = round(steal, 3)
     summary = TrialSummary(per_tenant, loadgen, server, usage, notices, host)
     stored = {**spec_record(spec, rules, sla), **(extra or {})}
     samples = sampler.samples if sampler is not None else []
@@ -184,4 +218,5 @@ def run_trial(
         sent,
         loadgen.get("actors", []),
         tuple(reasons),
+        host,
     )

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from perseus.core.errors import ConfigError
 from perseus.core.files import replacing
 from perseus.store import Store, TrialRow
+from perseus.store.summary import OTHER_CORES, SPEED_END, SPEED_START, STEAL_CORES
 
 Format = Literal["csv", "parquet"]
 ColumnType = Literal["int", "float", "str", "bool"]
@@ -43,7 +44,13 @@ TRIAL_COLUMNS: dict[str, ColumnType] = {
     "sla": "str",
     "sla_met": "bool",
     "qos_satisfaction": "float",
+    # How the host was while the trial ran (TrialSummary.host), on each of its rows; empty when not recorded.
+    OTHER_CORES: "float",
+    STEAL_CORES: "float",
+    SPEED_START: "float",
+    SPEED_END: "float",
 }
+HOST_COLUMNS = (OTHER_CORES, STEAL_CORES, SPEED_START, SPEED_END)
 REQUEST_COLUMNS: dict[str, ColumnType] = {
     "trial_id": "int",
     "tenant": "str",
@@ -88,6 +95,7 @@ def trial_rows(run_id: int, trial: TrialRow) -> list[Row]:
         "status": trial.status,
         "reason": trial.reason,
         **_key_cells(trial),
+        **{k: trial.summary.host.get(k) for k in HOST_COLUMNS},
     }
     if not trial.summary.tenants:  # a failed trial may have no summary; it still gets its row
         return [base]

@@ -51,6 +51,18 @@ def pct(value: float | None, signed: bool = False) -> str:
     return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
+def speed(ops_s: tuple[float, float] | None) -> str:
+    """The reference workload's speed at a trial's start and end (telemetry.speed), in M ops/s."""
+    return MISSING if ops_s is None else f"{num(ops_s[0] / 1e6, 2)} → {num(ops_s[1] / 1e6, 2)}"
+
+
+def host_text(steal_cores: float | None, speed_ops_s: tuple[float, float] | None) -> str:
+    """How the host was while a trial ran: CPU steal, and the reference speed at its start and end."""
+    steal = f"{steal_cores:.2f} cores" if steal_cores is not None and finite(steal_cores) else MISSING
+    ops = MISSING if speed_ops_s is None else f"{speed(speed_ops_s)} M ops/s"
+    return f"CPU steal {steal}; reference speed {ops}"
+
+
 def saving_words(saving: float | None) -> str:
     """What a saving means in words; a negative one says so loudly."""
     if not finite(saving) or saving is None:

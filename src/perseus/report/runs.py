@@ -11,7 +11,7 @@ from perseus.report import fmt
 from perseus.report.table import Cell, TableData
 from perseus.report.tables import fits
 from perseus.store import RunRow, TrialRow
-from perseus.store.summary import ALL_TENANTS
+from perseus.store.summary import ALL_TENANTS, speed_of, steal_of
 
 BENCH_KIND = "bench"  # runs.kind of a `perseus bench` run
 _VERDICTS = {
@@ -113,7 +113,7 @@ def runs_table(lines: Iterable[RunLine], where: str, width: int | None = None) -
 
 def bench_table(run: RunRow, trials: list[TrialRow]) -> TableData:
     """The bench run's trials (one, or a sweep's levels) per model and all together, latency from each
-    request's intended send, and each level's verdict."""
+    request's intended send, and each level's verdict and how the host was (CPU steal, reference speed)."""
     rows = []
     sweep = len(trials) > 1
     for trial in trials:
@@ -130,6 +130,9 @@ def bench_table(run: RunRow, trials: list[TrialRow]) -> TableData:
                 Cell(f"{prefix}SLA {every['sla']}: {met}", "good" if every.get("sla_met") else "bad")
             )
     notes.append(Cell(f"inputs: {describe_input_data(fmt.input_data(run.spec.get('inputs')))}"))
+    for trial in trials:  # how the host was: CPU steal and the reference speed ("-" in older runs)
+        prefix, host = f"{_level(trial.name)}: " if sweep else "", trial.summary.host
+        notes.append(Cell(f"{prefix}host: {fmt.host_text(steal_of(host), speed_of(host))}", "dim"))
     columns = ["model", "offered req/s", "served req/s", "p50 ms", "p95 ms", "p99 ms"]
     columns += ["errors", "late sends", "QoS"]
     return TableData(

@@ -9,6 +9,8 @@ from typing import Literal
 from perseus.core.interval import Estimate
 from perseus.experiments.analysis import Peak, Probe
 from perseus.report import fmt
+from perseus.store.summary import speed_of, steal_of
+from perseus.telemetry.steal import STEAL_BUSY_CORES
 
 Tone = Literal["good", "bad", "warn", "dim"]
 
@@ -100,7 +102,7 @@ INTERVAL_NOTE = (
 
 def probes_table(peak: Peak) -> TableData:
     """How λ was found: every probe of the search, feasible or not, with why not (or, for a probe that
-    counts though it is not VALID, what flagged it)."""
+    counts though it is not VALID, what flagged it), and how the host was for its last attempt."""
     rows = [
         [
             Cell(str(p.trial_id)),
@@ -110,6 +112,8 @@ def probes_table(peak: Peak) -> TableData:
             Cell(per_tenant(p.p95_ms, fmt.ms)),
             Cell(p.status, None if p.status == "valid" else "warn"),
             feasible_cell(p),
+            Cell(fmt.num(steal_of(p.host), 2)),
+            Cell(fmt.speed(speed_of(p.host))),
             Cell(p.reason or ""),
         ]
         for p in peak.probes
@@ -117,10 +121,21 @@ def probes_table(peak: Peak) -> TableData:
     return TableData(
         "probes",
         f"Probes of {peak.label}",
-        ["trial", "name", "offered req/s", "served req/s", "p95 ms", "status", "feasible", "why"],
+        list(PROBE_COLUMNS),
         rows,
+        notes=[Cell(HOST_NOTE, "dim")],
         labels=2,
     )
+
+
+PROBE_COLUMNS: tuple[str, ...] = ("trial", "name", "offered req/s", "served req/s", "p95 ms", "status")
+PROBE_COLUMNS += ("feasible", "CPU steal cores", "host speed M ops/s", "why")
+HOST_NOTE = (
+    f"CPU steal: cores the hypervisor took on average during the trial (over {STEAL_BUSY_CORES:.2f}: "
+    "INVALID, host busy); host speed: a fixed single-thread workload's speed at the trial's start → end, "
+    f"to compare trials measured at different times; {fmt.MISSING}: not recorded by the version that "
+    "measured it."
+)
 
 
 def feasible_cell(probe: Probe) -> Cell:

@@ -107,7 +107,13 @@ def judge(attempts: Sequence[TrialRow], tenants: Iterable[str]) -> Verdict:
             refusing += [r for r in used[-1].reasons if r.kind == kind]
     found = {t: _tenant(used, t) for t in names}
     refused = [r.text for r in refusing]
-    refused += [_too_few(used[-1], t, j) for t, j in found.items() if j is not None and _short(j)]
+    # A tenant an attempt stopped early on, certainly missed, is judged missed on the latencies it has; and
+    # then the probe needs no more of any tenant's to be judged not feasible.
+    lost = {_lost(a) for a in used}
+    certain = any(t in lost and j is not None and j.met is False for t, j in found.items())
+    refused += (
+        [] if certain else [_too_few(used[-1], t, j) for t, j in found.items() if j is not None and _short(j)]
+    )
     why = kinds(refusing) | ({Why.TOO_FEW_LATENCIES} if len(refused) > len(refusing) else set())
     together = f"{len(used)} attempts together" if len(used) > 1 else ""
     judged_tenants = {t: j for t, j in found.items() if j is not None}
@@ -130,13 +136,14 @@ def sla_latency(
 ) -> tuple[float, float] | None:
     """Where a probe stood against its SLAs, for a fit of latency against rate (core.estimate): the SLA
     percentile's latency (ms) of the tenant nearest its bound (the highest latency / bound) and that
-    bound. An overloaded probe (its queue grew) is +inf: beyond any bound. None when it was refused for
-    another reason whatever its latencies (errors, too few requests, late sends: nothing to read), or a
-    tenant's latency or SLA is unknown."""
+    bound. An overloaded probe (its queue grew), or one stopped early on a certain miss (its percentile
+    rests on a cut trial), is +inf: beyond any bound. None when it was refused for another reason whatever
+    its latencies (errors, too few requests, late sends: nothing to read), or a tenant's latency or SLA is
+    unknown."""
     if not attempts:
         return None
     targets = {t: _target(attempts[-1].summary.value(t, "sla")) for t in tenants}
-    if verdict.refused & OVERLOAD:
+    if verdict.refused & OVERLOAD or any(_lost(a) for a in judged(attempts)):
         bounds = [t.threshold_ns / 1e6 for t in targets.values() if t is not None]
         return (math.inf, bounds[0]) if bounds else None
     if verdict.refused:
@@ -152,6 +159,13 @@ def sla_latency(
         if worst is None or seen / bound > worst[0] / worst[1]:
             worst = (seen, bound)
     return worst
+
+
+def _lost(trial: TrialRow) -> str | None:
+    """The tenant whose SLA the trial stopped early on, certainly missed (loadgen.early_stop): judged
+    missed on the latencies it has, however few; None when it ran to its end."""
+    stopped = trial.summary.loadgen.get("stopped_early")
+    return str(stopped["tenant"]) if isinstance(stopped, dict) and "tenant" in stopped else None
 
 
 def latency_ms(attempts: Sequence[TrialRow], tenant: str, percentile: float) -> float:

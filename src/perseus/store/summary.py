@@ -7,6 +7,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALL_TENANTS = "*"  # the summary over every tenant together (loadgen.ALL)
+# What a trial's `host` block holds: cores other processes and the hypervisor (CPU steal) took while it
+# ran, and the reference workload's speed (telemetry.speed) at its start and end. A trial stored before a
+# figure existed lacks its key; readers show it as missing.
+OTHER_CORES, STEAL_CORES = "other_cores", "steal_cores"
+SPEED_START, SPEED_END = "host_speed_start_ops_s", "host_speed_end_ops_s"
+
+
+def steal_of(host: Mapping[str, float]) -> float | None:
+    """Cores the hypervisor took on average while the trial ran; None: not recorded."""
+    return host.get(STEAL_CORES)
+
+
+def speed_of(host: Mapping[str, float]) -> tuple[float, float] | None:
+    """The reference workload's ops/s at the trial's start and end; None: not recorded."""
+    start, end = host.get(SPEED_START), host.get(SPEED_END)
+    return None if start is None or end is None else (start, end)
 
 
 @dataclass(frozen=True)
@@ -16,7 +32,7 @@ class TrialSummary:
     server: dict[str, dict[str, Any]] = field(default_factory=dict)  # per tenant: Triton's own breakdown
     usage: dict[str, dict[str, float]] = field(default_factory=dict)  # per tenant: CPU and memory
     notices: list[str] = field(default_factory=list)
-    host: dict[str, float] = field(default_factory=dict)  # e.g. other_cores: CPU others used meanwhile
+    host: dict[str, float] = field(default_factory=dict)  # OTHER_CORES, STEAL_CORES, SPEED_START, SPEED_END
 
     def tenant(self, name: str) -> dict[str, Any]:
         """One tenant's summary; empty when it served nothing."""

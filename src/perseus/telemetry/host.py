@@ -1,15 +1,20 @@
 """Is the host quiet enough to measure on? A ~1 s look before a run: other inference servers or perseus
 processes, and CPU that other processes use (the frequency governor is among the host facts every run's
 provenance records). Recorded with the run; a busy host is said, not ignored (two measurements on one
-small host distort each other)."""
+small host distort each other). Also what a trial reads of its host while it runs: others' CPU
+(OthersMeter), CPU steal and the reference speed (HostGauge)."""
 
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import psutil
+
+from perseus.telemetry.speed import reference_speed
+from perseus.telemetry.steal import PROC_STAT, StealReading, read_steal
 
 SERVER_NAMES = ("tritonserver", "triton_python_backend_stub")
 PERSEUS_MARKERS = ("-m perseus", "bin/perseus", "perseus.serving.inprocess_worker")
@@ -107,6 +112,27 @@ class OthersMeter:
         elapsed = time.monotonic() - self._start
         own = self._own_s() - self._own
         return max(0.0, (_busy_s() - self._busy - own) / elapsed) if elapsed > 0 else 0.0
+
+
+class HostGauge(Protocol):
+    """What a trial reads of its host at its start and end besides others' CPU."""
+
+    def steal(self) -> StealReading: ...  # CPU steal so far (telemetry.steal)
+
+    def speed_ops_s(self) -> float: ...  # the reference workload's speed now (telemetry.speed)
+
+
+@dataclass(frozen=True)
+class LocalHost:
+    """This host: /proc/stat (or `stat`, a file a test writes) and the reference workload run here."""
+
+    stat: Path = PROC_STAT
+
+    def steal(self) -> StealReading:
+        return read_steal(self.stat)
+
+    def speed_ops_s(self) -> float:
+        return reference_speed()
 
 
 def check_host(sample_s: float = 1.0, target_ports: Iterable[int] = ()) -> HostCheck:
