@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from perseus.config import ServerConfig
 from perseus.core.errors import ConfigError
@@ -17,6 +18,7 @@ from perseus.experiments import profile
 from perseus.experiments.blocks import SET, block_order
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import experiment_results
+from perseus.report import render_results
 from perseus.store import Store, TrialKey
 from perseus.store.summary import SPEED_END, SPEED_START
 from tests.unit.fake_server import FakeSession, replay_session, run_on
@@ -135,6 +137,16 @@ def test_each_block_reads_the_pair_against_its_own_lambda_alone(tmp_path: Path) 
     (group,) = profile.groups(exp)
     assert orders == [tuple(block_order(run_id, group, n)) for n in (1, 2, 3)]
     assert all(sorted(o) == sorted((KA, KB, SET)) for o in orders)
+
+
+def test_the_report_shows_each_block_with_the_host_speed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "results.db")
+    run_id, _ = run_on(store, _exp(blocks=2), _sessions())
+    console = Console(width=160, record=True, force_terminal=False)
+    render_results(experiment_results(store, run_id), console)
+    text = console.export_text()
+    assert "Blocks: λ alone and shared capacity measured together" in text
+    assert "1,000 (moved 15%)" in text  # block 2: its λ alone at 1000 ops/s, its pair at 1150
 
 
 def test_two_blocks_give_their_median_and_range(tmp_path: Path) -> None:

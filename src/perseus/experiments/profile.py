@@ -83,11 +83,14 @@ class ProfileSettings(Strict):
     order: Literal["sequential", "interleaved"] = Field(
         default="sequential",
         description="sequential: every λ alone, then every co-location against them; interleaved: each "
-        "co-location in `blocks` blocks, each measuring λ alone of its members and the set together in a "
-        "random order, its shared capacity against that block's own λ alone (experiments/blocks.py)",
+        "co-location in `blocks` blocks of λ alone of its members and the set together, in a random order "
+        "per block, each block's shared capacity against its own λ alone",
     )
     blocks: int | None = Field(
-        default=None, ge=2, le=20, description="order: interleaved: blocks per co-location (2 or more)"
+        default=None,
+        ge=2,
+        le=20,
+        description="order: interleaved: blocks per co-location; its shared capacity is their median",
     )
 
     @field_validator("mixes")
