@@ -22,6 +22,7 @@ by --db (by default the user's results store), so `perseus report RUN` shows wha
 """
 
 import argparse
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -99,16 +100,18 @@ def one_pass(
     assert isinstance(found, Findings)
     profile = found.profile
     lam = {m: p.shared_rps.value for m, p in profile.models.items()}
-    (point,) = [c for c in profile.colocations if len(c.models) == 2]
+    # No point: no rate met both SLAs (a host too busy, an SLA too tight): said as NaN, not a crash.
+    points = [c.efficiency.value for c in profile.colocations if len(c.models) == 2 and c.rates_rps]
     each = [b.efficiency for b in found.blocks if b.efficiency is not None]
-    return Pass(lam, point.efficiency.value, each, minutes, len(store.trials(run_id)))
+    return Pass(lam, points[0] if points else math.nan, each, minutes, len(store.trials(run_id)))
 
 
 def measured_again(values: list[float]) -> float:
     """The median, over passes, of |e − mean of the other passes' e| / that mean (capacity.repeat_checks);
     NaN with a single pass."""
+    values = [v for v in values if math.isfinite(v)]
     if len(values) < 2:
-        return float("nan")
+        return math.nan
     errors = []
     for i, value in enumerate(values):
         rest = statistics.fmean(values[:i] + values[i + 1 :])

@@ -198,3 +198,29 @@ def test_interleaved_settings_errors_are_one_line() -> None:
         parse_experiment({**base, "profile": {"machine": "x", "order": "interleaved", "blocks": 1}}, "f")
     with pytest.raises(ConfigError, match=r"profile\.order"):
         parse_experiment({**base, "profile": {"machine": "x", "order": "random"}}, "f")
+
+
+def test_a_model_no_block_finds_a_rate_for_is_said_unmet(tmp_path: Path) -> None:
+    """A 150 ms sleeper never meets p95 ≤ 100 ms: no block finds its λ alone nor a rate for the pair, so
+    no block has an e and the profile says the model's SLA is unmet (the planner cannot place it)."""
+    exp = parse_experiment(
+        {
+            "name": "p",
+            "kind": "profile",
+            "models": [A, "synthetic-sleep:service_ms=150"],
+            "search": SEARCH,
+            "sla": "p95=100ms",
+            "profile": {"machine": "gcp-n2-standard-2", "order": "interleaved", "blocks": 2},
+        },
+        "test",
+    )
+    store = Store(tmp_path / "results.db")
+    run_id, phases = run_on(store, exp, _sessions())
+    assert phases.labels == profile.plan(exp)
+    results = experiment_results(store, run_id)
+    found = results.findings
+    assert isinstance(found, profile.Findings)
+    assert [b.efficiency for b in found.blocks] == [None, None]
+    assert found.profile.colocations == ()
+    assert dict(found.profile.unmet) == {KB: "p95=100ms"}
+    assert set(found.profile.models) == {KA}

@@ -142,6 +142,7 @@ class Block:
     speed_ops_s: float | None  # the median of its trials' host speed; None: not recorded
     speed_moved: float | None  # its trials' fastest speed / slowest − 1
     lowest_tried: float | None = None  # no rate met every SLA: the lowest Σ r/λ its search tried
+    searched: tuple[str, ...] = ()  # the members it searched alone (λ found or not)
 
     @property
     def drifted(self) -> bool:
@@ -161,6 +162,7 @@ class Blocks(Generic[G]):
     alone: dict[str, Peak]
     blocks: list[Block]
     first_alone: dict[str, Placement]  # each model's first block alone (its memory is read there)
+    searched: frozenset[str] = frozenset()  # the models some block searched alone (found λ or not)
 
 
 def analyze_blocks(
@@ -204,7 +206,8 @@ def analyze_blocks(
     for block in every:
         for key, found in block.alone.items():
             alone.setdefault(key, []).append(found)
-    return Blocks(points, infeasible, {k: combined(p) for k, p in alone.items()}, every, first)
+    searched = frozenset(key for block in every for key in block.searched)
+    return Blocks(points, infeasible, {k: combined(p) for k, p in alone.items()}, every, first, searched)
 
 
 def _block(
@@ -244,6 +247,7 @@ def _block(
         statistics.median(speeds) if speeds else None,
         max(speeds) / min(speeds) - 1 if speeds and min(speeds) > 0 else None,
         lowest,
+        tuple(key for key in group.shares if rows[key]),
     )
 
 

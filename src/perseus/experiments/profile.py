@@ -415,7 +415,7 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
     rest += interleaved.infeasible
     points = tuple(point for _, _, point in colocated) + tuple(rest)
     searched = [k for k in keys if trials_of(trials, dedicated(exp, k, None, repeat), PEAK)]
-    searched += [k for k in interleaved.first_alone if k not in searched]
+    searched += [k for k in keys if k in interleaved.searched and k not in searched]
     unmet = {k: sla_text(exp, k) for k in searched if k not in peaks}
     machine = MachineProfile(exp.profile.machine, models, points, unmet=unmet)
     return _Pass(machine, peaks, solo, colocated, interleaved.blocks)
