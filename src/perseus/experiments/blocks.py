@@ -102,8 +102,9 @@ def run_blocks(
             with lab.serve(where, (alone(exp, item),)) as server:
                 try:
                     (name,) = where.names
-                    # Where an earlier block measured it, its search starts there: no closed-loop look.
-                    known[item] = peak_of(server, name, start=known.get(item))
+                    # Where an earlier block measured it (or the file sets a start), its search starts
+                    # there: no closed-loop look first.
+                    known[item] = peak_of(server, name, start=known.get(item) or exp.search.start_rps)
                     found[item].append(known[item])
                 except SlaNotMetError as exc:
                     lab.status(f"{item} alone (block {block}): {exc}")
