@@ -49,9 +49,9 @@ METHODS: dict[str, dict[str, Any]] = {
         "profile": {"order": "interleaved", "blocks": BLOCKS},
     },
 }
-ZOO = {"models": "efficientnet_b0,googlenet", "sla": "p95=100ms", "trial": {}}
+ZOO: dict[str, Any] = {"models": "efficientnet_b0,googlenet", "sla": "p95=100ms", "trial": {}}
 # Two small synthetic models sharing the CPU, trials of 1.5-3 s and an SLA their λ sits well inside.
-SYNTHETIC = {
+SYNTHETIC: dict[str, Any] = {
     "models": "synthetic-cpu:dim=1024:layers=10,synthetic-cpu:dim=1024:layers=6",
     "sla": "p90=50ms",
     "trial": {"warmup_s": 0.5, "min_duration_s": 1.5, "max_duration_s": 3},
