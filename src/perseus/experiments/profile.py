@@ -230,10 +230,12 @@ def _rates_at(group: Group, peaks: Mapping[str, float]) -> tuple[float, dict[str
 def run(experiment: ExperimentBase, lab: Lab) -> None:
     """`repeats` whole passes, one after another: each measures every λ alone, then every co-location
     against that pass's λ, so a co-location's Σ r/λ compares rates measured within the same hour (a host's
-    speed drifts over hours) and the passes' spread says how well the profile repeats."""
+    speed drifts over hours) and the passes' spread says how well the profile repeats. `order:
+    interleaved`: each co-location's blocks come first (experiments.blocks), each against its own λ alone
+    measured minutes apart; the solo stage then searches only what they did not."""
     exp = _settings(experiment)
     for repeat in repeats(exp):
-        # Interleaved: the blocks first, and a model's λ alone as configured is its blocks' (their centre).
+        # A model's λ alone as configured is then its blocks' (their centre), for choosing its best setting.
         by_blocks = lab.each(
             _blocked(exp, repeat), partial(run_blocks, exp, lab, exp.profile.blocks or 0, repeat)
         )
