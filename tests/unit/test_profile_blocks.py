@@ -68,7 +68,8 @@ class _BlockSession(FakeSession):
 
     def trial(self, store: Store, run_id: int, name: str, *rest: Any) -> None:
         key = TrialKey.from_json(rest[3]["key"])
-        where = (int(key.placement.setting["block"]), key.placement.role == "dedicated")
+        block = key.placement.setting.get("block", 1)  # the solo stage's servers: as block 1's
+        where = (int(str(block)), key.placement.role == "dedicated")
         self.slowdown = SLOW[where]
         speed = SPEED.get(where, 800.0)
         if self.stop_after is not None:
@@ -224,3 +225,17 @@ def test_a_model_no_block_finds_a_rate_for_is_said_unmet(tmp_path: Path) -> None
     assert found.profile.colocations == ()
     assert dict(found.profile.unmet) == {KB: "p95=100ms"}
     assert set(found.profile.models) == {KA}
+
+
+def test_with_knob_settings_the_solo_stage_searches_only_them(tmp_path: Path) -> None:
+    """The blocks measure each model alone as configured; the solo stage after them searches only the
+    further settings (and confirms each model's best), not as configured once more."""
+    found, _, _, _ = _run(tmp_path, _exp(blocks=2, solo=[{"instances": 2}]))
+    _, phases = run_on(Store(tmp_path / "again.db"), _exp(blocks=2, solo=[{"instances": 2}]), _sessions())
+    assert len(phases.labels) == 2 * 3 + 2 + 2  # 2 blocks of 3 steps, 2 models at instances=2, 2 confirms
+    assert [p for p in phases.labels if p.startswith("dedicated")] == [
+        "dedicated synthetic-sleep (instances=2)",
+        "dedicated synthetic-sleep-2 (instances=2)",
+    ]
+    # As configured: its two blocks' λ alone, 73.125 each (block 1 and 2 unslowed, as above).
+    assert found.solo[KA]["defaults"].total_rps == 73.125
