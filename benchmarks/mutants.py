@@ -12,8 +12,9 @@ as file:line and the change. docs/mutants.md records runs and the triage of thei
     make mutants                       (installs mutmut into .venv on first use)
     .venv/bin/python benchmarks/mutants.py [--max-children 2] [--report-only]
 
-Timeouts count CPU seconds (`timeout_multiplier` × a mutant's tests' own time), so a contended host
-slows a run but does not turn slow mutants into false kills.
+Timeouts count CPU seconds (`timeout_multiplier` × a mutant's tests' own time), but mutmut also stops a
+mutant at half that limit in wall time: on a loaded host a slow mutant can time out without looping, so
+`--again --timeouts` tests those again (on a quieter host) with the survivors.
 """
 
 import argparse
@@ -150,6 +151,13 @@ def main() -> None:
         help="test again only the mutants the last run did not kill (tests added since cannot revive a\n"
         "killed mutant of unchanged code); report them merged with its kills",
     )
+    parser.add_argument(
+        "--timeouts",
+        action="store_true",
+        help="with --again, also test again the mutants the last run killed by a timeout: mutmut also\n"
+        "stops a mutant at half its CPU limit in wall time, so on a loaded host a slow mutant can\n"
+        "time out without looping",
+    )
     args = parser.parse_args()
     os.chdir(ROOT)  # mutmut's helpers read pyproject.toml and mutants/ relative to the working directory
     saved = ROOT / "mutants" / "verdicts.json"
@@ -160,8 +168,12 @@ def main() -> None:
         return
     before = json.loads(saved.read_text()) if args.again else {}
     # Mutants the last run left unchecked (an interrupted run) stay so: --again retests its verdicts only.
+    again = {"timeout"} if args.timeouts else set()
     retest = [
-        n for statuses in before.values() for n, s in statuses.items() if s not in KILLED | {"not checked"}
+        n
+        for statuses in before.values()
+        for n, s in statuses.items()
+        if s not in (KILLED - again) | {"not checked"}
     ]
     if args.again and not retest:
         sys.exit("nothing to test again: the last run killed every mutant")
