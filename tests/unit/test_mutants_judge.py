@@ -2,13 +2,14 @@
 docs/mutants.md) found no other unit test pinned."""
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from perseus.core.histogram import encode, histogram_of, new_histogram
-from perseus.core.reasons import DOUBTS, Reason, Why
+from perseus.core.reasons import DOUBTS, REPLACED, RETRY_RULE, Reason, Why
 from perseus.store import TrialRow, TrialSummary
-from perseus.store.judge import doubtful, latency_ms, probes
+from perseus.store.judge import Verdict, doubtful, judge, judged, latency_ms, probes
 from tests.unit.trial_rows import MS, measured_row
 
 
@@ -42,3 +43,53 @@ def test_pooled_histograms_holding_nothing_give_no_latency() -> None:
     assert math.isnan(latency_ms(rows, "a", 95.0))
     full = [_row("valid", a={"histogram": encode(histogram_of([10 * MS] * 20))})] * 2
     assert latency_ms(full, "a", 95.0) == pytest.approx(10.0, rel=0.01)  # HDR: 3 significant digits
+
+
+def test_a_probe_whose_every_attempt_failed_is_refused_as_a_server_fault() -> None:
+    failed = replace(
+        measured_row(1, [10.0] * 100), status="failed", reasons=(Reason(Why.SERVER_FAULT, "boom"),)
+    )
+    assert judge([failed, failed], ["a"]) == Verdict(
+        False, "failed: boom", 0, {}, refused=frozenset({Why.SERVER_FAULT})
+    )
+
+
+def test_a_tenants_percentiles_are_read_at_their_ranks_and_its_need_kept() -> None:
+    # Latencies 1, 2, …, 100 ms under p99 ≤ 200 ms: p95 = 95 ms and p99 = 99 ms (HDR: 3 significant
+    # digits); a p99 needs 500 latencies (core.sla), so 100 are too few, whatever the latencies say.
+    row = measured_row(1, [float(i) for i in range(1, 101)], sla="p99=200ms")
+    verdict = judge([row], ["a"])
+    a = verdict.tenants["a"]
+    assert (a.requests, a.need, a.met) == (100, 500, True)
+    assert a.p95_ms == pytest.approx(95.0, abs=0.05) and a.latency_ms == pytest.approx(99.0, abs=0.05)
+    assert not verdict.feasible and verdict.refused == frozenset({Why.TOO_FEW_LATENCIES})
+    assert verdict.detail == "too few requests to judge a's p99 ≤ 200 ms: 100 (need 500)"
+
+
+def test_an_overload_and_a_late_generator_in_every_attempt_both_refuse() -> None:
+    late = Reason(Why.GENERATOR_BEHIND, "generator fell behind")
+    over = Reason(Why.OVERLOADED, "overloaded")
+    rows = [
+        measured_row(1, [10.0] * 100, "invalid", (over, late)),
+        measured_row(2, [10.0] * 100, "invalid", (late,), 1),
+    ]
+    verdict = judge(rows, ["a"])
+    assert verdict.refused == frozenset({Why.OVERLOADED, Why.GENERATOR_BEHIND})
+    assert verdict.detail == "overloaded; generator fell behind (2 attempts together)"
+    assert verdict.attempts == 2 and set(verdict.tenants) == {"a"}
+
+
+def test_a_miss_names_its_tenant_and_a_doubt_alone_flags_a_pass() -> None:
+    missed = judge([measured_row(1, [150.0] * 100)], ["a"])
+    assert (missed.feasible, missed.missed, missed.attempts) == (False, ("a",), 1)
+    unstable = measured_row(1, [10.0] * 100, "invalid", (Reason(Why.UNSTABLE, "unstable"),))
+    passed = judge([unstable], ["a"])
+    assert (passed.feasible, passed.flagged, passed.detail) == (True, True, "ok (flagged: unstable)")
+
+
+def test_a_probe_stored_before_pooling_is_judged_on_its_last_attempt_alone() -> None:
+    rows = [
+        replace(measured_row(i + 1, [10.0 * (i + 1)] * 100, attempt=i), spec={RETRY_RULE: REPLACED})
+        for i in range(3)
+    ]
+    assert [r.id for r in judged(rows)] == [3]
