@@ -19,6 +19,7 @@ from perseus.experiments.placements import dedicated
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
+from perseus.planner.pair_choice import least_part
 from perseus.planner.problem import MachineType, Plan, Problem, Tenant
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Store, TrialRow
@@ -182,12 +183,6 @@ def model_refs(profiles: Iterable[MachineProfile]) -> dict[str, str]:
             refs.setdefault(key, key)
             refs.setdefault(model.spec, key)
     return refs
-
-
-def least_part(sla: str, validate_s: float) -> float:
-    """The least req/s of a tenant one machine may serve: what gives its SLA percentile the latencies it
-    needs within a validation's measured seconds (a finer part could not be judged)."""
-    return parse_sla(sla).min_samples / validate_s
 
 
 ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
