@@ -20,18 +20,18 @@ from perseus.planner.pair_choice import (
 from perseus.planner.problem import Plan, PlannedMachine, Tenant
 from tests.unit.planner_cases import GIB, SLA, machine_profile
 
-# Four models, λ 100 req/s each. Works (r/λ): a 0.2, b 0.2, c 0.1, d 0.35. Memory (GiB): a 0.7, b 0.2,
-# c 0.4, d 0.4, on machines with 1 GiB for the tenants. At the cautious κ 0.5 a pair fits when its works
-# add to ≤ 0.5 and its memory to ≤ 1:
+# Four models, λ 100 req/s each. Works (r/λ): a 0.2, b 0.2, c 0.1, d 0.45. Memory (GiB): a 0.7, b 0.2,
+# c 0.4, d 0.4, on machines with 1 GiB for the tenants. At the cautious κ 0.4 a pair fits when its works
+# add to ≤ 0.6 and its memory to ≤ 1:
 #   a+b 0.4 work, 0.9 GiB: fits     a+c 1.1 GiB, a+d 1.1 GiB: never (memory)
-#   b+c 0.3, 0.6 GiB: fits          b+d 0.55 work: not at κ 0.5
-#   c+d 0.45, 0.8 GiB: fits         three models: Σ work + 3 × 0.5 > 1, never
+#   b+c 0.3, 0.6 GiB: fits          b+d 0.65 work: not at κ 0.4
+#   c+d 0.55, 0.8 GiB: fits         three models: Σ work + 3 × 0.4 > 1, never
 # So the pairs that may share form the path a–b–c–d, whose one perfect matching is {a+b, c+d}: the only
 # plan of 2 machines (4 alone is the dedicated one). No tenant is cut over machines (its least part is its
 # rate), so a pair shares with all of both its tenants or not at all.
 LAM = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 100.0}
 MEMORY = {"a": 0.7, "b": 0.2, "c": 0.4, "d": 0.4}
-RATES = {"a": 20.0, "b": 20.0, "c": 10.0, "d": 35.0}
+RATES = {"a": 20.0, "b": 20.0, "c": 10.0, "d": 45.0}
 DEMAND = Demand(tuple(Tenant(f"{m}-1", m, r, SLA, r) for m, r in RATES.items()), "n2", 1.0, 1.0 * GIB)
 
 
@@ -54,7 +54,7 @@ def run(kappa: dict[Pair, float]) -> tuple[object, list[tuple[Pair, ...]]]:
 def test_only_the_pairs_the_plan_co_locates_are_measured() -> None:
     # Every pair measured good (κ 0.1; b+d's 0.1 too, which would let b+d share: never read, never
     # measured). Round 1: {a+b, c+d}, 2 machines. Round 2 plans with a+b and c+d at 0.1 (loads 0.5 and
-    # 0.55): still the only 2-machine plan (1 machine would hold all four: 0.85 + six pair terms > 1),
+    # 0.65): still the only 2-machine plan (1 machine would hold all four: 0.85 + six pair terms > 1),
     # and it co-locates no pair not measured: done, 2 of the 6 pairs measured.
     choice, measured = run(
         {p: 0.1 for p in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d")]}
@@ -67,8 +67,8 @@ def test_only_the_pairs_the_plan_co_locates_are_measured() -> None:
 
 
 def test_a_pair_that_turns_out_bad_changes_the_plan_and_a_new_pair_is_measured() -> None:
-    # a+b and c+d measured bad (κ 0.9): a+b's load 0.4 + 0.9 = 1.3, c+d's 0.45 + 0.9 = 1.35, neither fits.
-    # Round 2: the one pair left that may share is b+c (0.3 + 0.5 = 0.8 at the cautious κ): {b+c}, a, d,
+    # a+b and c+d measured bad (κ 0.9): a+b's load 0.4 + 0.9 = 1.3, c+d's 0.55 + 0.9 = 1.45, neither fits.
+    # Round 2: the one pair left that may share is b+c (0.3 + 0.4 = 0.7 at the cautious κ): {b+c}, a, d,
     # 3 machines, and b+c is measured. Round 3: b+c measured at 0.2 (0.5): the same plan, done.
     choice, measured = run({("a", "b"): 0.9, ("c", "d"): 0.9, ("b", "c"): 0.2})
     assert measured == [(("a", "b"), ("c", "d")), (("b", "c"),)]
@@ -115,7 +115,7 @@ def test_rounds_stop_where_a_round_is_not_measured() -> None:
 
 def test_round_one_reads_no_measured_pair() -> None:
     # A profile holding every pair (the store of a resumed run) plans round 1 as if none were measured:
-    # b+d at κ 0 would share (0.55 + 0 ≤ 1), but it is not measured before round 1, so it is at 0.5.
+    # b+d at κ 0 would share (0.65 + 0 ≤ 1), but it is not measured before round 1, so it is at 0.4.
     everything = truth({("b", "d"): 0.0, ("a", "b"): 0.1, ("c", "d"): 0.1})
     first = next_round(DEMAND, everything, set(), 1)  # type: ignore[arg-type]
     assert first.pairs == (("a", "b"), ("c", "d"))
@@ -123,13 +123,13 @@ def test_round_one_reads_no_measured_pair() -> None:
 
 def test_the_cautious_bound_is_taken_for_every_pair_not_measured() -> None:
     # a+b measured at 0.2 and c+d at −0.1 (a gain). The least squares would give a+c p_a + p_c = 0.05 (it
-    # is 0.1 + (−0.05)); the choice takes 0.5. b+d measured in the profile but not among `measured`: 0.5.
+    # is 0.1 + (−0.05)); the choice takes 0.4. b+d measured in the profile but not among `measured`: 0.4.
     profile = truth({("a", "b"): 0.2, ("c", "d"): -0.1, ("b", "d"): 0.0})
     model = cautious(profile, {("a", "b"), ("c", "d")})  # type: ignore[arg-type]
     assert model.kappa[("a", "b")] == pytest.approx(0.2)
     assert model.kappa[("c", "d")] == pytest.approx(-0.1)
-    assert CAUTIOUS_KAPPA == 0.5
-    assert model.kappa[("a", "c")] == model.kappa[("b", "d")] == model.kappa[("a", "d")] == 0.5
+    assert CAUTIOUS_KAPPA == 0.4
+    assert model.kappa[("a", "c")] == model.kappa[("b", "d")] == model.kappa[("a", "d")] == 0.4
     assert model.measured == {("a", "b"), ("c", "d")}
 
 

@@ -15,18 +15,19 @@ from perseus.experiments.fleet import fleet_of
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.planner.solve import answer
+from perseus.report.kinds import profile as report
 from perseus.store import Store
 from tests.unit.fake_server import replay_session, run_on
 from tests.unit.test_kinds import CPU, CPU2, FAST, QUICK
 
 # λ alone on fake_server (test_profile_kind works them out): the sleeper 74.375 req/s, each CPU-bound
 # model 462.5. Works: the sleeper 15/74.375 = 0.2017, synthetic-cpu 92.5/462.5 = 0.2, synthetic-cpu-2
-# 300/462.5 = 0.6486. At the cautious κ 0.5 only sleeper + synthetic-cpu fits one machine (0.4017 + 0.5 ≤
-# 1); synthetic-cpu-2 beside either is 0.85 + 0.5 > 1. Round 1's plan: {sleeper + synthetic-cpu},
+# 300/462.5 = 0.6486. At the cautious κ 0.4 only sleeper + synthetic-cpu fits one machine (0.4017 + 0.4 ≤
+# 1); synthetic-cpu-2 beside either is 0.85 + 0.4 > 1. Round 1's plan: {sleeper + synthetic-cpu},
 # {synthetic-cpu-2}, 2 machines (3 alone). That pair measures e ≈ 2 on fake_server (the sleeper takes no
-# CPU): κ ≈ −1, a gain. Round 2: all three on one machine would be 1.0503 + 0.5 + 0.5 − 0.2 (the gain,
-# its slope 1 × the lesser work 0.2) = 1.85 > 1, and any other 2-machine plan puts synthetic-cpu-2 beside
-# a model at 0.5: the same plan, no pair not measured. 1 pair of 3 searched.
+# CPU): κ ≈ −1, a gain. Round 2: all three on one machine would be 1.0503 + 0.4 + 0.4 − 0.2 (the gain,
+# its slope 1 × the lesser work 0.2) = 1.65 > 1, and any other 2-machine plan puts synthetic-cpu-2 beside
+# a model at 0.4: the same plan, no pair not measured. 1 pair of 3 searched.
 FLEET = {
     "name": "fleet",
     "profiles": ["p"],
@@ -91,6 +92,20 @@ def test_pairs_auto_searches_only_the_pairs_the_fleet_plan_needs(tmp_path: Path)
     assert [sorted(c.models) for c in pairs] == [["synthetic-cpu", "synthetic-sleep"]]
     assert pairs[0].efficiency.value == pytest.approx(2.0)
 
+    # The report: every pair, measured in which round and why, or never needed; each round's plan.
+    (table,) = [t for t in report.tables(found) if t.key == "pairs"]
+    assert table.title == "Pairs measured (pairs: auto): 1 of 3"
+    assert [[c.text for c in row] for row in table.rows] == [
+        ["synthetic-cpu + synthetic-cpu-2", "1", "never needed", "no round's plan co-located it"],
+        ["synthetic-cpu + synthetic-sleep", "1", "round 1", "co-located by round 1's plan"],
+        ["synthetic-cpu-2 + synthetic-sleep", "1", "never needed", "no round's plan co-located it"],
+    ]
+    # 2 machines of gcp-n2-standard-2 at 0.097118 $/h: 0.194.
+    assert table.notes[0].text == (
+        "Plans (pairs not measured at κ 0.4): round 1: 2 machines, 0.194 $/h, measures "
+        "synthetic-cpu+synthetic-sleep; round 2: 2 machines, 0.194 $/h, no pair not measured."
+    )
+
     # Resumed: the rounds are chosen again from the stored trials, and nothing is measured
     # (replay_session raises on any trial not stored).
     assert run_on(store, exp, replay_session, run_id)[0] == run_id
@@ -100,7 +115,12 @@ def test_pairs_auto_searches_only_the_pairs_the_fleet_plan_needs(tmp_path: Path)
     # synthetic-cpu-2 is in no measured pair, so its pairs get the worst κ measured, max(0, −1) = 0. All
     # three on one machine: 1.0503 + 0 + 0 − 0.2 (the gain) = 0.85 ≤ 1: one machine, flagged.
     plan = PlanFile.model_validate(FLEET)
-    planned = answer(fleet_of(plan, store).problem)
+    from_store = fleet_of(plan, store)
+    assert from_store.notes == [
+        f"profile run {run_id}: pairs: auto measured 1 of its 3 pairs (those its fleet's plan co-located); "
+        "a machine holding a pair not measured has its κ predicted, and is flagged"
+    ]
+    planned = answer(from_store.problem)
     (machine,) = planned.plan.machines
     assert set(machine.models) == {"synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2"}
     assert machine.predicted_load == pytest.approx(0.85, abs=0.01)

@@ -71,6 +71,8 @@ def read_profiles(
         if results.status != "done":
             notes.append(f"profile run {run_id} is {results.status}: planning from what it measured")
         mp = _machine_profile(store, run_id, results, ref.machine)
+        if isinstance(results.findings, profile_kind.Findings) and results.findings.choices:
+            notes.append(f"profile run {run_id}: {profile_kind.pairs_note(results.findings)}")
         runs.setdefault(mp.machine, []).append(run_id)
         found.setdefault(mp.machine, []).append(mp)
     profiles = {

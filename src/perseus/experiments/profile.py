@@ -76,7 +76,7 @@ class ProfileSettings(Strict):
         default=True,
         description="true: every pair of models sharing one server; auto: only the pairs the plan of "
         "`fleet` co-locates, in rounds (each plan made from the pairs measured so far, every other pair at "
-        "a cautious κ of 0.5) until it co-locates only measured pairs; false: none",
+        "a cautious κ of 0.4) until it co-locates only measured pairs; false: none",
     )
     fleet: Path | None = Field(
         default=None,
@@ -387,6 +387,16 @@ def _choices(
                 f"pairs: auto{where}: round {choice.rounds[-1].number}'s pairs are not all measured yet"
             )
     return found
+
+
+def pairs_note(found: Findings) -> str:
+    """What a plan should know of a profile measured with pairs: auto."""
+    measured = {p for choice in found.choices for p in choice.measured}
+    every = len(found.profile.models) * (len(found.profile.models) - 1) // 2
+    return (
+        f"pairs: auto measured {len(measured)} of its {every} pairs (those its fleet's plan co-located); "
+        "a machine holding a pair not measured has its κ predicted, and is flagged"
+    )
 
 
 def _replayed(
