@@ -106,6 +106,25 @@ def test_pairs_auto_searches_only_the_pairs_the_fleet_plan_needs(tmp_path: Path)
         "synthetic-cpu+synthetic-sleep; round 2: 2 machines, 0.194 $/h, no pair not measured."
     )
 
+    # The fleet file changed since: the rounds replayed now (every tenant at 3× its rate: each model
+    # fills most of a machine, no two fit together) choose nothing, and the pair measured says so.
+    heavier = {**FLEET, "tenants": [{**t, "rate": 3 * t["rate"]} for t in FLEET["tenants"]]}
+    fleet.write_text(yaml.safe_dump(heavier))
+    again = experiment_results(store, run_id).findings
+    assert isinstance(again, profile.Findings) and [r.pairs for r in again.choices[0].rounds] == [()]
+    (table,) = [t for t in report.tables(again) if t.key == "pairs"]
+    assert [c.text for c in table.rows[1]] == [
+        "synthetic-cpu + synthetic-sleep",
+        "1",
+        "measured",
+        "no round replayed now chose it",
+    ]
+    fleet.unlink()  # gone: the report still reads, and says why it has no rounds
+    gone = experiment_results(store, run_id)
+    assert isinstance(gone.findings, profile.Findings) and gone.findings.choices == ()
+    assert any("pairs: auto: the rounds cannot be replayed" in w for w in gone.warnings)
+    fleet.write_text(yaml.safe_dump(FLEET))
+
     # Resumed: the rounds are chosen again from the stored trials, and nothing is measured
     # (replay_session raises on any trial not stored).
     assert run_on(store, exp, replay_session, run_id)[0] == run_id

@@ -89,21 +89,20 @@ def pairs_table(found: Findings) -> TableData | None:
         return None
     models = sorted(found.profile.models)
     rows, notes = [], []
+    stored = {tuple(sorted(c.models)) for c in found.profile.colocations if len(c.models) == 2}
     for number, choice in enumerate(found.choices, start=1):
         chosen = choice.measured
         for a, b in itertools.combinations(models, 2):
             k = chosen.get((a, b))
-            rows.append(
-                [
-                    *plain(f"{a} + {b}", str(number)),
-                    Cell(f"round {k}", "good") if k is not None else Cell("never needed", "dim"),
-                    Cell(
-                        f"co-located by round {k}'s plan"
-                        if k is not None
-                        else "no round's plan co-located it"
-                    ),
-                ]
-            )
+            if k is not None and (a, b) not in stored:  # the run stopped before measuring it
+                said = [Cell(f"round {k}: not yet", "warn"), Cell(f"co-located by round {k}'s plan")]
+            elif k is not None:
+                said = [Cell(f"round {k}", "good"), Cell(f"co-located by round {k}'s plan")]
+            elif (a, b) in stored:  # the rounds replayed now differ from those run (the fleet file changed?)
+                said = [Cell("measured", "warn"), Cell("no round replayed now chose it")]
+            else:
+                said = [Cell("never needed", "dim"), Cell("no round's plan co-located it")]
+            rows.append([*plain(f"{a} + {b}", str(number)), *said])
         plans = "; ".join(
             f"round {r.number}: {r.machines} machines, {fmt.usd(r.usd_per_h)} $/h"
             + (
