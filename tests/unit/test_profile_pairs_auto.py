@@ -12,6 +12,7 @@ from perseus.core.errors import ConfigError
 from perseus.experiments import profile
 from perseus.experiments.analysis import trials_of
 from perseus.experiments.fleet import fleet_of
+from perseus.experiments.references import Source, check_experiment
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.planner.solve import answer
@@ -163,8 +164,16 @@ def test_a_fleet_naming_a_model_not_profiled_is_refused_before_measuring(tmp_pat
     fleet.write_text(
         yaml.safe_dump({**FLEET, "tenants": [{"model": "resnet50", "rate": 1, "sla": "p95=100ms"}]})
     )
+    # Said when the run's references are resolved (nothing stored, no server started), naming the key.
+    with pytest.raises(ConfigError) as caught:
+        check_experiment(_experiment(fleet), Source("p.yaml"))
+    assert str(caught.value).startswith("p.yaml: profile.fleet: the fleet's tenants name resnet50")
+    assert "not among the profile's models" in str(caught.value)
+    # And by the kind itself, before it measures anything (a run resumed past the check, a fake lab).
     store = Store(tmp_path / "results.db")
     with pytest.raises(ConfigError, match="resnet50, not among the profile's models"):
         run_on(store, _experiment(fleet))
     (run,) = store.runs()
     assert store.trials(run.id) == []
+    with pytest.raises(ConfigError, match=r"p\.yaml: profile\.fleet: cannot read"):
+        check_experiment(_experiment(tmp_path / "missing.yaml"), Source("p.yaml"))

@@ -89,7 +89,7 @@ def demand_of(plan: PlanFile, machine: Machine, refs: Mapping[str, str]) -> Dema
     unknown = sorted({t.model for t in plan.tenants if t.model not in refs})
     if unknown:
         raise ConfigError(
-            f"profile.fleet: the plan's tenants name {', '.join(unknown)}, not among the profile's models "
+            f"the fleet's tenants name {', '.join(unknown)}, not among the profile's models "
             f"({', '.join(sorted(set(refs.values())))})"
         )
     tenants = tuple(
