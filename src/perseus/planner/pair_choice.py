@@ -1,7 +1,8 @@
 """Which pairs a profile measures when it measures only those a fleet's plan needs (`profile: {pairs: auto,
 fleet: FILE}`): the fleet planned on the one machine type profiled, from what is measured so far, every
 pair not measured yet at a cautious κ; the pairs that plan co-locates and that are not measured are the
-next round's. Rounds go on until a plan co-locates only measured pairs. Pure: the profile kind runs the
+next round's. Rounds go on until a plan co-locates only measured pairs (or one keeping every pair not
+measured apart costs as much). Pure: the profile kind runs the
 rounds while it measures, and its analysis replays them over the stored trials (the same rounds)."""
 
 import itertools
