@@ -45,10 +45,18 @@ PAIRS = [
 ]
 
 
-def _experiment(fleet: Path | None, pairs: object = "auto") -> profile.Settings:
+def _experiment(fleet: Path | None, pairs: object = "auto", repeats: int = 1) -> profile.Settings:
     section = {"machine": "gcp-n2-standard-2", "pairs": pairs, **({"fleet": str(fleet)} if fleet else {})}
     exp = parse_experiment(
-        {"name": "p", "kind": "profile", "models": [FAST, CPU, CPU2], **QUICK, "profile": section}, "test"
+        {
+            "name": "p",
+            "kind": "profile",
+            "models": [FAST, CPU, CPU2],
+            **QUICK,
+            "repeats": repeats,
+            "profile": section,
+        },
+        "test",
     )
     assert isinstance(exp, profile.Settings)
     return exp
@@ -148,6 +156,28 @@ def test_pairs_auto_searches_only_the_pairs_the_fleet_plan_needs(tmp_path: Path)
         "pair not measured, κ predicted: synthetic-cpu+synthetic-cpu-2, synthetic-cpu-2+synthetic-sleep"
         in machine.flags
     )
+
+
+def test_each_pass_chooses_its_pairs_from_its_own_measurements(tmp_path: Path) -> None:
+    # Pass 2 runs fake_server 25% slower: λ alone 55 (sleeper) and 370 req/s (test_profile_kind), works
+    # 15/55 = 0.27, 92.5/370 = 0.25, 300/370 = 0.81: sleeper + synthetic-cpu still fits at 0.4 (0.52 + 0.4),
+    # synthetic-cpu-2 beside either does not: the same pair, under pass 2's own placement (repeat=2).
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(FLEET))
+    store = Store(tmp_path / "results.db")
+    exp = _experiment(fleet, repeats=2)
+    run_id, _ = run_on(store, exp)
+    rows = store.trials(run_id)
+    for repeat in (1, 2):
+        searched = [
+            tuple(sorted(g.shares))
+            for g in profile.groups(exp, repeat)
+            if trials_of(rows, g.where, profile.CAPACITY)
+        ]
+        assert searched == [("synthetic-cpu", "synthetic-sleep")]
+    found = experiment_results(store, run_id).findings
+    assert isinstance(found, profile.Findings)
+    assert [c.measured for c in found.choices] == [{("synthetic-cpu", "synthetic-sleep"): 1}] * 2
 
 
 def test_pairs_auto_needs_a_fleet_and_a_fleet_needs_pairs_auto(tmp_path: Path) -> None:
