@@ -193,6 +193,8 @@ def _solo(exp: Settings) -> list[dict[str, Scalar] | None]:
 
 
 def plan(experiment: ExperimentBase) -> list[str]:
+    """The phases; with pairs: auto every pair is listed, the most it may measure (the progress bar ends
+    short of its end when the fleet's plan needs fewer)."""
     exp = _settings(experiment)
     return [
         label
