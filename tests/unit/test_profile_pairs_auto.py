@@ -185,6 +185,22 @@ def test_pairs_auto_needs_a_fleet_and_a_fleet_needs_pairs_auto(tmp_path: Path) -
         _experiment(None)
     with pytest.raises(ConfigError, match="pairs: auto needs a fleet"):
         _experiment(tmp_path / "fleet.yaml", True)
+    with pytest.raises(ConfigError, match="pairs: auto is measured in order: sequential only"):
+        parse_experiment(
+            {
+                "name": "p",
+                "kind": "profile",
+                "models": [FAST, CPU],
+                "profile": {
+                    "machine": "gcp-n2-standard-2",
+                    "pairs": "auto",
+                    "fleet": str(tmp_path / "fleet.yaml"),
+                    "order": "interleaved",
+                    "blocks": 2,
+                },
+            },
+            "test",
+        )
     # Without a fleet the stored spec is as before the setting existed (older runs resume).
     assert "fleet" not in _experiment(None, True).model_dump(mode="json")["profile"]
 

@@ -36,6 +36,8 @@ class Server(Protocol):
 
 
 class Lab(Protocol):
+    run_id: int  # the run measured: what a kind's random choices are seeded from (a resume draws the same)
+
     def phase(self, label: str) -> None:
         """The next phase of the kind's plan begins (progress)."""
         ...

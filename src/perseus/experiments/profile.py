@@ -5,7 +5,7 @@ listed (to check the capacity model's prediction for 3 or more tenants)."""
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -23,9 +23,10 @@ from perseus.config.experiment import ExperimentBase, Strict
 from perseus.config.plan import load_plan
 from perseus.config.prices import load_catalog
 from perseus.core.errors import ConfigError, SlaNotMetError
-from perseus.core.interval import Estimate
+from perseus.core.interval import Estimate, centre
 from perseus.core.names import unknown
 from perseus.experiments.analysis import Peak, combined, offered, peak, trials_of
+from perseus.experiments.blocks import INTERLEAVED, SEQUENTIAL, Block, analyze_blocks, labels, run_blocks
 from perseus.experiments.lab import Lab, RatesAt
 from perseus.experiments.placements import (
     PEAK,
@@ -94,6 +95,19 @@ class ProfileSettings(Strict):
         "capacity model's prediction, e.g. `[[resnet50, mobilenet_v2, googlenet]]`",
     )
 
+    order: Literal["sequential", "interleaved"] = Field(
+        default="sequential",
+        description="sequential: every λ alone, then every co-location against them; interleaved: each "
+        "co-location in `blocks` blocks of λ alone of its members and the set together, in a random order "
+        "per block, each block's shared capacity against its own λ alone",
+    )
+    blocks: int | None = Field(
+        default=None,
+        ge=2,
+        le=20,
+        description="order: interleaved: blocks per co-location; its shared capacity is their median",
+    )
+
     @field_validator("mixes")
     @classmethod
     def _between(cls, value: tuple[float, ...]) -> tuple[float, ...]:
@@ -102,17 +116,33 @@ class ProfileSettings(Strict):
         return tuple(sorted(set(value)))
 
     @model_validator(mode="after")
+    def _blocks_with_order(self) -> Self:
+        if self.order == INTERLEAVED and self.blocks is None:
+            raise ValueError("order: interleaved needs blocks: N (2 or more blocks per co-location)")
+        if self.order == SEQUENTIAL and self.blocks is not None:
+            raise ValueError("blocks: is read only with order: interleaved")
+        return self
+
+    @model_validator(mode="after")
     def _fleet(self) -> Self:
         if (self.pairs == "auto") != (self.fleet is not None):
             raise ValueError(
                 "profile: pairs: auto needs a fleet (a plan file), and a fleet needs pairs: auto"
             )
+        if self.pairs == "auto" and self.order == INTERLEAVED:
+            # Its rounds plan from the sequential pass's profile; interleaved blocks measure every pair.
+            raise ValueError("profile: pairs: auto is measured in order: sequential only")
         return self
 
     @model_serializer(mode="wrap")
     def _lean(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No `fleet` is left out: a run stored before it existed has the same spec (it resumes)."""
+        """`order: sequential` and no `fleet` are left out: a run stored before they existed has the same
+        spec (it resumes)."""
         data: dict[str, Any] = handler(self)
+        if data.get("order") == SEQUENTIAL:
+            del data["order"]
+        if data.get("blocks") is None:
+            data.pop("blocks", None)
         if data.get("fleet") is None:
             data.pop("fleet", None)
         return data
@@ -160,6 +190,7 @@ class Findings:
     peaks: dict[str, Peak]  # λ of each model alone, as configured
     solo: dict[str, dict[str, Peak]]  # by model: λ alone at each setting measured, by the setting's label
     colocated: list[tuple[Group, Peak, Colocation]]  # each co-location: its search and what it found
+    blocks: list[Block] = field(default_factory=list)  # order: interleaved: every block measured
     choices: tuple[Choice, ...] = ()  # pairs: auto: each pass's rounds of choosing pairs
 
 
@@ -200,11 +231,24 @@ def plan(experiment: ExperimentBase) -> list[str]:
         label
         for repeat in repeats(exp)
         for label in [
-            *(dedicated(exp, k, knobs, repeat).label() for knobs in _solo(exp) for k in exp.model_keys()),
+            *(label for g in _blocked(exp, repeat) for label in labels(g, exp.profile.blocks or 0)),
+            *(dedicated(exp, k, knobs, repeat).label() for knobs, k in _solo_items(exp)),
             *(confirm_label(k) for k in exp.model_keys() if exp.profile.solo),
-            *(g.where.label() for g in groups(exp, repeat)),
+            *(g.where.label() for g in groups(exp, repeat) if exp.profile.order == SEQUENTIAL),
         ]
     ]
+
+
+def _blocked(exp: Settings, repeat: int) -> list[Group]:
+    """The co-locations measured in interleaved blocks (experiments.blocks): all of them, or none."""
+    return groups(exp, repeat) if exp.profile.order == INTERLEAVED else []
+
+
+def _solo_items(exp: Settings) -> list[tuple[dict[str, Scalar] | None, str]]:
+    """The searches of the solo stage: each model at each setting, except (interleaved) as configured
+    for a model its blocks measure alone."""
+    blocked = {m for g in _blocked(exp, 1) for m in g.shares}
+    return [(k, m) for k in _solo(exp) for m in exp.model_keys() if k is not None or m not in blocked]
 
 
 def _rates_at(group: Group, peaks: Mapping[str, float]) -> tuple[float, dict[str, float]]:
@@ -218,12 +262,24 @@ def _rates_at(group: Group, peaks: Mapping[str, float]) -> tuple[float, dict[str
 def run(experiment: ExperimentBase, lab: Lab) -> None:
     """`repeats` whole passes, one after another: each measures every λ alone, then every co-location
     against that pass's λ, so a co-location's Σ r/λ compares rates measured within the same hour (a host's
-    speed drifts over hours) and the passes' spread says how well the profile repeats."""
+    speed drifts over hours) and the passes' spread says how well the profile repeats. `order:
+    interleaved`: each co-location's blocks come first (experiments.blocks), each against its own λ alone
+    measured minutes apart; the solo stage then searches only what they did not."""
     exp = _settings(experiment)
     demand = fleet_demand(exp)  # pairs: auto; a bad fleet file is said before anything is measured
     for repeat in repeats(exp):
-        solo = [(knobs, key) for knobs in _solo(exp) for key in exp.model_keys()]
+        # A model's λ alone as configured is then its blocks' (their centre), for choosing its best setting.
+        by_blocks = lab.each(
+            _blocked(exp, repeat), partial(run_blocks, exp, lab, exp.profile.blocks or 0, repeat)
+        )
+        measured: dict[str, list[float]] = {}
+        for one in by_blocks:
+            for key, rates in one.items():
+                measured.setdefault(key, []).extend(rates)
+        solo = _solo_items(exp)
         found = lab.each(solo, partial(_alone, exp, lab, repeat))
+        solo += [(None, key) for key, rates in measured.items() if rates]
+        found += [centre(rates) for rates in measured.values() if rates]
         peaks = {
             key: rps
             for (knobs, key), rps in zip(solo, found, strict=True)
@@ -239,10 +295,11 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
                 partial(_measure_pairs, exp, lab, repeat, peaks),
             )
             lab.status(_chosen(rounds, exp))
-        lab.each(
-            [g for g in groups(exp, repeat) if exp.profile.pairs != "auto" or len(g.shares) > 2],
-            partial(_shared, lab, peaks),
-        )
+        if exp.profile.order == SEQUENTIAL:
+            lab.each(
+                [g for g in groups(exp, repeat) if exp.profile.pairs != "auto" or len(g.shares) > 2],
+                partial(_shared, lab, peaks),
+            )
 
 
 def fleet_demand(exp: Settings) -> Demand | None:
@@ -335,9 +392,12 @@ def _split(parts: Mapping[str, float]) -> RatesAt:
     return lambda total: {t: total * part for t, part in parts.items()}
 
 
-def memory_alone(trials: list[TrialRow], exp: ExperimentBase, key: str, repeat: int = 1) -> float:
-    """The model's peak RSS alone (its server processes), over the λ search at its configured setting."""
-    where = dedicated(exp, key, None, repeat)
+def memory_alone(
+    trials: list[TrialRow], exp: ExperimentBase, key: str, repeat: int = 1, where: Placement | None = None
+) -> float:
+    """The model's peak RSS alone (its server processes), over the λ search at its configured setting
+    (`where`: on this placement, a block's)."""
+    where = where or dedicated(exp, key, None, repeat)
     (name,) = where.names
     rows = trials_of(trials, where, PEAK, tenant=name)
     return max((float(t.summary.usage.get(name, {}).get("rss_peak_bytes", 0.0)) for t in rows), default=0.0)
@@ -358,6 +418,7 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
         {k: combined(found) for k, found in searched.items() if found},
         {k: {label: p for one in passes for label, p in one.solo[k].items()} for k in exp.model_keys()},
         [found for one in passes for found in one.colocated],
+        [block for one in passes for block in one.blocks],
         _choices(exp, trials, [p.profile for p in passes], warnings),
     )
 
@@ -421,17 +482,23 @@ class _Pass:
     peaks: dict[str, Peak]  # by model: λ alone as configured
     solo: dict[str, dict[str, Peak]]  # by model and setting label (pass 2 on: "label · pass N")
     colocated: list[tuple[Group, Peak, Colocation]]
+    blocks: list[Block] = field(default_factory=list)
 
 
 def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str]) -> _Pass:
     """What one pass measured: λ alone at each setting, and each co-location against that pass's λ."""
     keys = exp.model_keys()
+    blocked = _blocked(exp, repeat)
+    interleaved = analyze_blocks(exp, trials, blocked, exp.profile.blocks or 0, repeat, warnings)
     measured: dict[str, list[tuple[dict[str, Scalar] | None, Peak]]] = {k: [] for k in keys}
     for knobs in _solo(exp):
         for key in keys:
             where = dedicated(exp, key, knobs, repeat)
             (name,) = where.names
-            found = peak(trials, where, PEAK, name, exp.search.how, f"{key} dedicated", tenant=name)
+            if knobs is None and blocked and any(key in g.shares for g in blocked):
+                found = interleaved.alone.get(key)
+            else:
+                found = peak(trials, where, PEAK, name, exp.search.how, f"{key} dedicated", tenant=name)
             if found is not None:
                 measured[key].append((knobs, found))
     suffix = f" · pass {repeat}" if repeat > 1 else ""
@@ -449,14 +516,14 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
             found.total,
             best.total,
             alone_setting(exp, key, knobs),
-            memory_alone(trials, exp, key, repeat),
+            memory_alone(trials, exp, key, repeat, interleaved.first_alone.get(key)),
             sla_text(exp, key),
             exp.models[keys.index(key)],
             gains,
         )
     colocated: list[tuple[Group, Peak, Colocation]] = []
     rest: list[Colocation] = []  # co-locations measured where no rate met every SLA
-    for group in groups(exp, repeat):
+    for group in groups(exp, repeat) if not blocked else []:  # interleaved: each block's own λ alone
         if any(m not in peaks for m in group.shares):
             continue
         found_at = peak(trials, group.where, CAPACITY, None, exp.search.how, group.where.label())
@@ -476,10 +543,14 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
             group.where.models, found_at.rates_rps, found_at.total.scaled(1 / start), group.mix
         )
         colocated.append((group, found_at, point))
+    colocated += interleaved.points
+    rest += interleaved.infeasible
     points = tuple(point for _, _, point in colocated) + tuple(rest)
     searched = [k for k in keys if trials_of(trials, dedicated(exp, k, None, repeat), PEAK)]
+    searched += [k for k in keys if k in interleaved.searched and k not in searched]
     unmet = {k: sla_text(exp, k) for k in searched if k not in peaks}
-    return _Pass(MachineProfile(exp.profile.machine, models, points, unmet=unmet), peaks, solo, colocated)
+    machine = MachineProfile(exp.profile.machine, models, points, unmet=unmet)
+    return _Pass(machine, peaks, solo, colocated, interleaved.blocks)
 
 
 def _confirmed_best(

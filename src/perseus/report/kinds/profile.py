@@ -132,15 +132,58 @@ def _capacity_cell(value: float) -> Cell:
     return Cell(fmt.ratio(value), "good" if value >= 1.0 else "bad" if value < 0.9 else "warn")
 
 
+def blocks_table(found: Findings) -> TableData | None:
+    """`order: interleaved`: each block of each co-location, in the order it ran, with the host's speed."""
+    if not found.blocks:
+        return None
+    rows = []
+    for block in found.blocks:
+        speed = fmt.MISSING if block.speed_ops_s is None else f"{block.speed_ops_s:,.0f}"
+        moved = "" if block.speed_moved is None else f" (moved {block.speed_moved:.0%})"
+        rows.append(
+            [
+                *plain(
+                    block.group,
+                    str(block.number),
+                    " → ".join(block.order),
+                    per_tenant({m: p.total_rps for m, p in block.alone.items()}, fmt.rate),
+                ),
+                _capacity_cell(block.efficiency)
+                if block.efficiency is not None
+                else Cell(fmt.MISSING, "dim"),
+                Cell(speed + moved, "warn" if block.drifted else None),
+            ]
+        )
+    return TableData(
+        "blocks",
+        "Blocks: λ alone and shared capacity measured together, in a random order per block",
+        ["co-location", "block", "order", "λ alone req/s", "shared capacity", "host speed ops/s"],
+        rows,
+        labels=2,
+        notes=[
+            Cell(
+                "Each block's shared capacity is Σ r/λ against that block's own λ alone; a co-location's is "
+                "the blocks' median, its interval their spread. Host speed: the median of the block's "
+                "trials' reference workload (ops/s); a block it moved more than 10% in is flagged.",
+                "dim",
+            )
+        ],
+    )
+
+
 def tables(findings: Any) -> list[TableData]:
     found = findings_of(findings, Findings)
     shown = [solo_table(found)] if found.solo else []
-    return shown + [t for t in (capacity_table(found), pairs_table(found)) if t is not None]
+    more = (capacity_table(found), blocks_table(found), pairs_table(found))
+    return shown + [t for t in more if t is not None]
 
 
 def searches(findings: Any) -> list[Peak]:
     found = findings_of(findings, Findings)
-    return list(found.peaks.values()) + [peak for _, peak, _ in found.colocated]
+    shown = list(found.peaks.values()) + [peak for _, peak, _ in found.colocated]
+    for block in found.blocks:  # every block's searches, each once
+        shown += [p for p in [*block.alone.values(), block.together] if p is not None and p not in shown]
+    return shown
 
 
 def headline(findings: Any) -> Headline | None:
