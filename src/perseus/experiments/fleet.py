@@ -19,6 +19,7 @@ from perseus.experiments.placements import dedicated
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
+from perseus.planner.pair_choice import least_part
 from perseus.planner.problem import MachineType, Plan, Problem, Tenant
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Store, TrialRow
@@ -70,6 +71,8 @@ def read_profiles(
         if results.status != "done":
             notes.append(f"profile run {run_id} is {results.status}: planning from what it measured")
         mp = _machine_profile(store, run_id, results, ref.machine)
+        if isinstance(results.findings, profile_kind.Findings) and results.findings.choices:
+            notes.append(f"profile run {run_id}: {profile_kind.pairs_note(results.findings)}")
         runs.setdefault(mp.machine, []).append(run_id)
         found.setdefault(mp.machine, []).append(mp)
     profiles = {
@@ -182,12 +185,6 @@ def model_refs(profiles: Iterable[MachineProfile]) -> dict[str, str]:
             refs.setdefault(key, key)
             refs.setdefault(model.spec, key)
     return refs
-
-
-def least_part(sla: str, validate_s: float) -> float:
-    """The least req/s of a tenant one machine may serve: what gives its SLA percentile the latencies it
-    needs within a validation's measured seconds (a finer part could not be judged)."""
-    return parse_sla(sla).min_samples / validate_s
 
 
 ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")

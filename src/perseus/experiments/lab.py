@@ -50,6 +50,11 @@ class Lab(Protocol):
 
     def status(self, text: str) -> None: ...
 
+    def trials(self) -> list[TrialRow]:
+        """The trials this run has stored so far: for a kind that chooses what to measure next by what it
+        measured (profile's `pairs: auto`), read as its analysis reads them."""
+        ...
+
     def each(self, items: Sequence[T], work: Callable[[T], R]) -> list[R]:
         """work(item) for each item, results in item order: placements that do not depend on each other
         (one after another on one host; side by side, one per node, on a Ray cluster). The first error

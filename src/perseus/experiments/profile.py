@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import (
@@ -19,7 +20,9 @@ from pydantic import (
 
 from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase, Strict
-from perseus.core.errors import SlaNotMetError
+from perseus.config.plan import load_plan
+from perseus.config.prices import load_catalog
+from perseus.core.errors import ConfigError, SlaNotMetError
 from perseus.core.interval import Estimate, centre
 from perseus.core.names import unknown
 from perseus.experiments.analysis import Peak, combined, offered, peak, trials_of
@@ -34,6 +37,8 @@ from perseus.experiments.placements import (
     placement,
     repeats,
 )
+from perseus.planner.capacity import Pair, pair
+from perseus.planner.pair_choice import Choice, Demand, choose, demand_of
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Placement, TrialRow
 from perseus.store.keys import Scalar
@@ -68,7 +73,17 @@ class ProfileSettings(Strict):
         description="more settings each model's λ alone is searched at; a machine holding one model alone "
         "uses its best",
     )
-    pairs: bool = Field(default=True, description="every pair of models sharing one server")
+    pairs: bool | Literal["auto"] = Field(
+        default=True,
+        description="true: every pair of models sharing one server; auto: only the pairs the plan of "
+        "`fleet` co-locates, in rounds (each plan made from the pairs measured so far, every other pair at "
+        "a cautious κ of 0.4) until it co-locates only measured pairs; false: none",
+    )
+    fleet: Path | None = Field(
+        default=None,
+        description="pairs: auto: the fleet plan file (e.g. plans/fleet-6cnn.yaml) whose plan says which "
+        "pairs are measured",
+    )
     mixes: tuple[float, ...] = Field(
         default=(0.5,),
         min_length=1,
@@ -108,14 +123,28 @@ class ProfileSettings(Strict):
             raise ValueError("blocks: is read only with order: interleaved")
         return self
 
+    @model_validator(mode="after")
+    def _fleet(self) -> Self:
+        if (self.pairs == "auto") != (self.fleet is not None):
+            raise ValueError(
+                "profile: pairs: auto needs a fleet (a plan file), and a fleet needs pairs: auto"
+            )
+        if self.pairs == "auto" and self.order == INTERLEAVED:
+            # Its rounds plan from the sequential pass's profile; interleaved blocks measure every pair.
+            raise ValueError("profile: pairs: auto is measured in order: sequential only")
+        return self
+
     @model_serializer(mode="wrap")
     def _lean(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """`order: sequential` is left out: a run stored before it existed has the same spec (it resumes)."""
+        """`order: sequential` and no `fleet` are left out: a run stored before they existed has the same
+        spec (it resumes)."""
         data: dict[str, Any] = handler(self)
         if data.get("order") == SEQUENTIAL:
             del data["order"]
         if data.get("blocks") is None:
             data.pop("blocks", None)
+        if data.get("fleet") is None:
+            data.pop("fleet", None)
         return data
 
 
@@ -162,6 +191,7 @@ class Findings:
     solo: dict[str, dict[str, Peak]]  # by model: λ alone at each setting measured, by the setting's label
     colocated: list[tuple[Group, Peak, Colocation]]  # each co-location: its search and what it found
     blocks: list[Block] = field(default_factory=list)  # order: interleaved: every block measured
+    choices: tuple[Choice, ...] = ()  # pairs: auto: each pass's rounds of choosing pairs
 
 
 def _settings(experiment: ExperimentBase) -> Settings:
@@ -194,6 +224,8 @@ def _solo(exp: Settings) -> list[dict[str, Scalar] | None]:
 
 
 def plan(experiment: ExperimentBase) -> list[str]:
+    """The phases; with pairs: auto every pair is listed, the most it may measure (the progress bar ends
+    short of its end when the fleet's plan needs fewer)."""
     exp = _settings(experiment)
     return [
         label
@@ -234,6 +266,7 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
     interleaved`: each co-location's blocks come first (experiments.blocks), each against its own λ alone
     measured minutes apart; the solo stage then searches only what they did not."""
     exp = _settings(experiment)
+    demand = fleet_demand(exp)  # pairs: auto; a bad fleet file is said before anything is measured
     for repeat in repeats(exp):
         # A model's λ alone as configured is then its blocks' (their centre), for choosing its best setting.
         by_blocks = lab.each(
@@ -255,8 +288,51 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
         if exp.profile.solo:
             chosen = [_best_knobs(key, solo, found) for key in exp.model_keys()]
             lab.each(chosen, partial(_confirm, exp, lab, repeat))
+        if demand is not None:
+            rounds = choose(
+                demand,
+                partial(_measured_so_far, exp, lab, repeat),
+                partial(_measure_pairs, exp, lab, repeat, peaks),
+            )
+            lab.status(_chosen(rounds, exp))
         if exp.profile.order == SEQUENTIAL:
-            lab.each(groups(exp, repeat), partial(_shared, lab, peaks))
+            lab.each(
+                [g for g in groups(exp, repeat) if exp.profile.pairs != "auto" or len(g.shares) > 2],
+                partial(_shared, lab, peaks),
+            )
+
+
+def fleet_demand(exp: Settings) -> Demand | None:
+    """pairs: auto: the fleet whose plan chooses the pairs, on this profile's machine type (else None)."""
+    if exp.profile.fleet is None:
+        return None
+    plan = load_plan(exp.profile.fleet)
+    # A tenant names a model by its spec or its name (as `perseus plan` reads them: fleet.model_refs).
+    refs = {t.model: k for k, t in zip(exp.model_keys(), exp.models, strict=True)}
+    refs.update({k: k for k in exp.model_keys()})
+    return demand_of(plan, load_catalog(plan.catalog).get(exp.profile.machine), refs)
+
+
+def _measured_so_far(exp: Settings, lab: Lab, repeat: int) -> MachineProfile:
+    return _pass(exp, lab.trials(), repeat, []).profile
+
+
+def _measure_pairs(
+    exp: Settings, lab: Lab, repeat: int, peaks: Mapping[str, float], pairs: tuple[Pair, ...]
+) -> bool:
+    """pairs: auto: these pairs searched, each at every mix, as `pairs: true` searches every pair."""
+    wanted = set(pairs)
+    chosen = [g for g in groups(exp, repeat) if len(g.shares) == 2 and pair(*g.shares) in wanted]
+    lab.each(chosen, partial(_shared, lab, peaks))
+    return True
+
+
+def _chosen(choice: Choice, exp: Settings) -> str:
+    every = len(exp.model_keys()) * (len(exp.model_keys()) - 1) // 2
+    return (
+        f"pairs: auto: {len(choice.measured)} of {every} pairs measured in {len(choice.rounds) - 1} "
+        f"round(s); the plan of {exp.profile.fleet} co-locates no other pair"
+    )
 
 
 def confirm_label(key: str) -> str:
@@ -343,7 +419,61 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
         {k: {label: p for one in passes for label, p in one.solo[k].items()} for k in exp.model_keys()},
         [found for one in passes for found in one.colocated],
         [block for one in passes for block in one.blocks],
+        _choices(exp, trials, [p.profile for p in passes], warnings),
     )
+
+
+def _choices(
+    exp: Settings, trials: list[TrialRow], passes: list[MachineProfile], warnings: list[str]
+) -> tuple[Choice, ...]:
+    """pairs: auto: each pass's rounds, replayed (the fleet file read again: moved or changed, the rounds
+    are those of the file as it is now, or none)."""
+    try:
+        demand = fleet_demand(exp)
+    except ConfigError as exc:
+        warnings.append(f"pairs: auto: the rounds cannot be replayed: {exc}")
+        return ()
+    if demand is None:
+        return ()
+    found = tuple(
+        _replayed(exp, trials, one, repeat, demand) for one, repeat in zip(passes, repeats(exp), strict=True)
+    )
+    for repeat, choice in zip(repeats(exp), found, strict=True):
+        where = f" (pass {repeat})" if repeat > 1 else ""
+        if choice.unplanned:
+            warnings.append(
+                f"pairs: auto{where}: tenants {', '.join(choice.unplanned)} of {exp.profile.fleet} cannot be "
+                "served here (no λ alone, a stricter SLA, memory): the pairs they need were not chosen"
+            )
+        if not choice.finished and choice.rounds:
+            warnings.append(
+                f"pairs: auto{where}: round {choice.rounds[-1].number}'s pairs are not all measured yet"
+            )
+    return found
+
+
+def pairs_note(found: Findings) -> str:
+    """What a plan should know of a profile measured with pairs: auto."""
+    measured = {p for choice in found.choices for p in choice.measured}
+    every = len(found.profile.models) * (len(found.profile.models) - 1) // 2
+    return (
+        f"pairs: auto measured {len(measured)} of its {every} pairs (those its fleet's plan co-located); "
+        "a machine holding a pair not measured has its κ predicted, and is flagged"
+    )
+
+
+def _replayed(
+    exp: Settings, trials: list[TrialRow], measured: MachineProfile, repeat: int, demand: Demand
+) -> Choice:
+    """pairs: auto: the rounds one pass ran, chosen again from its stored trials (each round only from
+    the pairs earlier rounds chose, as the run chose it); a round whose pairs are not all stored (the run
+    stopped) ends them."""
+    stored = {
+        pair(*g.shares)
+        for g in groups(exp, repeat)
+        if len(g.shares) == 2 and trials_of(trials, g.where, CAPACITY)
+    }
+    return choose(demand, lambda: measured, lambda pairs: set(pairs) <= stored)
 
 
 @dataclass(frozen=True)

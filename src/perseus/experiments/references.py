@@ -1,10 +1,10 @@
 """Every reference an experiment makes, resolved before anything is measured or stored: its models (zoo
 names, synthetic specs, models added with `perseus models add`, whose copy must still be in the cache), the
-CPUs it pins (they must exist on this host), the price catalog and the machines priced on it, the batch
-sizes its models take, and a file of input tensors (every model must take its arrays). A bad value is one
-line naming the value, where it is (file and key, or the flag that set it) and the valid ones, with "did
-you mean …" when one is close. Typos found after an hour of measuring cost the hour: that is what this
-module is for."""
+CPUs it pins (they must exist on this host), the price catalog and the machines priced on it, the fleet file
+a profile chooses its pairs by, the batch sizes its models take, and a file of input tensors (every model
+must take its arrays). A bad value is one line naming the value, where it is (file and key, or the flag
+that set it) and the valid ones, with "did you mean …" when one is close. Typos found after an hour of
+measuring cost the hour: that is what this module is for."""
 
 import os
 from collections.abc import Mapping, Sequence
@@ -16,7 +16,7 @@ from perseus.config.prices import load_catalog
 from perseus.config.serving import format_cpuset
 from perseus.core.errors import ConfigError, PerseusError
 from perseus.core.names import unknown
-from perseus.experiments import knobs
+from perseus.experiments import knobs, profile
 from perseus.experiments.registry import KINDS
 from perseus.models import ModelInfo, check_model
 from perseus.models.inputs import make_inputs, read_input_file, tensors_of
@@ -43,6 +43,7 @@ def check_experiment(experiment: ExperimentBase, source: Source) -> None:
     _models(experiment, source)
     _cpus(experiment, source)
     _price(experiment, source)
+    _fleet(experiment, source)
     path = input_file(experiment.inputs)
     if path is not None:
         try:
@@ -71,6 +72,15 @@ def _cpus(experiment: ExperimentBase, source: Source) -> None:
                 f"{format_cpuset(missing)} of {tenant.model} "
                 f"cannot be used on this host (usable: {format_cpuset(sorted(usable))})"
             )
+
+
+def _fleet(experiment: ExperimentBase, source: Source) -> None:
+    """profile's `pairs: auto`: its fleet file reads, names only profiled models, and prices this machine."""
+    if isinstance(experiment, profile.Settings):
+        try:
+            profile.fleet_demand(experiment)
+        except ConfigError as exc:
+            raise ConfigError(f"{source.at('profile.fleet')}: {exc}") from None
 
 
 def _price(experiment: ExperimentBase, source: Source) -> None:

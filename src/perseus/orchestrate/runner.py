@@ -26,7 +26,7 @@ from perseus.orchestrate.provenance import provenance
 from perseus.orchestrate.quiet import look_at_host
 from perseus.orchestrate.ray_session import LiveSessions, ray_sessions
 from perseus.orchestrate.session import ServerSession, Session
-from perseus.store import Placement, Store
+from perseus.store import Placement, Store, TrialRow
 
 REQUEUES = 3  # runs of a placement, when nodes keep getting lost under it
 
@@ -51,6 +51,9 @@ class ServerLab:
 
     def status(self, text: str) -> None:
         self.reporter.status(text)
+
+    def trials(self) -> list[TrialRow]:
+        return self.store.trials(self.run_id)
 
     def each(self, items: Sequence[T], work: Callable[[T], R]) -> list[R]:
         if self.parallel <= 1 or len(items) <= 1:  # in this thread: Ctrl-C stops the trial under way

@@ -1,10 +1,12 @@
 """Drawing kind `profile`: each model's λ alone at every setting measured and its memory, and each
 co-location's shared capacity (Σ r/λ at the highest rates meeting every SLA) — what plans are made of."""
 
+import itertools
 from typing import Any
 
 from perseus.experiments.analysis import Peak
 from perseus.experiments.profile import Findings
+from perseus.planner.pair_choice import CAUTIOUS_KAPPA
 from perseus.report import fmt
 from perseus.report.fmt import Headline
 from perseus.report.kinds import findings_of
@@ -80,6 +82,52 @@ def capacity_table(found: Findings) -> TableData | None:
     )
 
 
+def pairs_table(found: Findings) -> TableData | None:
+    """pairs: auto: each pair of profiled models, measured in which round (co-located by that round's
+    plan) or never needed; and what each round's plan was."""
+    if not found.choices:
+        return None
+    models = sorted(found.profile.models)
+    rows, notes = [], []
+    stored = {tuple(sorted(c.models)) for c in found.profile.colocations if len(c.models) == 2}
+    for number, choice in enumerate(found.choices, start=1):
+        chosen = choice.measured
+        for a, b in itertools.combinations(models, 2):
+            k = chosen.get((a, b))
+            if k is not None and (a, b) not in stored:  # the run stopped before measuring it
+                said = [Cell(f"round {k}: not yet", "warn"), Cell(f"co-located by round {k}'s plan")]
+            elif k is not None:
+                said = [Cell(f"round {k}", "good"), Cell(f"co-located by round {k}'s plan")]
+            elif (a, b) in stored:  # the rounds replayed now differ from those run (the fleet file changed?)
+                said = [Cell("measured", "warn"), Cell("no round replayed now chose it")]
+            else:
+                said = [Cell("never needed", "dim"), Cell("no round's plan co-located it")]
+            rows.append([*plain(f"{a} + {b}", str(number)), *said])
+        plans = "; ".join(
+            f"round {r.number}: {r.machines} machines, {fmt.usd(r.usd_per_h)} $/h"
+            + (
+                f", measures {', '.join(f'{a}+{b}' for a, b in r.pairs)}"
+                if r.pairs
+                else ", no pair not measured"
+            )
+            for r in choice.rounds
+        )
+        pass_of = f"Pass {number}'s plans" if len(found.choices) > 1 else "Plans"
+        notes.append(Cell(f"{pass_of} (pairs not measured at κ {CAUTIOUS_KAPPA:g}): {plans}.", "dim"))
+        if not choice.finished:
+            notes.append(
+                Cell("The last round's pairs are not all measured yet: the rounds are unfinished.", "warn")
+            )
+    return TableData(
+        "pairs",
+        f"Pairs measured (pairs: auto): {sum(len(c.measured) for c in found.choices)} of {len(rows)}",
+        ["pair", "pass", "measured", "why"],
+        rows,
+        labels=2,
+        notes=notes,
+    )
+
+
 def _capacity_cell(value: float) -> Cell:
     return Cell(fmt.ratio(value), "good" if value >= 1.0 else "bad" if value < 0.9 else "warn")
 
@@ -126,7 +174,8 @@ def blocks_table(found: Findings) -> TableData | None:
 def tables(findings: Any) -> list[TableData]:
     found = findings_of(findings, Findings)
     shown = [solo_table(found)] if found.solo else []
-    return shown + [t for t in (capacity_table(found), blocks_table(found)) if t is not None]
+    more = (capacity_table(found), blocks_table(found), pairs_table(found))
+    return shown + [t for t in more if t is not None]
 
 
 def searches(findings: Any) -> list[Peak]:

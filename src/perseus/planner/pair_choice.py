@@ -1,0 +1,166 @@
+"""Which pairs a profile measures when it measures only those a fleet's plan needs (`profile: {pairs: auto,
+fleet: FILE}`): the fleet planned on the one machine type profiled, from what is measured so far, every
+pair not measured yet at a cautious κ; the pairs that plan co-locates and that are not measured are the
+next round's. Rounds go on until a plan co-locates only measured pairs (or one keeping every pair not
+measured apart costs as much). Pure: the profile kind runs the
+rounds while it measures, and its analysis replays them over the stored trials (the same rounds)."""
+
+import itertools
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+
+from perseus.config.plan import PlanFile
+from perseus.config.prices import Machine
+from perseus.core.errors import ConfigError
+from perseus.core.sla import parse_sla
+from perseus.planner import solve
+from perseus.planner.capacity import Capacity, Pair, fit, pair
+from perseus.planner.problem import MachineType, Plan, Problem, Tenant
+from perseus.planner.profile import MachineProfile
+
+# κ taken, while choosing, for a pair not measured yet. Cautious, so a plan co-locates an unmeasured pair
+# only where sharing pays even if the pair interferes about as much as the worst pairs measured on a 2-core
+# host that met their SLAs short of DenseNet-121's (those carried 0.60–0.95 of a machine's work, κ 0.05–0.40;
+# DenseNet-121's 0.40–0.55). Not higher: at 0.5 no two of plans/fleet-6cnn.yaml's models (each 25–50% of a
+# machine) fit together, so nothing would be measured and the plan stays one model per machine, where
+# measuring every pair finds a machine or two less. Not lower: at 0 the plan tries every model beside
+# ResNet-50, whose pairs never met an SLA, and measures 14 of the 15 pairs (simulated from the README's λs,
+# κ 1 for ResNet-50's pairs, 0.525 for DenseNet-121's, 0.05–0.40 for the others: 0.4 measures 3–7 and plans
+# 6 machines, the optimum in 2 of the 3 cases). Fixed rather than the worst κ measured so far: it holds
+# before any pair is measured, and one pair that met no SLA at all (κ = 1) would forbid every pair not yet
+# measured. Not the least-squares prediction: that is fitted to the few pairs measured so far, and is not
+# cautious by construction.
+CAUTIOUS_KAPPA = 0.4
+# κ of a pair not measured when the fleet is planned without any such pair: its load is over 1 whatever
+# its works (2, not 1: a pair at κ 1 with works a solver rounds to 0 would still fit).
+APART = 2.0
+GIB = 2.0**30
+
+
+@dataclass(frozen=True)
+class Demand:
+    """A fleet as the choice plans it: its tenants, on machines of the one type profiled."""
+
+    tenants: tuple[Tenant, ...]
+    machine: str  # the price catalog's id of the type profiled
+    usd_per_h: float
+    memory_bytes: float  # usable by the tenants' server processes
+    method: solve.Method = "auto"
+    time_limit_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the choice: the plan made from the pairs measured before it."""
+
+    number: int  # 1, 2, ...
+    pairs: tuple[Pair, ...]  # co-located by this round's plan and not measured before it: measured next
+    usd_per_h: float  # what this round's plan costs (pairs not measured at CAUTIOUS_KAPPA)
+    machines: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The rounds one profile pass ran, and what they left."""
+
+    rounds: tuple[Round, ...]  # the last one's `pairs` empty when the choice finished
+    unplanned: tuple[str, ...] = ()  # tenants no machine of the type can serve (SLA, memory): not planned
+
+    @property
+    def finished(self) -> bool:
+        """The last round's plan co-locates only measured pairs (else a round's pairs are not all stored)."""
+        return bool(self.rounds) and not self.rounds[-1].pairs
+
+    @property
+    def measured(self) -> dict[Pair, int]:
+        """Each pair measured, and the round whose plan co-located it."""
+        return {p: r.number for r in self.rounds for p in r.pairs}
+
+
+def least_part(sla: str, validate_s: float) -> float:
+    """The least req/s of a tenant one machine may serve: what gives its SLA percentile the latencies it
+    needs within a validation's measured seconds (a finer part could not be judged)."""
+    return parse_sla(sla).min_samples / validate_s
+
+
+def demand_of(plan: PlanFile, machine: Machine, refs: Mapping[str, str]) -> Demand:
+    """The fleet of a plan file on `machine` (the type profiled). `refs`: what a tenant may call a model
+    (its name or its spec) → the model's name in the profile; a tenant naming another model is refused."""
+    names = plan.tenant_names()
+    unknown = sorted({t.model for t in plan.tenants if t.model not in refs})
+    if unknown:
+        raise ConfigError(
+            f"the fleet's tenants name {', '.join(unknown)}, not among the profile's models "
+            f"({', '.join(sorted(set(refs.values())))})"
+        )
+    tenants = tuple(
+        Tenant(n, refs[t.model], t.rate, t.sla, least_part(t.sla, plan.validate_s))
+        for n, t in zip(names, plan.tenants, strict=True)
+    )
+    memory = (machine.memory_gib - plan.server_memory_gib) * GIB
+    return Demand(tenants, machine.id, machine.usd_per_h, memory, plan.method, plan.time_limit_s)
+
+
+def cautious(profile: MachineProfile, measured: Collection[Pair], guess: float = CAUTIOUS_KAPPA) -> Capacity:
+    """The capacity model of the profile's pairs among `measured`; every other pair at `guess`."""
+    kept = tuple(c for c in profile.colocations if len(c.models) != 2 or pair(*c.models) in measured)
+    fitted = fit(replace(profile, colocations=kept))
+    kappa = {p: k if p in fitted.measured else guess for p, k in fitted.kappa.items()}
+    return replace(fitted, kappa=kappa)
+
+
+def problem_of(
+    demand: Demand, profile: MachineProfile, measured: Collection[Pair], guess: float = CAUTIOUS_KAPPA
+) -> Problem:
+    """The fleet's problem on the type profiled, pairs not measured at κ `guess`; tenants the type cannot
+    serve (a model with no λ alone, a stricter SLA than profiled, memory) left out."""
+    capacity = cautious(profile, measured, guess)
+    kind = MachineType(demand.machine, demand.usd_per_h, demand.memory_bytes, capacity)
+    return Problem(tuple(t for t in demand.tenants if kind.serves(t)), (kind,))
+
+
+def colocated(planned: Plan) -> set[Pair]:
+    """The pairs of different models some machine of the plan holds together."""
+    return {pair(a, b) for m in planned.machines for a, b in itertools.combinations(sorted(m.models), 2)}
+
+
+def next_round(demand: Demand, profile: MachineProfile, measured: Collection[Pair], number: int) -> Round:
+    """Round `number`: the fleet planned with the pairs `measured` so far and every other pair at the
+    cautious κ, and the pairs that plan co-locates that are not measured. None when planning with no such
+    pair at all costs as little: a plan of equal cost may put a guessed pair together for nothing (a part
+    of a tenant beside another on a machine that was rented anyway), and that is no reason to measure it."""
+    problem = problem_of(demand, profile, measured)
+    if not problem.tenants:
+        return Round(number, (), 0.0, 0)
+    guessed = solve.plan(problem, demand.method, demand.time_limit_s)
+    new = tuple(sorted(colocated(guessed) - set(measured)))
+    if new:
+        safe = solve.plan(problem_of(demand, profile, measured, APART), demand.method, demand.time_limit_s)
+        if safe.usd_per_h <= guessed.usd_per_h * (1 + 1e-9):
+            return Round(number, (), safe.usd_per_h, len(safe.machines))
+    return Round(number, new, guessed.usd_per_h, len(guessed.machines))
+
+
+def choose(
+    demand: Demand,
+    profile_of: Callable[[], MachineProfile],
+    measure: Callable[[tuple[Pair, ...]], bool],
+) -> Choice:
+    """The rounds: plan from what is measured (`profile_of()`, read again each round; only the pairs
+    chosen in earlier rounds count, so a resumed run, whose store holds later rounds' pairs too, chooses
+    as it did), `measure` the pairs its plan needs that are not measured (False: they are not, and the
+    rounds stop there), again until a plan needs no pair not measured. Ends: every round measures a pair
+    more, and there are finitely many."""
+    measured: set[Pair] = set()
+    rounds: list[Round] = []
+    while True:
+        profile = profile_of()
+        found = next_round(demand, profile, measured, len(rounds) + 1)
+        rounds.append(found)
+        if not found.pairs:
+            break
+        measured |= set(found.pairs)
+        if not measure(found.pairs):
+            break
+    served = problem_of(demand, profile, measured).tenants
+    return Choice(tuple(rounds), tuple(t.name for t in demand.tenants if t not in served))
