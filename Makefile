@@ -50,7 +50,7 @@ test: lint $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q -n 2 -m "not serial" tests/unit
 	$(BIN)/pytest -q -m "serial or integration" tests/unit tests/integration
 
-# Mutation check of the modules [tool.mutmut] in pyproject.toml names (not part of `make test`: 1–2 h on
+# Mutation check of the modules [tool.mutmut] in pyproject.toml names (not part of `make test`: ~40 min on
 # 2 cores). mutmut 3 pulls in libcst and textual, too heavy for the dev extra, so it is installed on demand.
 MUTMUT := mutmut==3.8.1
 mutants: $(STAMP)
