@@ -10,7 +10,7 @@ from perseus.core.histogram import encode, histogram_of, new_histogram
 from perseus.core.reasons import DOUBTS, REPLACED, RETRY_RULE, Reason, Why
 from perseus.store import TrialRow, TrialSummary
 from perseus.store.judge import Verdict, doubtful, judge, judged, latency_ms, probes
-from tests.unit.trial_rows import MS, measured_row
+from tests.unit.trial_rows import MS, measured_row, summary_of
 
 
 def _row(status: str, reasons: tuple[Reason, ...] = (), **tenants: dict[str, object]) -> TrialRow:
@@ -55,15 +55,29 @@ def test_a_probe_whose_every_attempt_failed_is_refused_as_a_server_fault() -> No
 
 
 def test_a_tenants_percentiles_are_read_at_their_ranks_and_its_need_kept() -> None:
-    # Latencies 1, 2, …, 100 ms under p99 ≤ 200 ms: p95 = 95 ms and p99 = 99 ms (HDR: 3 significant
-    # digits); a p99 needs 500 latencies (core.sla), so 100 are too few, whatever the latencies say.
-    row = measured_row(1, [float(i) for i in range(1, 101)], sla="p99=200ms")
-    verdict = judge([row], ["a"])
+    # Two attempts of latencies 1, 2, …, 100 ms under p99 ≤ 200 ms, pooled: 200 latencies, p95 = the
+    # 190th = 95 ms and p99 = the 198th = 99 ms (HDR: 3 significant digits); a p99 needs 500 latencies
+    # (core.sla), so 200 are too few, whatever the latencies say.
+    rows = [
+        measured_row(i + 1, [float(v) for v in range(1, 101)], sla="p99=200ms", attempt=i) for i in range(2)
+    ]
+    verdict = judge(rows, ["a"])
     a = verdict.tenants["a"]
-    assert (a.requests, a.need, a.met) == (100, 500, True)
+    assert (a.requests, a.need, a.met) == (200, 500, True)
     assert a.p95_ms == pytest.approx(95.0, abs=0.05) and a.latency_ms == pytest.approx(99.0, abs=0.05)
     assert not verdict.feasible and verdict.refused == frozenset({Why.TOO_FEW_LATENCIES})
-    assert verdict.detail == "too few requests to judge a's p99 ≤ 200 ms: 100 (need 500)"
+    assert (
+        verdict.detail == "too few requests to judge a's p99 ≤ 200 ms: 200 (need 500) (2 attempts together)"
+    )
+    # Without an SLA a tenant's latency is read at the 95th percentile, and nothing is met or missed.
+    plain = {k: v for k, v in summary_of([float(v) for v in range(1, 101)]).items() if k != "sla"}
+    free = judge([_row("valid", a=plain), _row("valid", a=plain)], ["a"]).tenants["a"]
+    assert free.latency_ms == pytest.approx(95.0, abs=0.05) and free.met is None
+    # Attempts stored without their distributions: counts add up, latencies unknown, met where all met.
+    bare = {"requests": 100, "sla": "p95=100ms", "sla_samples": 100, "sla_met": True}
+    judged_bare = judge([_row("valid", a=bare), _row("valid", a=bare)], ["a"]).tenants["a"]
+    assert (judged_bare.requests, judged_bare.need, judged_bare.met) == (200, 100, True)
+    assert math.isnan(judged_bare.latency_ms) and math.isnan(judged_bare.p95_ms)
 
 
 def test_an_overload_and_a_late_generator_in_every_attempt_both_refuse() -> None:
