@@ -99,6 +99,8 @@ def test_a_miss_names_its_tenant_and_a_doubt_alone_flags_a_pass() -> None:
     unstable = measured_row(1, [10.0] * 100, "invalid", (Reason(Why.UNSTABLE, "unstable"),))
     passed = judge([unstable], ["a"])
     assert (passed.feasible, passed.flagged, passed.detail) == (True, True, "ok (flagged: unstable)")
+    clean = judge([measured_row(1, [10.0] * 100)], ["a"])  # VALID: nothing to flag
+    assert (clean.feasible, clean.flagged, clean.detail) == (True, False, "ok")
 
 
 def test_a_probe_stored_before_pooling_is_judged_on_its_last_attempt_alone() -> None:

@@ -99,3 +99,12 @@ def test_a_type_that_serves_no_tenant_does_not_end_the_program() -> None:
     nothing = machine_type(machine_profile("N", {"q": 100.0}), 0.1)  # profiles a model no tenant wants
     _, found = _alone({"tx": ("x", 50.0), "ty": ("y", 50.0)}, nothing, XY)
     assert (found.method, found.usd_per_h, [m.type for m in found.machines]) == ("milp", 0.5, ["A"])
+
+
+def test_a_machine_used_below_half_is_a_whole_machine() -> None:
+    # x 20 + y 20 req/s: one machine at load 0.4 ($0.5/h) against two dedicated ($1/h). A machine is
+    # bought whole (its column integral): a fractional one at 0.4 would cost $0.2 and be dropped.
+    reference, found = _alone({"tx": ("x", 20.0), "ty": ("y", 20.0)}, XY)
+    assert (reference.usd_per_h, found.method, found.usd_per_h) == (1.0, "milp", 0.5)
+    assert found.solver["objective_usd_per_h"] == pytest.approx(0.5)
+    assert _served(found) == pytest.approx({"tx": 20.0, "ty": 20.0})
