@@ -19,6 +19,7 @@ from tests.integration.helpers import (
     shm_regions,
     shm_regions_of,
     triton_counters,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -75,8 +76,15 @@ def test_sleep_model_closed_loop_throughput_is_c_over_service_time(tmp_path: Pat
             )
             before = triton_counters(url, "synthetic-sleep")
             records = run_load(spec, TrialRules.fixed(3.0, 0.5))
-            triton[concurrency] = served_since(url, "synthetic-sleep", before)
             sent[concurrency] = records.records
+            # Triton's counter may trail the last answer by a moment: poll until it reaches what was sent.
+            triton[concurrency] = wait_for(
+                lambda n=len(records.records), b=before: (
+                    got if (got := served_since(url, "synthetic-sleep", b)).requests >= n else None
+                ),
+                "Triton's success count to reach the requests sent",
+                timeout=10.0,
+            )
             measured[concurrency] = summarize(records)["synthetic-sleep"]
     for concurrency, summary in measured.items():
         served, ok = triton[concurrency], [r for r in sent[concurrency] if r.ok]
