@@ -195,12 +195,11 @@ def host_line(bench: BenchResult) -> str:
     hosts = [result.outcome.host for result in bench.levels]
     steals = [steal for host in hosts if (steal := steal_of(host)) is not None]
     first, last = speed_of(hosts[0]), speed_of(hosts[-1])
-    text = fmt.host_text(max(steals, default=None), (first[0], last[1]) if first and last else None)
-    if len(hosts) > 1:
-        return escape(
-            "host, all levels: " + (text.replace("CPU steal ", "CPU steal ≤ ", 1) if steals else text)
-        )
-    return escape("host: " + text)
+    sweep = len(hosts) > 1
+    text = fmt.host_text(
+        max(steals, default=None), (first[0], last[1]) if first and last else None, at_most=sweep
+    )
+    return escape(("host, all levels: " if sweep else "host: ") + text)
 
 
 SUMMARY_KEYS = (

@@ -56,9 +56,13 @@ def speed(ops_s: tuple[float, float] | None) -> str:
     return MISSING if ops_s is None else f"{num(ops_s[0] / 1e6, 2)} → {num(ops_s[1] / 1e6, 2)}"
 
 
-def host_text(steal_cores: float | None, speed_ops_s: tuple[float, float] | None) -> str:
-    """How the host was while a trial ran: CPU steal, and the reference speed at its start and end."""
-    steal = f"{steal_cores:.2f} cores" if steal_cores is not None and finite(steal_cores) else MISSING
+def host_text(
+    steal_cores: float | None, speed_ops_s: tuple[float, float] | None, at_most: bool = False
+) -> str:
+    """How the host was while a trial ran: CPU steal, and the reference speed at its start and end.
+    `at_most`: the steal is the largest of several trials' (a sweep's levels), said as `≤`."""
+    known = steal_cores is not None and finite(steal_cores)
+    steal = f"{'≤ ' if at_most else ''}{steal_cores:.2f} cores" if known else MISSING
     ops = MISSING if speed_ops_s is None else f"{speed(speed_ops_s)} M ops/s"
     return f"CPU steal {steal}; reference speed {ops}"
 
