@@ -19,12 +19,10 @@ from perseus.experiments.placements import dedicated
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
-from perseus.planner.pair_choice import least_part
-from perseus.planner.problem import MachineType, Plan, Problem, Tenant
+from perseus.planner.pair_choice import tenants_of, usable_memory
+from perseus.planner.problem import MachineType, Plan, Problem
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Store, TrialRow
-
-GIB = 2.0**30
 
 
 @dataclass(frozen=True)
@@ -163,16 +161,10 @@ def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fl
         elif found is None:
             notes.append(f"{machine_id}: no profile, not used (--extrapolate cores to scale one, flagged)")
             continue
-        memory = (machine.memory_gib - plan.server_memory_gib) * GIB
-        types.append(MachineType(machine_id, machine.usd_per_h, memory, fit(found)))
+        types.append(MachineType(machine_id, machine.usd_per_h, usable_memory(plan, machine), fit(found)))
     if not types:
         raise ConfigError(f"no machine type to plan on: none of {', '.join(wanted)} has a profile")
-    names = plan.tenant_names()
-    named = model_refs(profiles.values())
-    tenants = tuple(
-        Tenant(n, named.get(t.model, t.model), t.rate, t.sla, least_part(t.sla, plan.validate_s))
-        for n, t in zip(names, plan.tenants, strict=True)
-    )
+    tenants = tenants_of(plan, model_refs(profiles.values()))
     return Fleet(Problem(tenants, tuple(types)), profiles, runs, notes)
 
 

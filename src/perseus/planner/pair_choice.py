@@ -83,22 +83,34 @@ def least_part(sla: str, validate_s: float) -> float:
     return parse_sla(sla).min_samples / validate_s
 
 
+def tenants_of(plan: PlanFile, refs: Mapping[str, str]) -> tuple[Tenant, ...]:
+    """A plan file's tenants, each model as `refs` names it (what a tenant may call a model, its name or
+    its spec → the model's name in the profile; a name `refs` lacks is kept as written), each with the
+    least part a validation can judge."""
+    return tuple(
+        Tenant(n, refs.get(t.model, t.model), t.rate, t.sla, least_part(t.sla, plan.validate_s))
+        for n, t in zip(plan.tenant_names(), plan.tenants, strict=True)
+    )
+
+
+def usable_memory(plan: PlanFile, machine: Machine) -> float:
+    """Bytes of a machine the tenants' server processes may use: its memory less the plan's server's."""
+    return (machine.memory_gib - plan.server_memory_gib) * GIB
+
+
 def demand_of(plan: PlanFile, machine: Machine, refs: Mapping[str, str]) -> Demand:
-    """The fleet of a plan file on `machine` (the type profiled). `refs`: what a tenant may call a model
-    (its name or its spec) → the model's name in the profile; a tenant naming another model is refused."""
-    names = plan.tenant_names()
+    """The fleet of a plan file on `machine` (the type profiled). `refs` as in `tenants_of`; a tenant naming
+    a model the profile lacks is refused."""
     unknown = sorted({t.model for t in plan.tenants if t.model not in refs})
     if unknown:
         raise ConfigError(
             f"the fleet's tenants name {', '.join(unknown)}, not among the profile's models "
             f"({', '.join(sorted(set(refs.values())))})"
         )
-    tenants = tuple(
-        Tenant(n, refs[t.model], t.rate, t.sla, least_part(t.sla, plan.validate_s))
-        for n, t in zip(names, plan.tenants, strict=True)
+    memory = usable_memory(plan, machine)
+    return Demand(
+        tenants_of(plan, refs), machine.id, machine.usd_per_h, memory, plan.method, plan.time_limit_s
     )
-    memory = (machine.memory_gib - plan.server_memory_gib) * GIB
-    return Demand(tenants, machine.id, machine.usd_per_h, memory, plan.method, plan.time_limit_s)
 
 
 def cautious(profile: MachineProfile, measured: Collection[Pair], guess: float = CAUTIOUS_KAPPA) -> Capacity:
