@@ -40,6 +40,8 @@ class Group(Protocol):
     def tenants(self) -> tuple[TenantConfig, ...]: ...
     @property
     def shares(self) -> dict[str, float]: ...
+    @property
+    def mix(self) -> float: ...
 
 
 def block_seed(run_id: int, group: Placement, block: int) -> int:
@@ -71,7 +73,7 @@ def together_in(group: Group, block: int) -> Placement:
 def _of(group: Group) -> str:
     """The co-location a model alone is measured for, as one word: `a+b` (`a+b@0.25` off an equal mix)."""
     models = "+".join(group.where.models)
-    mix = group.shares[group.where.models[0]]
+    mix = group.mix
     return models if len(group.shares) > 2 or mix == 0.5 else f"{models}@{mix:g}"
 
 
@@ -202,7 +204,7 @@ def analyze_blocks(
                 f"{group.where.label()}: no rate met every SLA in any block (shared capacity "
                 f"< {lowest:.2f}): the planner never puts these models together"
             )
-            infeasible.append(Colocation(group.where.models, {}, Estimate(0.0, 0.0, lowest, 1), _mix(group)))
+            infeasible.append(Colocation(group.where.models, {}, Estimate(0.0, 0.0, lowest, 1), group.mix))
     alone: dict[str, list[Peak]] = {}
     for block in every:
         for key, found in block.alone.items():
@@ -257,11 +259,6 @@ def _work(trial: TrialRow, where: Placement, lam: Mapping[str, Peak]) -> float:
     return sum(r / lam[where.model_of(t)].total_rps for t, r in offered(trial).items())
 
 
-def _mix(group: Group) -> float:
-    shares = group.shares
-    return shares[group.where.models[0]] if len(shares) == 2 else 1 / len(shares)
-
-
 def _point(group: Group, measured: list[Block]) -> tuple[Colocation, Peak]:
     """The co-location's e: the blocks' median; its interval their min–max (two blocks), or a 90%
     t-interval on log e (three or more; widened to hold the median). Its rates and peak: the block's
@@ -279,4 +276,4 @@ def _point(group: Group, measured: list[Block]) -> tuple[Colocation, Peak]:
     middle = min(measured, key=lambda b: (abs((b.efficiency or 0.0) - median), b.efficiency))
     assert middle.together is not None
     rates = dict(middle.together.rates_rps)
-    return Colocation(group.where.models, rates, interval, _mix(group)), middle.together
+    return Colocation(group.where.models, rates, interval, group.mix), middle.together
