@@ -1,6 +1,7 @@
 """How well a pair's shared capacity repeats, measured as the planner's profiles measure it, by two
 methods side by side: today's (`order: sequential`: λ alone of each model, then the pair against them,
-bisection to 5%) and interleaved blocks (`order: interleaved`: in each of N blocks λ alone of each model
+bisection to 5%), the same order with fitted searches of at most 5 probes (`fit`, as
+experiments/profile-6cnn.yaml measures), and interleaved blocks (`order: interleaved`: in each of N blocks λ alone of each model
 and the pair in a random order, e against that block's own λ alone, the blocks' median; each search
 fitted, `search: {estimator: fit}`, with fewer probes, so a pass costs no more minutes than today's).
 Both stop a probe early once its SLA is certainly missed (as every search does).
@@ -15,7 +16,7 @@ reports.
     .venv/bin/python benchmarks/profile_repeatability.py [--rounds 3] [--models efficientnet_b0,googlenet]
     .venv/bin/python benchmarks/profile_repeatability.py --synthetic --rounds 1   # a few minutes: runs?
 
-Needs the zoo models exported (`perseus models export ...`) and a quiet host: about 20 min a round.
+Needs the zoo models exported (`perseus models export ...`) and a quiet host: about 20 min a round (three passes).
 `--synthetic` measures two small synthetic models with short trials instead (a check that it works, not
 a measurement). Every pass is kept as a run (`repeatability <method> <time> round N`) in the store named
 by --db (by default the user's results store), so `perseus report RUN` shows what each search probed.
@@ -44,6 +45,8 @@ BLOCKS = 2  # a pass's blocks: 3 searches each, against today's 3 a pass
 # look first).
 METHODS: dict[str, dict[str, Any]] = {
     "today": {"search": {"tolerance": 0.05, "max_probes": 10}, "profile": {}},
+    # experiments/profile-6cnn.yaml's: sequential, each search at most 5 probes read by the fitted curve.
+    "fit": {"search": {"tolerance": 0.05, "max_probes": 5, "estimator": "fit"}, "profile": {}},
     "blocks": {
         "search": {"tolerance": 0.2, "max_probes": 4, "estimator": "fit"},
         "profile": {"order": "interleaved", "blocks": BLOCKS},
@@ -168,7 +171,8 @@ def main() -> None:
             f"{statistics.median(p.probes for p in passes):.0f} trials a pass"
         )
     if spread["today"] > 0:
-        print(f"  blocks / today, measured-again error of e: {spread['blocks'] / spread['today']:.2f}")
+        for method in (m for m in METHODS if m != "today"):
+            print(f"  {method} / today, measured-again error of e: {spread[method] / spread['today']:.2f}")
 
 
 if __name__ == "__main__":

@@ -200,8 +200,8 @@ def _validated(
     interference-blind plan replaced by the aware one with `blind_rps` of tenant big alone on its first
     machine (None: the blind plan is the aware one)."""
 
-    def solved(*args: Any) -> Any:
-        found = planning_answer(*args)
+    def solved(*args: Any, **kwargs: Any) -> Any:
+        found = planning_answer(*args, **kwargs)
         if blind_rps is None:
             return dataclasses.replace(found, blind=found.plan)
         first, *rest = found.plan.machines

@@ -254,3 +254,28 @@ def test_a_few_late_sends_are_not_a_generator_falling_behind() -> None:
         "generator fell behind: 4.2% of sends were more than 2 ms late"
     ]
     assert reasons[0].figures == {"late_fraction": 5 / 120, "late": 5, "threshold_ms": 2.0}
+
+
+def test_controller_asks_its_rules_of_the_whole_windows_it_ends_on() -> None:
+    """The trial ends on whole windows: a tenant's latencies and the least duration count in that window,
+    not up to now. Windows of 3 s from 0, two alike make it stable: at 7.5 s the window ends at 6 s."""
+    rules = TrialRules(
+        warmup_s=0, min_duration_s=1, max_duration_s=30, window_s=3, min_window_requests=0, stable_windows=2
+    )
+
+    def sent(tenant: str, every_ms: int, until_ms: int, skip: int = -1) -> list[RequestRecord]:
+        return [
+            RequestRecord(tenant, t * MS, t * MS, t * MS + 5 * MS, True)
+            for t in range(0, until_ms, every_ms)
+            if t != skip
+        ]
+
+    control = Controller(replace(rules, min_tenant_requests=20), 0, open_loop=True)
+    # b: one request each 300 ms, 25 by 7.5 s, and 20 by 6 s (0, 300, ..., 5700): just enough.
+    assert control.check(sent("a", 10, 7500) + sent("b", 300, 7500), 7500 * MS) == 6000 * MS
+    # Without the one at 5.7 s: 24 by now, but 19 in the window it would end on: it goes on.
+    assert control.check(sent("a", 10, 7500) + sent("b", 300, 7500, skip=5700), 7500 * MS) is None
+    # A least duration of 7 s: at 7.5 s only 6 s of whole windows, so it goes on until 9 s.
+    longer = Controller(replace(rules, min_duration_s=7), 0, open_loop=True)
+    assert longer.check(sent("a", 10, 7500), 7500 * MS) is None
+    assert longer.check(sent("a", 10, 9000), 9000 * MS) == 9000 * MS

@@ -23,7 +23,7 @@ from perseus.config.plan import load_plan
 from perseus.core.paths import perseus_home
 from perseus.experiments.references import Source
 from perseus.experiments.results import ExperimentResults
-from perseus.orchestrate.planning import Validation, layout, plan_fleet
+from perseus.orchestrate.planning import AWARE, REPLANNED, Planned, Validation, layout, plan_fleet
 
 # The recommended plan's validation, as one line and an exit code (as `perseus bench`: 6 an SLA missed,
 # 7 a measurement that could not be judged).
@@ -121,9 +121,13 @@ def plan(
         data = plan_json(found)
         data["notes"] = planned.notes + data["notes"]
         data["prediction"] = prediction_json(checked)
+        if planned.replanned is not None:
+            again = planned.replanned
+            data["replanned"] = {"host_speed": round(again.speed, 4), **plan_json(again.answer)}
         if validated:
-            data["validated"] = [validation_json(r) for _, r in validated]
+            data["validated"] = [dict(validation_json(r), plan=label) for label, r in validated]
             data["verdict"] = planned.verdict
+            data["verdict_as_profiled"] = planned.verdict_of(AWARE)
         print(json.dumps(data, indent=2, default=str))
     else:
         specs = specs_note(found)
@@ -144,13 +148,35 @@ def plan(
         )
         console.print(f"figure: {figure}", soft_wrap=True)
         _show_validated([r for _, r in validated])
+        _show_replanned(planned)
     verdict = planned.verdict
     if verdict is not None:
         line, code = VERDICTS[verdict]
+        if planned.verdict_of(REPLANNED) is not None:
+            as_profiled = planned.verdict_of(AWARE)
+            line = f"{line.replace('the plan', 'the re-plan', 1)} (the plan as profiled: {as_profiled})"
         if not json_out:
             console.print(f"[bold]{line}[/bold]" if code == 0 else f"[bold red]{line}[/bold red]")
         if code:
             raise typer.Exit(code)
+
+
+def _show_replanned(planned: Planned) -> None:
+    """The fleet re-planned for the host's speed a validation measured, beside the plan as profiled."""
+    from perseus.report.plan import machines_table, totals_table
+    from perseus.report.tables import print_table
+
+    again = planned.replanned
+    if again is None:
+        return
+    console.print(
+        f"[yellow]· this host served {again.speed:.2f}× the rate it did when profiled and the plan did not "
+        f"hold: the fleet re-planned for today's speed (${again.answer.plan.usd_per_h:.3f}/h against "
+        f"${planned.answer.plan.usd_per_h:.3f}/h as profiled)[/yellow]"
+    )
+    title = f"Re-planned for today's speed ({again.speed:.2f}× the profile's): the machines to rent"
+    print_table(machines_table(again.answer.plan, title, key="replanned"), console)
+    print_table(totals_table(again.answer), console)
 
 
 def _slug(name: str) -> str:

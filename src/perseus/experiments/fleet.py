@@ -130,21 +130,54 @@ def from_frontier(
 def extrapolated(source: MachineProfile, machine: Machine, measured_on: Machine) -> MachineProfile:
     """A profile scaled by vCPUs from another type's: λ × (vCPUs / vCPUs measured); κ kept."""
     factor = machine.vcpus / measured_on.vcpus
-
-    def scaled(m: ModelProfile) -> ModelProfile:
-        return replace(m, shared_rps=m.shared_rps.scaled(factor), best_rps=m.best_rps.scaled(factor))
-
     return replace(
-        source,
+        scaled(source, factor),
         machine=machine.id,
-        models={k: scaled(m) for k, m in source.models.items()},
         extrapolated_from=f"{source.machine} × {factor:g} (vCPUs)",
     )
 
 
+def scaled(source: MachineProfile, factor: float) -> MachineProfile:
+    """A profile of a machine `factor` times as fast: every λ alone and every co-location point's rates ×
+    factor; each point's shared capacity (Σ r/λ, a ratio of rates measured the same hour) kept."""
+
+    def model(m: ModelProfile) -> ModelProfile:
+        return replace(m, shared_rps=m.shared_rps.scaled(factor), best_rps=m.best_rps.scaled(factor))
+
+    def point(c: Colocation) -> Colocation:
+        return replace(c, rates_rps={k: r * factor for k, r in c.rates_rps.items()})
+
+    return replace(
+        source,
+        models={k: model(m) for k, m in source.models.items()},
+        colocations=tuple(point(c) for c in source.colocations),
+    )
+
+
 def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fleet:
-    catalog = load_catalog(plan.catalog)
     profiles, runs, notes = read_profiles(store, plan)
+    return fleet_from(plan, profiles, runs, notes, extrapolate)
+
+
+def at_speed(plan: PlanFile, fleet: Fleet, host: str, speed: float, extrapolate: str | None = None) -> Fleet:
+    """The fleet as if machines of type `host` were `speed` times as fast as when profiled (the host's
+    speed measured now, over the profile's): its profile scaled (types extrapolated from it follow)."""
+    measured = {k: p for k, p in fleet.profiles.items() if not p.extrapolated_from}
+    measured[host] = scaled(measured[host], speed)
+    return fleet_from(plan, measured, fleet.runs, [], extrapolate)
+
+
+def fleet_from(
+    plan: PlanFile,
+    profiles: dict[str, MachineProfile],
+    runs: dict[str, list[int]],
+    notes: list[str],
+    extrapolate: str | None = None,
+) -> Fleet:
+    """The planner's problem over these measured profiles: the plan's machine types priced from its
+    catalog, a type without a profile extrapolated when asked (and flagged)."""
+    catalog = load_catalog(plan.catalog)
+    profiles = dict(profiles)
     for machine_id in [*profiles, *plan.machines]:
         catalog.get(machine_id)  # one line naming an id the catalog lacks
     wanted = list(plan.machines) or list(profiles)

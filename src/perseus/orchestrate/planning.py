@@ -1,17 +1,28 @@
 """The fleet plan workflow behind `perseus plan`: the stored profiles a plan names, the plan (and the
 baselines and interference-blind plan beside it), the capacity model's checks, and with validation, each
-plan deployed on this host's embedded server after the host's speed is measured again."""
+plan deployed on this host's embedded server after the host's speed is measured again; when the host is
+slower than profiled and the plan did not hold, the fleet re-planned for today's speed and that measured
+too."""
 
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from perseus.config.plan import PlanFile
 from perseus.core.progress import Reporter
 from perseus.experiments import deploy
 from perseus.experiments.deploy import Verdict
-from perseus.experiments.fleet import Fleet, deploy_experiment, fleet_of, host_type, profiled_speed
+from perseus.experiments.fleet import (
+    Fleet,
+    at_speed,
+    deploy_experiment,
+    fleet_of,
+    host_type,
+    profiled_speed,
+)
 from perseus.experiments.references import Source
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.orchestrate.runner import run_experiment
@@ -22,7 +33,17 @@ from perseus.store import Store
 
 AWARE = "interference-aware"
 BLIND = "interference-blind"
+REPLANNED = "re-planned for today's speed"
 Method = Literal["auto", "milp", "greedy"]
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """The fleet planned again for the host's speed a validation measured (the median over the models
+    measured alone of their closed-loop rate now over the profile's)."""
+
+    speed: float
+    answer: Answer
 
 
 @dataclass
@@ -31,16 +52,22 @@ class Planned:
     answer: Answer
     checks: Checks
     validated: list[tuple[str, ExperimentResults]] = field(default_factory=list)  # (which plan, its run)
+    replanned: Replanned | None = None
 
     @property
     def notes(self) -> list[str]:
         return self.fleet.notes
 
+    def verdict_of(self, label: str) -> Verdict | None:
+        found = [r.findings for which, r in self.validated if which == label]
+        return found[0].verdict if found and isinstance(found[0], deploy.Findings) else None
+
     @property
     def verdict(self) -> Verdict | None:
-        """The recommended plan's validation: held, missed or unjudged (None: not validated here)."""
-        found = [r.findings for label, r in self.validated if label == AWARE]
-        return found[0].verdict if found and isinstance(found[0], deploy.Findings) else None
+        """The recommended plan's validation: held, missed or unjudged (None: not validated here). When
+        the fleet was re-planned for today's speed and that plan measured, it is the one recommended."""
+        replanned = self.verdict_of(REPLANNED)
+        return replanned if replanned is not None else self.verdict_of(AWARE)
 
 
 @dataclass(frozen=True)
@@ -63,51 +90,82 @@ def plan_fleet(
     validation: Validation | None = None,
 ) -> Planned:
     """Plan the fleet from its stored profiles; with `validation`, measure the plan (and the blind one when
-    it differs) on this host's embedded server, each as a `deploy` run."""
+    it differs) on this host's embedded server, each as a `deploy` run, the host's speed first; and when
+    the host is slower than profiled by more than deploy.DRIFT and the plan did not hold, plan the fleet
+    again for that speed and measure that plan too."""
     fleet = fleet_of(spec, store, extrapolate)
-    found = answer(fleet.problem, method or spec.method, spec.time_limit_s)
+    solve = partial(answer, method=method or spec.method, time_limit_s=spec.time_limit_s)
+    found = solve(fleet.problem)
     checked = prediction_checks(p for p in fleet.profiles.values() if not p.extrapolated_from)
     planned = Planned(fleet, found, checked)
-    if validation is not None:
-        planned.validated = _validate(spec, store, fleet, found, validation)
-    return planned
-
-
-def _validate(
-    spec: PlanFile, store: Store, fleet: Fleet, found: Answer, how: Validation
-) -> list[tuple[str, ExperimentResults]]:
-    host = host_type(fleet, store, how.machine)
+    if validation is None:
+        return planned
+    host = host_type(fleet, store, validation.machine)
+    measure = partial(_measured, spec, store, fleet, host, validation)
     speeds = profiled_speed(store, fleet.runs[host])
-    plans = [(AWARE, found.plan)]
-    if layout(found.blind) != layout(found.plan):  # the same machines need measuring once
-        plans.append((BLIND, found.blind))
-    validated = []
-    for label, plan in plans:
-        experiment = deploy_experiment(spec, fleet, plan, label, host, speeds)
-        if experiment is None:
-            continue
-        before = store.find_run(RUN_KIND, experiment.model_dump(mode="json"))
-        with how.reporter() as reporter:
-            run_id = run_experiment(
-                experiment,
-                store,
-                reporter,
-                fresh=how.fresh,
-                source=how.source,
-                require_quiet_host=how.require_quiet_host,
-                ray=how.ray,
-            )
-        if not how.fresh and before is not None and before.id == run_id and before.status == "done":
-            fleet.notes.append(
-                f"--validate: the {label} plan was validated before as run {run_id}: its measurements are "
-                "reported again (plan --validate --fresh measures it again)"
-            )
-        validated.append((label, experiment_results(store, run_id)))
-    if not validated:
+    if (aware := measure(AWARE, found.plan, speeds)) is not None:
+        planned.validated.append(aware)
+        speed = _speed(aware[1])
+        if speed is not None and speed < 1 - deploy.DRIFT and planned.verdict_of(AWARE) != "held":
+            again = solve(at_speed(spec, fleet, host, speed, extrapolate).problem)
+            planned.replanned = Replanned(speed, again)
+            if layout(again.plan) == layout(found.plan):
+                fleet.notes.append(
+                    f"--validate: re-planned for the host's speed now ({speed:.2f}× the profile's): the same "
+                    "machines"
+                )
+            elif (measured := measure(REPLANNED, again.plan, {})) is not None:
+                planned.validated.append(measured)
+    differs = layout(found.blind) != layout(found.plan)  # the same machines need measuring once
+    if differs and (blind := measure(BLIND, found.blind, {} if planned.validated else speeds)) is not None:
+        planned.validated.append(blind)
+    if not planned.validated:
         fleet.notes.append(
             f"--validate: no planned machine is of this host's type ({host}): nothing measured"
         )
-    return validated
+    return planned
+
+
+def _speed(results: ExperimentResults) -> float | None:
+    """The host's speed a validation measured first: the median over the models it measured alone."""
+    found = results.findings
+    if not isinstance(found, deploy.Findings) or not found.speed:
+        return None
+    return statistics.median(found.speed.values())
+
+
+def _measured(
+    spec: PlanFile,
+    store: Store,
+    fleet: Fleet,
+    host: str,
+    how: Validation,
+    label: str,
+    plan: Plan,
+    speeds: Mapping[str, float],
+) -> tuple[str, ExperimentResults] | None:
+    """The plan's machines of the host's type deployed and measured as a `deploy` run (None: it has none
+    of this type); `speeds`: the models whose closed-loop rate alone is measured first, and the profile's."""
+    experiment = deploy_experiment(spec, fleet, plan, label, host, speeds)
+    if experiment is None:
+        return None
+    before = store.find_run(RUN_KIND, experiment.model_dump(mode="json"))
+    with how.reporter() as reporter:
+        run_id = run_experiment(
+            experiment,
+            store,
+            reporter,
+            fresh=how.fresh,
+            source=how.source,
+            require_quiet_host=how.require_quiet_host,
+            ray=how.ray,
+        )
+    if not how.fresh and before is not None and before.id == run_id and before.status == "done":
+        fleet.notes.append(
+            f"--validate: the {label} plan was validated before as run {run_id}: its measurements are "
+            "reported again (plan --validate --fresh measures it again)"
+        )
+    return label, experiment_results(store, run_id)
 
 
 def layout(plan: Plan) -> list[tuple[str, list[tuple[str, float]]]]:

@@ -96,7 +96,10 @@ def _sender(sender: Sender, records: TrialRecords, rules: TrialRules) -> dict[st
 
 
 def too_few(
-    summaries: Mapping[str, LatencySummary], rules: TrialRules, stopped: Mapping[str, Any] | None = None
+    summaries: Mapping[str, LatencySummary],
+    rules: TrialRules,
+    stopped: Mapping[str, Any] | None = None,
+    measured_s: float | None = None,
 ) -> list[Reason]:
     """Tenants whose SLA percentile the trial could not give the latencies it needs (it ran to its
     maximum duration without them): said by the trial, so a search knows it could not judge them. Only
@@ -107,7 +110,8 @@ def too_few(
     return [
         Reason(
             Why.TOO_FEW_LATENCIES,
-            f"too few latencies to judge {tenant}'s {s.sla}: {s.requests} in {rules.max_duration_s:g} s "
+            f"too few latencies to judge {tenant}'s {s.sla}: {s.requests} in "
+            f"{rules.max_duration_s if measured_s is None else measured_s:.3g} s "
             f"(need {s.sla_samples})",
             {"tenant": tenant, "sla": s.sla, "requests": s.requests, "need": s.sla_samples},
         )
@@ -148,7 +152,9 @@ def run_trial(
     speed_end = gauge.speed_ops_s()  # after others.cores(): its time would dilute their average
     summaries = summarize(records, rules.late_threshold_ms, sla, spec.offered_rps())
     status, reasons = verdict(records, rules)
-    short = too_few({t: s for t, s in summaries.items() if t in spec.tenants}, rules, records.stopped)
+    measured_s = (records.window_end_ns - records.window_start_ns) / 1e9
+    shown = {t: s for t, s in summaries.items() if t in spec.tenants}
+    short = too_few(shown, rules, records.stopped, measured_s)
     if short:
         status, reasons = "invalid", [*reasons, *short]
     if observe is not None and other_cores > BUSY_CORES:  # a local server shares this host's cores
