@@ -48,7 +48,7 @@ class Search:
     lam_rps: float
     measured_s: float  # its probes' trials, start to the end of the measured window, summed
     wall_min: float
-    probes: int
+    probes: int  # trials of its probes (a probe in doubt measured again counts twice)
 
 
 class Progress(NullReporter):
@@ -112,7 +112,7 @@ def main() -> None:
                 one = one_search(args.model, args.sla, METHODS[method], label, store)
                 found[method].append(one)
                 print(
-                    f"  {method}: λ {one.lam_rps:.2f} req/s, {one.probes} probes, {one.measured_s:.0f} s "
+                    f"  {method}: λ {one.lam_rps:.2f} req/s, {one.probes} trials, {one.measured_s:.0f} s "
                     f"measured, {one.wall_min:.1f} min",
                     flush=True,
                 )
@@ -124,7 +124,7 @@ def main() -> None:
         f"\n{args.model}, {args.sla}: reference λ {truth:.2f} req/s (median of {len(refs)}: "
         f"{', '.join(f'{r.lam_rps:.2f}' for r in refs)}; spread {spread:.1%} of it)"
     )
-    print(f"  {'method':<8} {'λ each':<28} {'|err|50':>7} {'measured s':>10} {'wall min':>8} {'probes':>6}")
+    print(f"  {'method':<8} {'λ each':<28} {'|err|50':>7} {'measured s':>10} {'wall min':>8} {'trials':>6}")
     for method, searches in found.items():
         errors = [abs(s.lam_rps / truth - 1) for s in searches]
         print(

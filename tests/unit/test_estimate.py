@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from perseus.config.experiment import SearchSettings
 from perseus.core.errors import ConfigError
-from perseus.core.estimate import Point, bracket, estimate_peak, fit_curve
+from perseus.core.estimate import Curve, Point, bracket, estimate_peak, fit_curve
 from perseus.core.reasons import Reason, Why
 from perseus.experiments import peak
 from perseus.experiments.registry import load_experiment, parse_experiment
@@ -349,3 +349,15 @@ def test_the_search_hands_on_the_fitted_lambda_the_analysis_reports(tmp_path: Pa
     # a saving of 1 − 1/1.15918 = 13.73% (the bisection's: 5/37 = 13.51%).
     assert shared.method == "bisect+fit" and shared.total_rps == pytest.approx(150.0, abs=1e-4)
     assert found.fig1.saving == pytest.approx(0.13732, abs=1e-5)
+
+
+def test_a_slowed_curve_meets_the_bound_lower_than_the_speed_alone_says() -> None:
+    """p = 0.2 + 0.1·ρ/(1−ρ), μ 100, bound 1: λ = 100·8/9 = 88.89 (x = (1 − 0.2)/0.1 = 8). At 0.8 of the
+    speed: a 0.25, b 0.125, μ 80; x = (1 − 0.25)/0.125 = 6, λ = 80·6/7 = 68.57 — 0.771 of λ, not 0.8."""
+    curve = Curve(0.2, 0.1, 100.0, 0.1, 5)
+    assert curve.rate_at(1.0) == pytest.approx(800 / 9)
+    slow = curve.slowed(0.8)
+    assert (slow.a, slow.b, slow.mu) == pytest.approx((0.25, 0.125, 80.0))
+    assert slow.rate_at(1.0) == pytest.approx(480 / 7)
+    assert slow.latency(480 / 7) == pytest.approx(1.0)
+    assert curve.slowed(0.15).rate_at(1.0) is None  # a = 0.2/0.15 > the bound: no rate meets it

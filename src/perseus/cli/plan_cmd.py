@@ -123,9 +123,13 @@ def plan(
         data["prediction"] = prediction_json(checked)
         if planned.replanned is not None:
             again = planned.replanned
-            data["replanned"] = {"host_speed": round(again.speed, 4), **plan_json(again.answer)}
+            data["replanned"] = {
+                "host_speed": round(again.speed, 4),
+                "lambda_factors": {k: round(v, 4) for k, v in again.factors.items()},
+                **plan_json(again.answer),
+            }
         if validated:
-            data["validated"] = [dict(validation_json(r), plan=label) for label, r in validated]
+            data["validated"] = [validation_json(r) for _, r in validated]
             data["verdict"] = planned.verdict
             data["verdict_as_profiled"] = planned.verdict_of(AWARE)
         print(json.dumps(data, indent=2, default=str))
@@ -169,10 +173,13 @@ def _show_replanned(planned: Planned) -> None:
     again = planned.replanned
     if again is None:
         return
+    factors = sorted(again.factors.values()) or [again.speed]
     console.print(
         f"[yellow]· this host served {again.speed:.2f}× the rate it did when profiled and the plan did not "
-        f"hold: the fleet re-planned for today's speed (${again.answer.plan.usd_per_h:.3f}/h against "
-        f"${planned.answer.plan.usd_per_h:.3f}/h as profiled)[/yellow]"
+        f"hold: the fleet re-planned for today's speed, each model's λ × {factors[0]:.2f}–{factors[-1]:.2f} "
+        "(where its latency curve, every service time that much slower, meets its SLA) "
+        f"(${again.answer.plan.usd_per_h:.3f}/h against ${planned.answer.plan.usd_per_h:.3f}/h as "
+        "profiled)[/yellow]"
     )
     title = f"Re-planned for today's speed ({again.speed:.2f}× the profile's): the machines to rent"
     print_table(machines_table(again.answer.plan, title, key="replanned"), console)

@@ -77,6 +77,11 @@ class Curve:
         rho = rate / self.mu
         return self.a + self.b * rho / (1 - rho) if rho < 1 else math.inf
 
+    def slowed(self, speed: float) -> "Curve":
+        """The same queue on a host `speed` times as fast: every service time / speed, so μ × speed and
+        every latency at the same utilisation / speed (a and b alike)."""
+        return Curve(self.a / speed, self.b / speed, self.mu * speed, self.sigma, self.points)
+
     def rate_at(self, bound: float) -> float | None:
         """The rate where the curve meets the bound; None when it lies above the bound at every rate."""
         if not (bound > self.a and self.b > 0):

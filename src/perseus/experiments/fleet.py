@@ -5,11 +5,12 @@ only when extrapolation is asked for, and then flagged)."""
 import platform
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from perseus.config.plan import PlanFile, ProfileRef
 from perseus.config.prices import Machine, load_catalog
 from perseus.core.errors import ConfigError
+from perseus.core.estimate import Point, fit_curve
 from perseus.core.interval import Estimate
 from perseus.core.sla import parse_sla
 from perseus.experiments import deploy, frontier
@@ -31,6 +32,7 @@ class Fleet:
     profiles: dict[str, MachineProfile]  # by machine type, as measured (or extrapolated)
     runs: dict[str, list[int]]  # the profile runs behind each machine type
     notes: list[str]
+    results: dict[int, ExperimentResults] = field(default_factory=dict)  # each profile run, as read
 
 
 PROFILING = (profile_kind.NAME, frontier.NAME)  # the kinds whose runs a plan can read
@@ -57,15 +59,17 @@ def profile_run(store: Store, ref: int | str) -> int:
 
 def read_profiles(
     store: Store, plan: PlanFile
-) -> tuple[dict[str, MachineProfile], dict[str, list[int]], list[str]]:
-    """Each machine type's profile, merged over the runs that measured it (planner.profile.merged)."""
+) -> tuple[dict[str, MachineProfile], dict[str, list[int]], list[str], dict[int, ExperimentResults]]:
+    """Each machine type's profile, merged over the runs that measured it (planner.profile.merged); and
+    each run's results as read."""
     found: dict[str, list[MachineProfile]] = {}
     runs: dict[str, list[int]] = {}
     notes: list[str] = []
+    read: dict[int, ExperimentResults] = {}
     for entry in plan.profiles:
         ref = entry if isinstance(entry, ProfileRef) else ProfileRef(run=entry)
         run_id = profile_run(store, ref.run)
-        results = experiment_results(store, run_id)
+        results = read[run_id] = experiment_results(store, run_id)
         if results.status != "done":
             notes.append(f"profile run {run_id} is {results.status}: planning from what it measured")
         mp = _machine_profile(store, run_id, results, ref.machine)
@@ -77,7 +81,7 @@ def read_profiles(
         machine: replace(merged(parts), source=f"run {', '.join(map(str, runs[machine]))}")
         for machine, parts in found.items()
     }
-    return profiles, runs, notes
+    return profiles, runs, notes, read
 
 
 def _machine_profile(
@@ -137,15 +141,20 @@ def extrapolated(source: MachineProfile, machine: Machine, measured_on: Machine)
     )
 
 
-def scaled(source: MachineProfile, factor: float) -> MachineProfile:
-    """A profile of a machine `factor` times as fast: every λ alone and every co-location point's rates ×
-    factor; each point's shared capacity (Σ r/λ, a ratio of rates measured the same hour) kept."""
+def scaled(source: MachineProfile, factor: float | Mapping[str, float]) -> MachineProfile:
+    """A profile of a machine on which each model serves `factor` times its λ (one factor for all, or
+    one per model: 1 for a model not named): every λ alone and every co-location point's rates × its
+    model's factor; each point's shared capacity (Σ r/λ, a ratio of rates measured the same hour) kept."""
+
+    def of(key: str) -> float:
+        return factor if isinstance(factor, float | int) else factor.get(key, 1.0)
 
     def model(m: ModelProfile) -> ModelProfile:
-        return replace(m, shared_rps=m.shared_rps.scaled(factor), best_rps=m.best_rps.scaled(factor))
+        f = of(m.model)
+        return replace(m, shared_rps=m.shared_rps.scaled(f), best_rps=m.best_rps.scaled(f))
 
     def point(c: Colocation) -> Colocation:
-        return replace(c, rates_rps={k: r * factor for k, r in c.rates_rps.items()})
+        return replace(c, rates_rps={k: r * of(k) for k, r in c.rates_rps.items()})
 
     return replace(
         source,
@@ -155,16 +164,40 @@ def scaled(source: MachineProfile, factor: float) -> MachineProfile:
 
 
 def fleet_of(plan: PlanFile, store: Store, extrapolate: str | None = None) -> Fleet:
-    profiles, runs, notes = read_profiles(store, plan)
-    return fleet_from(plan, profiles, runs, notes, extrapolate)
+    profiles, runs, notes, read = read_profiles(store, plan)
+    fleet = fleet_from(plan, profiles, runs, notes, extrapolate)
+    return replace(fleet, results=read)
 
 
-def at_speed(plan: PlanFile, fleet: Fleet, host: str, speed: float, extrapolate: str | None = None) -> Fleet:
-    """The fleet as if machines of type `host` were `speed` times as fast as when profiled (the host's
-    speed measured now, over the profile's): its profile scaled (types extrapolated from it follow)."""
+def at_speed(
+    plan: PlanFile, fleet: Fleet, host: str, factors: Mapping[str, float], extrapolate: str | None = None
+) -> Fleet:
+    """The fleet as if each model served `factors` times its λ on machines of type `host` (slowed_lambdas:
+    the host's speed now, over the profile's): that profile scaled (types extrapolated from it follow)."""
     measured = {k: p for k, p in fleet.profiles.items() if not p.extrapolated_from}
-    measured[host] = scaled(measured[host], speed)
-    return fleet_from(plan, measured, fleet.runs, [], extrapolate)
+    measured[host] = scaled(measured[host], factors)
+    return replace(fleet_from(plan, measured, fleet.runs, [], extrapolate), results=fleet.results)
+
+
+def slowed_lambdas(fleet: Fleet, host: str, speed: float) -> dict[str, float]:
+    """Per model of the host type's profile: its λ on a host `speed` times as fast as profiled, over its
+    λ as profiled. Not `speed` itself: the SLA's bound does not move when every service time grows, so
+    λ falls by more. From the latency curve fitted to its search alone as configured (core.estimate:
+    a and b / speed, μ × speed; the median over the runs that searched it), else `speed` (a curve that
+    cannot be fitted, or that meets the bound at no rate at that speed)."""
+    found: dict[str, list[float]] = {}
+    for run_id in fleet.runs.get(host, []):
+        findings = fleet.results[run_id].findings if run_id in fleet.results else None
+        if not isinstance(findings, profile_kind.Findings):
+            continue
+        for key, peak in findings.peaks.items():
+            points = [Point(sum(p.offered_rps.values()), p.sla_ratio, p.feasible) for p in peak.probes]
+            curve = fit_curve(points, 1.0)
+            then = curve.rate_at(1.0) if curve is not None else None
+            now = curve.slowed(speed).rate_at(1.0) if curve is not None else None
+            found.setdefault(key, []).append(now / then if then and now else speed)
+    factors = {k: statistics.median(v) for k, v in found.items()}
+    return {k: factors.get(k, speed) for k in fleet.profiles[host].models}
 
 
 def fleet_from(

@@ -22,6 +22,7 @@ from perseus.experiments.fleet import (
     fleet_of,
     host_type,
     profiled_speed,
+    slowed_lambdas,
 )
 from perseus.experiments.references import Source
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
@@ -44,6 +45,7 @@ class Replanned:
 
     speed: float
     answer: Answer
+    factors: dict[str, float] = field(default_factory=dict)  # per model: its λ now / as profiled
 
 
 @dataclass
@@ -107,8 +109,9 @@ def plan_fleet(
         planned.validated.append(aware)
         speed = _speed(aware[1])
         if speed is not None and speed < 1 - deploy.DRIFT and planned.verdict_of(AWARE) != "held":
-            again = solve(at_speed(spec, fleet, host, speed, extrapolate).problem)
-            planned.replanned = Replanned(speed, again)
+            factors = slowed_lambdas(fleet, host, speed)
+            again = solve(at_speed(spec, fleet, host, factors, extrapolate).problem)
+            planned.replanned = Replanned(speed, again, factors)
             if layout(again.plan) == layout(found.plan):
                 fleet.notes.append(
                     f"--validate: re-planned for the host's speed now ({speed:.2f}× the profile's): the same "
