@@ -14,6 +14,7 @@ tightly than its measurement repeats: this is the floor under the leave-one-pair
 reports.
 
     .venv/bin/python benchmarks/profile_repeatability.py [--rounds 3] [--models efficientnet_b0,googlenet]
+                                                         [--methods today,fit,blocks]
     .venv/bin/python benchmarks/profile_repeatability.py --synthetic --rounds 1   # a few minutes: runs?
 
 Needs the zoo models exported (`perseus models export ...`) and a quiet host: about 20 min a round (three passes).
@@ -129,6 +130,9 @@ def main() -> None:
     parser.add_argument("--sla", default=None)
     parser.add_argument("--blocks", type=int, default=BLOCKS, help="blocks of a pass (interleaved)")
     parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"the methods compared, of {', '.join(METHODS)}"
+    )
+    parser.add_argument(
         "--synthetic", action="store_true", help="two small synthetic models, short trials: a quick check"
     )
     parser.add_argument(
@@ -140,11 +144,14 @@ def main() -> None:
     sla = args.sla or base["sla"]
     if len(models) != 2 or args.rounds < 1 or args.blocks < 2:
         raise SystemExit("--models names two models; --rounds is at least 1; --blocks at least 2")
-    found: dict[str, list[Pass]] = {m: [] for m in METHODS}
+    methods = args.methods.split(",")
+    if "today" not in methods or not set(methods) <= set(METHODS):
+        raise SystemExit(f"--methods: today and any of {', '.join(METHODS)}")
+    found: dict[str, list[Pass]] = {m: [] for m in methods}
     stamp = time.strftime("%Y-%m-%d %H:%M")
     with Store(args.db or default_db_path()) as store:
         for index in range(args.rounds):
-            order = list(METHODS) if index % 2 == 0 else list(reversed(METHODS))
+            order = methods if index % 2 == 0 else list(reversed(methods))
             for method in order:
                 print(f"round {index + 1}/{args.rounds}: {method}", flush=True)
                 label = f"{stamp} round {index + 1}"
@@ -171,7 +178,7 @@ def main() -> None:
             f"{statistics.median(p.probes for p in passes):.0f} trials a pass"
         )
     if spread["today"] > 0:
-        for method in (m for m in METHODS if m != "today"):
+        for method in (m for m in methods if m != "today"):
             print(f"  {method} / today, measured-again error of e: {spread[method] / spread['today']:.2f}")
 
 

@@ -6,6 +6,7 @@ printed); a plan that held on a slower host is not re-planned."""
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from perseus.cli.app import app
 from perseus.config.plan import PlanFile
 from perseus.core.progress import NullReporter
+from perseus.experiments.fleet import fleet_of, slowed_lambdas
 from perseus.experiments.registry import parse_experiment
 from perseus.orchestrate import planning
 from perseus.store import Store
@@ -159,3 +161,11 @@ def test_a_plan_that_held_on_a_slower_host_is_not_replanned(
     # 150 of 333 req/s raw: held, so the plan as profiled stands.
     assert planned.verdict == planned.verdict_of(planning.AWARE) == "held"
     assert planned.replanned is None and len(planned.validated) == 1
+
+
+def test_without_a_curve_each_lambda_follows_the_speed(tmp_path: Path) -> None:
+    """A profile whose searches give no curve to slow (here: its results not read) scales λ by the speed."""
+    store = _profiled(tmp_path)
+    fleet = fleet_of(PlanFile.model_validate(FLEET), store)
+    assert 0.7 < slowed_lambdas(fleet, MACHINE, 0.8)["synthetic-cpu"] < 0.8  # from the fitted curve
+    assert slowed_lambdas(replace(fleet, results={}), MACHINE, 0.8) == {"synthetic-cpu": 0.8}

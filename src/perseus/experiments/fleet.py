@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from perseus.config.plan import PlanFile, ProfileRef
 from perseus.config.prices import Machine, load_catalog
 from perseus.core.errors import ConfigError
-from perseus.core.estimate import Point, fit_curve
+from perseus.core.estimate import MAX_SIGMA, Point, fit_curve
 from perseus.core.interval import Estimate
 from perseus.core.sla import parse_sla
 from perseus.experiments import deploy, frontier
@@ -183,8 +183,9 @@ def slowed_lambdas(fleet: Fleet, host: str, speed: float) -> dict[str, float]:
     """Per model of the host type's profile: its λ on a host `speed` times as fast as profiled, over its
     λ as profiled. Not `speed` itself: the SLA's bound does not move when every service time grows, so
     λ falls by more. From the latency curve fitted to its search alone as configured (core.estimate:
-    a and b / speed, μ × speed; the median over the runs that searched it), else `speed` (a curve that
-    cannot be fitted, or that meets the bound at no rate at that speed)."""
+    a and b / speed, μ × speed; the median over the runs that searched it), else `speed` (no curve fits,
+    or it misses the probes by more than core.estimate.MAX_SIGMA, or meets the bound at no rate at that
+    speed)."""
     found: dict[str, list[float]] = {}
     for run_id in fleet.runs.get(host, []):
         findings = fleet.results[run_id].findings if run_id in fleet.results else None
@@ -193,6 +194,7 @@ def slowed_lambdas(fleet: Fleet, host: str, speed: float) -> dict[str, float]:
         for key, peak in findings.peaks.items():
             points = [Point(sum(p.offered_rps.values()), p.sla_ratio, p.feasible) for p in peak.probes]
             curve = fit_curve(points, 1.0)
+            curve = curve if curve is not None and not curve.sigma > MAX_SIGMA else None
             then = curve.rate_at(1.0) if curve is not None else None
             now = curve.slowed(speed).rate_at(1.0) if curve is not None else None
             found.setdefault(key, []).append(now / then if then and now else speed)
