@@ -24,7 +24,7 @@ from tests.unit.planner_cases import SLA, machine_profile, machine_type, problem
 from tests.unit.test_planner import fleets
 
 N2 = 0.097118  # gcp-n2-standard-2 $/h, as the shipped catalog prices it
-# λ alone (best setting in brackets) measured on a 2-core host, as README's profile-6cnn paragraph says.
+# λ alone (best setting in brackets) measured on a 2-core host, as docs/results.md's 2026-11-30 profile says.
 LAM = {
     "resnet50": 9.6,
     "mobilenet_v2": 126.0,
