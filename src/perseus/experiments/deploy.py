@@ -99,6 +99,11 @@ class Findings:
         return all(m.met for m in self.machines)
 
     @property
+    def host_ratio(self) -> float | None:
+        """The host's speed now over when profiled: the median over the models measured alone."""
+        return statistics.median(self.speed.values()) if self.speed else None
+
+    @property
     def missed(self) -> list[TenantCheck]:
         return [t for m in self.machines for t in m.tenants if not t.met]
 
@@ -174,16 +179,15 @@ def analyze(experiment: ExperimentBase, trials: list[TrialRow], warnings: list[s
             assert name is not None
             checks.append(_check(rows[-1] if rows else None, name, tenant))
         machines.append(Deployed(index + 1, machine.type, machine.predicted_load, checks, bool(rows)))
-    speed = host_speed(exp, trials)
-    if speed:
-        ratio = statistics.median(speed.values())
-        if abs(ratio - 1) > DRIFT:
-            warnings.append(
-                f"this host served {ratio:.2f}× the closed-loop rate it did when profiled (median of "
-                f"{len(speed)} models alone): it is {'slower' if ratio < 1 else 'faster'} than the plan "
-                "assumed, so an SLA missed here may be the host's, not the plan's — profile it again"
-            )
-    return Findings(exp.deploy.plan, machines, speed)
+    found = Findings(exp.deploy.plan, machines, host_speed(exp, trials))
+    ratio = found.host_ratio
+    if ratio is not None and abs(ratio - 1) > DRIFT:
+        warnings.append(
+            f"this host served {ratio:.2f}× the closed-loop rate it did when profiled (median of "
+            f"{len(found.speed)} models alone): it is {'slower' if ratio < 1 else 'faster'} than the plan "
+            "assumed, so an SLA missed here may be the host's, not the plan's — profile it again"
+        )
+    return found
 
 
 def host_speed(exp: Settings, trials: list[TrialRow]) -> dict[str, float]:

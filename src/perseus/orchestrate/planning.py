@@ -4,7 +4,6 @@ plan deployed on this host's embedded server after the host's speed is measured 
 slower than profiled and the plan did not hold, the fleet re-planned for today's speed and that measured
 too."""
 
-import statistics
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -130,11 +129,9 @@ def plan_fleet(
 
 
 def _speed(results: ExperimentResults) -> float | None:
-    """The host's speed a validation measured first: the median over the models it measured alone."""
+    """The host's speed a validation measured first (deploy.Findings.host_ratio)."""
     found = results.findings
-    if not isinstance(found, deploy.Findings) or not found.speed:
-        return None
-    return statistics.median(found.speed.values())
+    return found.host_ratio if isinstance(found, deploy.Findings) else None
 
 
 def _measured(
