@@ -53,8 +53,9 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
         for m in dedicated
     }
     assert shared["synthetic-sleep"] == pytest.approx(shared["synthetic-cpu"])  # equal request share
-    # One instance of a 10 ms sleep serves at most 1000/10 = 100 req/s, alone or beside another model.
-    assert dedicated["synthetic-sleep"] <= 101 and shared["synthetic-sleep"] <= 101
+    # A figure is the offered rate λ a trial passed at; its Poisson schedule draws ±6% (σ, ~250 sends in
+    # 2.5 s) around λ, so λ itself may exceed what the model can serve (102.2 req/s once). The law is on
+    # what was served: below, in the stored trials.
     # The headline: the point that saved most, searched again on a fresh server after it was chosen.
     measured = [p["saving"]["value"] for p in summary["frontier"] if p["source"] != "dedicated"]
     assert summary["chosen_saving"]["value"] == max(measured)
@@ -67,7 +68,6 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
         "shared peak",
     ]
     for point in summary["frontier"]:
-        assert point["synthetic-sleep"] <= 101
         if point["source"] == "dedicated":  # an axis end: one model alone at its λ, on its own machine
             assert point["saving"]["value"] == 0.0  # 1 − 1/(λ/λ + 0)
         elif point["source"] == "measured":  # A held at the --fractions given, 3/4 of its λ
@@ -79,6 +79,11 @@ def test_demo_on_synthetic_models(tmp_path: Path, perseus_home: Path) -> None:
         assert run.provenance["versions"]["tritonserver"] == "2.51.0"
         trials = store.trials(run.id)
         assert len(trials) >= 6
+        # One instance of a 10 ms sleep serves at most 1000/10 = 100 req/s, alone or beside another model
+        # (+1 for a request the window's edge cuts).
+        served = [t.summary.value("synthetic-sleep", "throughput_rps") for t in trials]
+        assert served and all(rps is None or rps <= 101 for rps in served)
+        assert any(rps is not None and rps > 30 for rps in served)  # the law is tested where it could fail
         again = [t for t in trials if t.key is not None and t.key.purpose == "confirm"]
         assert again and all(t.key is not None and t.key.placement.setting.get("confirm") == 1 for t in again)
         records = store.trial_records(trials[-1].id)
