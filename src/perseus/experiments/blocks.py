@@ -5,8 +5,6 @@ reads the set's rates against that block's own λ alone, measured minutes apart 
 set's e is the blocks' median, its interval their spread. Also what each block's trials say of the
 host's speed, so a drift shows. Pure over trial rows apart from `run_blocks`."""
 
-import hashlib
-import json
 import random
 import statistics
 from collections.abc import Mapping, Sequence
@@ -17,6 +15,7 @@ from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase
 from perseus.core.errors import SlaNotMetError
 from perseus.core.interval import Estimate, of_searches
+from perseus.core.seeds import derive_seed
 from perseus.experiments.analysis import Peak, combined, offered, peak, trials_of
 from perseus.experiments.lab import Lab
 from perseus.experiments.placements import DEDICATED, PEAK, START_FRACTION, alone, nth, peak_of, placement
@@ -44,17 +43,12 @@ class Group(Protocol):
     def mix(self) -> float: ...
 
 
-def block_seed(run_id: int, group: Placement, block: int) -> int:
-    """The seed of a block's order: a stable hash (not Python's salted `hash`) of the run and the block,
-    so a resumed run (same id) measures its blocks in the same order and a --fresh run draws anew."""
-    text = json.dumps([run_id, group.label(), block])
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
-
-
 def block_order(run_id: int, group: Group, block: int) -> list[str]:
-    """What block `block` measures, in order: each member's key (its λ alone) and SET, shuffled."""
+    """What block `block` measures, in order: each member's key (its λ alone) and SET, shuffled by a seed
+    of the run and the block: a resumed run (same id) measures its blocks in the same order, a --fresh
+    run draws anew."""
     items = [*group.shares, SET]
-    random.Random(block_seed(run_id, group.where, block)).shuffle(items)
+    random.Random(derive_seed(run_id, group.where.label(), block)).shuffle(items)
     return items
 
 

@@ -1,14 +1,12 @@
-"""When to send: pure, seeded arrival schedules (constant, Poisson, trace, per-tenant mixes), and the seed a
-trial derives from what names it.
+"""When to send: pure, seeded arrival schedules (constant, Poisson, trace, per-tenant mixes); each draws
+from the seed a trial derives from what names it (core.seeds).
 
 A schedule knows nothing about sending. It yields Arrival(t_ns, tenant, batch) in time order,
 t_ns counted from the trial's start; the sender turns them into requests.
 """
 
 import csv
-import hashlib
 import heapq
-import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +19,6 @@ from perseus.core.errors import ConfigError
 
 ArrivalKind = Literal["constant", "poisson"]
 _CHUNK = 4096
-SEED_BITS = 53  # a derived seed stays exact in any JSON reader that holds numbers as doubles
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +79,6 @@ def open_loop(
         share = TenantRate(spec.tenant, spec.rate_rps / workers, spec.arrival, spec.batch)
         streams.append(_one_tenant(share, seed=(seed, index, worker), phase=worker / workers))
     return heapq.merge(*streams, key=lambda a: a.t_ns)
-
-
-def derive_seed(*parts: str | int) -> int:
-    """The seed of whatever `parts` name (a run and a trial's key, a --seed and a sweep level): the same
-    parts give the same seed on every host and every run (a stable hash, not Python's salted `hash`),
-    so a trial can be drawn again; different parts give seeds whose schedules are independent (numpy's
-    SeedSequence spreads any two seeds apart, so nearby seeds are no worse than distant ones)."""
-    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> (64 - SEED_BITS)
 
 
 def read_trace(path: Path) -> list[Arrival]:
