@@ -149,6 +149,8 @@ def test_the_shipped_fleet_plans_read_and_name_shipped_profiles() -> None:
         for f in (root / "experiments").glob("profile*.yaml")
     }
     assert set(repeated.profiles) <= shipped
+    for path in (root / "plans").glob("*.yaml"):  # every shipped plan names profiles a shipped file measures
+        assert set(load_plan(path).profiles) <= shipped, path.name
 
 
 def test_a_profile_named_twice_is_measured_again_with_no_spread(tmp_path: Path, profiled: Path) -> None:
