@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from perseus.config.plan import load_plan
+from perseus.core.errors import ConfigError
 from perseus.core.progress import NullReporter
 from perseus.core.reasons import Reason, Why
 from perseus.experiments import deploy
@@ -245,3 +246,18 @@ def test_a_blind_plan_like_the_aware_one_is_measured_once(
 ) -> None:
     planned, labels = _validated(tmp_path, profiled, monkeypatch, None)
     assert labels == [AWARE] and planned.verdict == "held"
+
+
+def test_a_machine_naming_a_model_the_experiment_lacks_is_one_line() -> None:
+    """A tenant's model is one of the experiment's keys, not its spec: naming the spec used to end in a
+    KeyError from deep inside the run; now the file is refused before anything is measured."""
+    good = _exp().model_dump(mode="json")
+    bad = {**good, "deploy": {**good["deploy"], "machines": [dict(good["deploy"]["machines"][1])]}}
+    bad["deploy"]["machines"][0]["tenants"] = [
+        {"name": "x", "model": f"{CPU}:dim=8", "rate": 1, "sla": "p95=1s"}
+    ]
+    with pytest.raises(ConfigError, match=r"^f.yaml: deploy.machines.0: unknown model .*; its models: "):
+        parse_experiment(bad, "f.yaml")
+    reference = {**good, "deploy": {**good["deploy"], "reference": {"nope": 1.0}}}
+    with pytest.raises(ConfigError, match=r"deploy.reference: unknown model 'nope'"):
+        parse_experiment(reference, "f.yaml")

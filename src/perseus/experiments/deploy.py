@@ -6,12 +6,13 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from perseus.config import TenantConfig
 from perseus.config.experiment import ExperimentBase, Strict
+from perseus.core.names import unknown
 from perseus.core.reasons import DOUBTS, Why
 from perseus.core.sla import parse_sla
 from perseus.experiments.analysis import offered, probes_of, trials_of
@@ -56,6 +57,20 @@ class DeploySettings(Strict):
 class Settings(ExperimentBase):
     kind: Literal["deploy"]
     deploy: DeploySettings = Field(description="the planned machines")
+
+    @model_validator(mode="after")
+    def _planned_models(self) -> Self:
+        """Every model a machine names (a tenant's, a knob's) is one of the experiment's, by its key."""
+        keys = self.model_keys()
+        named = [
+            (f"deploy.machines.{i}", [*(t.model for t in m.tenants), *m.knobs])
+            for i, m in enumerate(self.deploy.machines)
+        ]
+        for where, names in [*named, ("deploy.reference", list(self.deploy.reference))]:
+            for name in names:
+                if name not in keys:
+                    raise ValueError(f"{where}: {unknown('model', name, keys, 'its models')}")
+        return self
 
 
 Verdict = Literal["held", "missed", "unjudged"]
