@@ -1,7 +1,7 @@
 """How well a pair's shared capacity repeats, measured as the planner's profiles measure it, by two
 methods side by side: today's (`order: sequential`: λ alone of each model, then the pair against them,
-bisection to 5%), the same order with fitted searches of at most 5 probes (`fit`, as
-experiments/profile-6cnn.yaml measures), and interleaved blocks (`order: interleaved`: in each of N blocks λ alone of each model
+bisection to 5%, opening wide), the same order with fitted searches of at most 5 probes (`fit`, as
+experiments/profile-6cnn.yaml measures, opening near; `fit-wide` opening wide), and interleaved blocks (`order: interleaved`: in each of N blocks λ alone of each model
 and the pair in a random order, e against that block's own λ alone, the blocks' median; each search
 fitted, `search: {estimator: fit}`, with fewer probes, so a pass costs no more minutes than today's).
 Both stop a probe early once its SLA is certainly missed (as every search does).
@@ -14,7 +14,7 @@ tightly than its measurement repeats: this is the floor under the leave-one-pair
 reports.
 
     .venv/bin/python benchmarks/profile_repeatability.py [--rounds 3] [--models efficientnet_b0,googlenet]
-                                                         [--methods today,fit,blocks]
+                                                         [--methods today,fit,fit-wide,blocks]
     .venv/bin/python benchmarks/profile_repeatability.py --synthetic --rounds 1   # a few minutes: runs?
 
 Needs the zoo models exported (`perseus models export ...`) and a quiet host: about 20 min a round (three passes).
@@ -45,9 +45,15 @@ BLOCKS = 2  # a pass's blocks: 3 searches each, against today's 3 a pass
 # curve reads to well within it, and a model's search in block 2 starts at its block-1 λ (no closed-loop
 # look first).
 METHODS: dict[str, dict[str, Any]] = {
-    "today": {"search": {"tolerance": 0.05, "max_probes": 10}, "profile": {}},
-    # experiments/profile-6cnn.yaml's: sequential, each search at most 5 probes read by the fitted curve.
+    # The search before issue 24: bisection to 5%, opening wide (×2 / ÷4 from its start).
+    "today": {"search": {"tolerance": 0.05, "max_probes": 10, "opening": "wide"}, "profile": {}},
+    # experiments/profile-6cnn.yaml's: sequential, each search at most 5 probes read by the fitted curve,
+    # opening near (×1.375 / ÷1.375 first); `fit-wide` the same opening wide (as measured until 2026-12-07).
     "fit": {"search": {"tolerance": 0.05, "max_probes": 5, "estimator": "fit"}, "profile": {}},
+    "fit-wide": {
+        "search": {"tolerance": 0.05, "max_probes": 5, "estimator": "fit", "opening": "wide"},
+        "profile": {},
+    },
     "blocks": {
         "search": {"tolerance": 0.2, "max_probes": 4, "estimator": "fit"},
         "profile": {"order": "interleaved", "blocks": BLOCKS},

@@ -13,8 +13,10 @@ Compared, over many seeded repetitions (deterministic):
   (b) `bisect+fit`: the same probes, λ from the curve fitted to all of them (`core.estimate`);
   (c) `fit-placed`: the same number of probes, bisection until a bracket, then each probe at the fitted
       λ (±4%, alternating), λ from the curve fitted to all of them.
-With the shipped search (tolerance 0.05, at most 8 probes) and at budgets of N probes (a tolerance so
-small that bisection uses all N); (c) always with as many probes as (a) used. `no cap`: (b) without the
+With searches of tolerance 0.05 and at most 8 or 5 probes (the shipped profile's), each opening `wide`
+(×2 up / ÷4 down from the start, the search before 2026-12-07) and `near` (the first step ×1.375 /
+÷1.375: from 0.8 of the estimate to 1.1 of it), and at budgets of N probes (a tolerance so small that
+bisection uses all N); (c) always with as many probes as (a) used. `no cap`: (b) without the
 rule that λ never lies above a rate measured infeasible, to show what that rule costs. Printed: median
 |error| against the true λ, its 90th percentile, the bias (signed median), the probes used, how often
 the interval (a bracket, or the fit's 90%) holds the true λ, and how often the fit fell back to the
@@ -217,15 +219,21 @@ def main() -> None:
         for name, curve in (("M/M/1+c", mm1_p95), ("M/D/1", md1_p95))
         for rho in (0.5, 0.8, 0.93)
     ]
-    searches = [("shipped", SearchSettings(tolerance=0.05, max_probes=8))]
-    searches += [(f"N={n}", SearchSettings(tolerance=1e-4, max_probes=n)) for n in budgets]
+    searches = [
+        (f"{opening} ≤{n}", SearchSettings(tolerance=0.05, max_probes=n, opening=opening))
+        for n in (8, 5)
+        for opening in ("wide", "near")
+    ]
+    searches += [(f"N={n}", SearchSettings(tolerance=1e-4, max_probes=n, opening="wide")) for n in budgets]
     header = (
         f"  {'method':<26} {'|err|50':>7} {'|err|90':>7} {'bias':>7} {'probes':>6} {'covers λ':>8}"
         f" {'fellback':>8} {'none':>5}"
     )
     print(f"σ = {args.sigma} per probe, {args.reps} seeded searches per line; error = λ̂/λ − 1")
     print(
-        "shipped: tolerance 0.05, ≤ 8 probes; N=n: n probes (tolerance 1e-4); fit-placed: as many as the bisection"
+        "wide/near ≤n: tolerance 0.05, at most n probes, the search opening wide (×2 / ÷4 from the start, the"
+        " search before 2026-12-07) or near (×1.375 / ÷1.375 first); N=n: n probes (tolerance 1e-4, wide);"
+        " fit-placed: as many as the bisection"
     )
     for c, case in enumerate(cases):
         print(f"\n{case.name}: λ = {case.truth:.1f} req/s at p95 ≤ {case.bound_ms:.1f} ms (μ = {MU:.0f})")
@@ -239,7 +247,7 @@ def main() -> None:
                 bisected = run_bisect(server, start, settings)
                 rows.setdefault(f"bisect {label}", []).append(bisected)
                 rows.setdefault(f"bisect+fit {label}", []).append(fitted(server, bisected))
-                if label == "shipped":
+                if label == searches[0][0]:
                     rows.setdefault(f"bisect+fit {label}, no cap", []).append(fitted(server, bisected, False))
                 placed = Server(case, args.sigma, np.random.default_rng(seed))
                 budget = len(server.points)
@@ -247,7 +255,7 @@ def main() -> None:
         for label, _ in searches:
             for method in ("bisect", "bisect+fit", "fit-placed"):
                 print(summary(f"{method} {label}", case.truth, rows[f"{method} {label}"]))
-            if label == "shipped":
+            if label == searches[0][0]:
                 print(
                     summary(
                         f"bisect+fit {label}, no cap", case.truth, rows[f"bisect+fit {label}, no cap"], False

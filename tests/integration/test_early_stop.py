@@ -30,7 +30,7 @@ def test_an_overloaded_probe_stops_once_its_sla_is_lost_and_one_within_capacity_
             "kind": "peak",
             "models": ["synthetic-sleep:service_ms=10"],
             "sla": "p95=100ms",
-            "search": {"start_rps": 640, "max_probes": 3},
+            "search": {"start_rps": 640, "max_probes": 3, "opening": "wide"},  # ÷4, ÷4: 160, 40
             "trial": {"warmup_s": WARMUP_S, "min_duration_s": 1, "max_duration_s": MAX_S, "retries": 0},
             "telemetry_interval_s": 0.5,
         },

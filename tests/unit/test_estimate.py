@@ -217,12 +217,12 @@ def curve_probe(calls: list[float], with_latency: bool = True) -> Callable[[floa
 
 
 def test_find_peak_with_the_fit_returns_the_curves_lambda() -> None:
-    # Bisection from 70 (21.7 ms: yes): 140, 105 (ρ ≥ 1: overloaded, no latency), 87.5 (45 ms: yes),
-    # 96.25 (138 ms), 91.875 (66.5), 89.6875 (53.5: no), 88.59375 (48.8: yes), and 89.6875 − 88.59375 ≤
-    # 2% of 88.59375: λ = 88.59375. The curve through the six latencies meets 50 ms at 88.889.
+    # Bisection from 70 (21.7 ms: yes), opening near: 96.25 (138 ms: no), 83.125, 89.6875 (53.5: no),
+    # 86.40625, 88.046875 (46.8: yes), and 89.6875 − 88.046875 ≤ 2% of 88.046875: λ = 88.046875. The curve
+    # through the six latencies meets 50 ms at 88.889.
     calls: list[float] = []
     plain = find_peak(curve_probe(calls), 70.0, SearchSettings(tolerance=0.02), "m")
-    assert plain.peak_rps == 88.59375 and plain.estimate is None
+    assert plain.peak_rps == 88.046875 and plain.estimate is None
     calls.clear()
     fitted = find_peak(curve_probe(calls), 70.0, SearchSettings(tolerance=0.02, estimator="fit"), "m")
     assert fitted.peak_rps == pytest.approx(LAMBDA, abs=1e-6)
@@ -235,7 +235,7 @@ def test_find_peak_without_latencies_keeps_the_bisection() -> None:
     calls: list[float] = []
     plain = bisect(curve_probe(calls, False), 70.0, SearchSettings(tolerance=0.02), "m")
     found = find_peak(curve_probe([], False), 70.0, SearchSettings(tolerance=0.02, estimator="fit"), "m")
-    assert found.peak_rps == plain.peak_rps == 88.59375 and found.estimate is None
+    assert found.peak_rps == plain.peak_rps == 88.046875 and found.estimate is None
 
 
 def test_a_probe_gives_its_sla_latency_nearest_the_bound_or_none() -> None:
@@ -312,7 +312,7 @@ def test_a_fitted_peak_is_the_curves_lambda_and_says_so(tmp_path: Path) -> None:
     the fitted form (a = 10, b = 30, μ = 100). p95 ≤ 100 ms: 3ρ/(1−ρ) = 9, ρ = 3/4, λ = 75 req/s, where
     the bisection stops at 74.375 (its bracket 74.375–76.25: tests/unit/test_kinds.py)."""
     store = Store(tmp_path / "results.db")
-    search = {"tolerance": 0.05, "max_probes": 12, "estimator": "fit"}
+    search = {"tolerance": 0.05, "max_probes": 12, "estimator": "fit", "opening": "wide"}
     exp = parse_experiment(
         {"name": "t", "kind": "peak", "models": [SLEEP], "sla": "p95=100ms", "search": search}, "test"
     )
@@ -334,7 +334,7 @@ def test_the_search_hands_on_the_fitted_lambda_the_analysis_reports(tmp_path: Pa
     · 49/52 = 471.154 (the bisection's 462.5). Equal shares: 1/(0.5/75 + 0.5/471.154) = 129.40 req/s
     in all (128.14 from the bisection's λ)."""
     store = Store(tmp_path / "results.db")
-    search = {"tolerance": 0.05, "max_probes": 12, "estimator": "fit"}
+    search = {"tolerance": 0.05, "max_probes": 12, "estimator": "fit", "opening": "wide"}
     fields = {"sla": "p95=100ms", "search": search, "models": [SLEEP, "synthetic-cpu:dim=64"]}
     exp = parse_experiment({"name": "t", "kind": "dedicated-vs-multitenant", **fields}, "test")
     run_id, _ = run_on(store, exp)

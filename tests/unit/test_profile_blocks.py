@@ -29,7 +29,7 @@ A, B = "synthetic-sleep:service_ms=10", "synthetic-sleep:service_ms=10.0"
 KA, KB = "synthetic-sleep", "synthetic-sleep-2"  # their keys: a repeated base gets -2
 # Every search starts at 90 req/s (search.start_rps), so each probe sequence below does not depend on
 # where a pair's search would otherwise start (its members' λ alone known so far, or none yet).
-SEARCH = {"tolerance": 0.05, "max_probes": 12, "start_rps": 90}
+SEARCH = {"tolerance": 0.05, "max_probes": 12, "start_rps": 90, "opening": "wide"}  # probes hand-computed
 # Service times × this on each block's servers, by (block, whether alone), and each trial's host speed.
 SLOW = {(1, True): 1.0, (1, False): 1.0, (2, True): 1.0, (2, False): 1.25, (3, True): 1.25, (3, False): 1.25}
 SPEED = {(1, True): 1000.0, (1, False): 1000.0, (2, True): 1000.0, (2, False): 1150.0}  # else 800

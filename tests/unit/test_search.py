@@ -43,13 +43,40 @@ def test_bisect_brackets_the_threshold_within_tolerance(limit: float, start: flo
 
 def test_bisect_unreachable_sla_is_one_clear_error() -> None:
     with pytest.raises(SlaNotMetError, match=r"m: not feasible even at 0\.977 req/s \(p95 over"):
-        bisect(threshold_probe(0.0, []), 1000.0, SearchSettings(max_probes=6), "m")
+        bisect(threshold_probe(0.0, []), 1000.0, SearchSettings(max_probes=6, opening="wide"), "m")
+    with pytest.raises(SlaNotMetError, match=r"m: not feasible even at 2\.84 req/s \(p95 over"):
+        bisect(threshold_probe(0.0, []), 1000.0, SearchSettings(max_probes=6), "m")  # 1000 / 1.375 / 4**4
+
+
+def test_the_near_opening_steps_to_just_above_the_capacity_its_start_was_read_from() -> None:
+    """A start at 0.8 of a closed-loop look at capacity (100 req/s here: start 80): `near` probes 110
+    next, not 160 (certainly overloaded: an open-loop rate above capacity), and 5 probes end on a bracket
+    4.7% wide, not 12.5%; from an infeasible start it steps to 58.2, not 20. After the first step, ×2 / ÷4."""
+    calls: list[float] = []
+    near = bisect(threshold_probe(92.0, calls), 80.0, SearchSettings(tolerance=0.01, max_probes=5), "m")
+    assert calls == pytest.approx([80.0, 110.0, 95.0, 87.5, 91.25])
+    highs = [c for c in calls if c > near.peak_rps]
+    assert near.peak_rps == 91.25 and (min(highs) - near.peak_rps) / near.peak_rps < 0.047
+    calls.clear()
+    wide = bisect(
+        threshold_probe(92.0, calls), 80.0, SearchSettings(tolerance=0.01, max_probes=5, opening="wide"), "m"
+    )
+    assert calls == [80.0, 160.0, 120.0, 100.0, 90.0] and wide.peak_rps == 90.0  # bracket 90–100: 11%
+    calls.clear()
+    bisect(threshold_probe(50.0, calls), 80.0, SearchSettings(tolerance=0.01, max_probes=4), "m")
+    assert calls == pytest.approx(
+        [80.0, 80.0 / 1.375, 80.0 / 1.375 / 4, (80.0 / 1.375 + 80.0 / 1.375 / 4) / 2]
+    )
+    calls.clear()
+    bisect(threshold_probe(500.0, calls), 80.0, SearchSettings(tolerance=0.01, max_probes=4), "m")
+    assert calls == pytest.approx([80.0, 110.0, 220.0, 440.0])  # capacity read low: ×2 after the first step
 
 
 def test_bisect_never_shrinks_below_the_floor_a_trial_can_judge() -> None:
     # The first probe failed (here: 30 is over the limit); ÷4 would give 7.5, which a trial cannot judge.
     calls: list[float] = []
-    found = bisect(threshold_probe(25.0, calls), 30.0, SearchSettings(tolerance=0.1), "m", floor_rps=13.0)
+    wide = SearchSettings(tolerance=0.1, opening="wide")
+    found = bisect(threshold_probe(25.0, calls), 30.0, wide, "m", floor_rps=13.0)
     assert calls[:2] == [30.0, 13.0] and min(calls) == 13.0
     assert 25.0 / 1.1 <= found.peak_rps <= 25.0
 
@@ -58,14 +85,14 @@ def test_bisect_fails_at_the_floor_with_its_reason() -> None:
     calls: list[float] = []
     with pytest.raises(SlaNotMetError, match=r"m: not feasible even at 13 req/s \(p95 over at 13"):
         bisect(threshold_probe(5.0, calls), 100.0, SearchSettings(max_probes=20), "m", floor_rps=13.0)
-    assert calls == [100.0, 25.0, 13.0]
+    assert calls == pytest.approx([100.0, 100.0 / 1.375, 100.0 / 1.375 / 4, 13.0])
     calls.clear()
     with pytest.raises(SlaNotMetError, match=r"at 13 req/s"):  # a start under the floor begins there
         bisect(threshold_probe(5.0, calls), 10.0, SearchSettings(), "m", floor_rps=13.0)
     assert calls == [13.0]
     calls.clear()
     found = bisect(threshold_probe(50.0, calls), 10.0, SearchSettings(tolerance=0.1), "m", floor_rps=13.0)
-    assert calls[:2] == [13.0, 26.0] and min(calls) == 13.0 and 50.0 / 1.1 <= found.peak_rps <= 50.0
+    assert calls[:2] == [13.0, 13.0 * 1.375] and min(calls) == 13.0 and 50.0 / 1.1 <= found.peak_rps <= 50.0
 
 
 def test_ramp_stops_after_patience_and_keeps_the_best() -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from perseus.core.reasons import JUDGING, REPLACED, RETRY_RULE, Why
 from perseus.core.sla import parse_sla
-from perseus.experiments.registry import parse_experiment
+from perseus.experiments.registry import stored_experiment
 from perseus.experiments.results import experiment_results
 from perseus.store import Store
 from perseus.store.judge import feasible
@@ -152,7 +152,7 @@ def test_old_runs_are_found_and_resume_without_measuring(store: Store) -> None:
     for run in store.runs():
         if run.kind != "experiment" or run.status != "done" or str(run.id) == BUGGY_INTERFERENCE:
             continue
-        experiment = parse_experiment(run.spec, f"run {run.id}")
+        experiment = stored_experiment(run.spec, f"run {run.id}")
         assert experiment.model_dump(mode="json") == run.spec
         assert store.find_run("experiment", experiment.model_dump(mode="json")) == run
         before = len(store.trials(run.id))

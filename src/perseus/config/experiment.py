@@ -80,6 +80,13 @@ class SearchSettings(Strict):
     step_rps: float | None = Field(default=None, gt=0, description="ramp: step; default start_rps / 4")
     patience: int = Field(default=6, ge=1, description="ramp: stop after this many passes without a gain")
     max_probes: int = Field(default=14, ge=2, le=100, description="probes per λ search at most")
+    opening: Literal["near", "wide"] = Field(
+        default="near",
+        description="bisect: how a search opens its bracket from its start (by default 0.8 of a closed-loop "
+        "look at capacity): near steps ×1.375 up from a feasible start (to 1.1× that capacity) or ÷1.375 "
+        "down from an infeasible one, then ×2 up / ÷4 down; wide (the search before 2026-12-07) steps ×2 "
+        "/ ÷4 from the start, a probe each way that is nearly always far off",
+    )
     estimator: Literal["bisect", "fit"] = Field(
         default="bisect",
         description="bisect: λ is the highest feasible probe; fit: λ where the latency curve fitted to every "
@@ -99,10 +106,13 @@ class SearchSettings(Strict):
 
     @model_serializer(mode="wrap")
     def _lean(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """`estimator: bisect` is left out: a run stored before it existed has the same spec (it resumes)."""
+        """`estimator: bisect` and `opening: wide` are left out: a run stored before they existed searched
+        that way and has the same spec (it resumes; experiments.registry.stored_experiment reads a spec
+        without `opening` as wide). A file that does not say opens near, and its spec says so."""
         data: dict[str, Any] = handler(self)
-        if data.get("estimator") == "bisect":
-            del data["estimator"]
+        for key, default in (("estimator", "bisect"), ("opening", "wide")):
+            if data.get(key) == default:
+                del data[key]
         return data
 
 

@@ -17,7 +17,7 @@ from perseus.experiments import deploy, frontier
 from perseus.experiments import profile as profile_kind
 from perseus.experiments.analysis import trials_of
 from perseus.experiments.placements import dedicated
-from perseus.experiments.registry import parse_experiment
+from perseus.experiments.registry import parse_experiment, stored_experiment
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
 from perseus.planner.pair_choice import tenants_of, usable_memory
@@ -95,7 +95,7 @@ def _machine_profile(
             f"profiles: run {run_id} is a frontier run: say which machine type it ran on "
             f"({{run: {run_id}, machine: ID}})"
         )
-    exp = parse_experiment(results.spec, f"run {run_id}")
+    exp = stored_experiment(results.spec, f"run {run_id}")
     assert isinstance(found, frontier.Findings) and isinstance(exp, frontier.Settings)
     return from_frontier(exp, found, store.trials(run_id), machine, f"frontier run {run_id}")
 
@@ -316,7 +316,7 @@ def profiled_speed(store: Store, run_ids: list[int]) -> dict[str, float]:
     starts from): the median over the runs that measured it."""
     found: dict[str, list[float]] = {}
     for run_id in run_ids:
-        exp = parse_experiment(store.run(run_id).spec, f"run {run_id}")
+        exp = stored_experiment(store.run(run_id).spec, f"run {run_id}")
         rows = store.trials(run_id)
         for key in exp.model_keys():
             where = dedicated(exp, key)

@@ -4,7 +4,7 @@ analysis derives from the stored trials (pure: reading it again changes nothing)
 from dataclasses import dataclass, field
 from typing import Any
 
-from perseus.experiments.registry import kind_of, parse_experiment
+from perseus.experiments.registry import kind_of, stored_experiment
 from perseus.store import Store
 from perseus.store.judge import judge, probes
 
@@ -31,7 +31,7 @@ class ExperimentResults:
 
 def experiment_results(store: Store, run_id: int) -> ExperimentResults:
     run = store.run(run_id)
-    experiment = parse_experiment(run.spec, f"run {run_id}")
+    experiment = stored_experiment(run.spec, f"run {run_id}")
     trials = store.trials(run_id)
     warnings = [f"trial {t.name} FAILED: {t.reason}" for t in trials if t.status == "failed"]
     # Probes only (each its attempts together): a closed-loop estimate offers no rates, so it would pass
