@@ -93,5 +93,6 @@ def stored_experiment(spec: dict[str, Any], where: str) -> ExperimentBase:
     """The experiment a stored run's spec is. A spec without `search.opening` was stored before it
     existed (or says `wide`, which its spec leaves out): its searches opened wide, so it is read so, and
     a resumed run replays the probes it measured."""
-    search = spec.get("search") if isinstance(spec.get("search"), dict) else {}
-    return parse_experiment({**spec, "search": {"opening": "wide", **search}}, where)
+    search = spec.get("search")
+    opened = {"opening": "wide", **search} if isinstance(search, dict) else {"opening": "wide"}
+    return parse_experiment({**spec, "search": opened}, where)
