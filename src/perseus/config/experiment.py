@@ -3,7 +3,7 @@ price settings. Each kind adds its own sections (perseus.experiments.<kind>); th
 file into the kind it names, and rejects a section that belongs to another kind.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -201,7 +201,7 @@ class ExperimentBase(Strict):
         if twice:
             raise ValueError(f"models: name used twice: {', '.join(twice)}")
         if isinstance(self.sla, dict):
-            _known("sla", self.sla, list(dict.fromkeys([*keys, *bases])))
+            known("sla", self.sla, list(dict.fromkeys([*keys, *bases])))
             missing = [k for k, b in zip(keys, bases, strict=True) if k not in self.sla and b not in self.sla]
             if missing:
                 raise ValueError(f"sla: per model, it must name every model; {', '.join(missing)} has none")
@@ -240,7 +240,7 @@ class ExperimentBase(Strict):
         return parse_sla(self.sla[model] if model in self.sla else self.sla[self.base_of(model)])
 
 
-def _known(section: str, named: Mapping[str, object], bases: list[str]) -> None:
+def known(section: str, named: Iterable[str], bases: list[str]) -> None:
     """Every model `section` names is one of the experiment's (the first that is not is the line)."""
     for name in named:
         if name not in bases:
@@ -258,7 +258,7 @@ class SharedExperiment(ExperimentBase):
 
     @model_validator(mode="after")
     def _share(self) -> Self:
-        _known("share", dict(self.share or {}), list(dict.fromkeys([*self.model_keys(), *self.bases()])))
+        known("share", dict(self.share or {}), list(dict.fromkeys([*self.model_keys(), *self.bases()])))
         if self.share is not None and any(w <= 0 for w in self.share.values()):
             raise ValueError("share weights must be > 0")
         return self

@@ -11,8 +11,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from perseus.config import TenantConfig
-from perseus.config.experiment import ExperimentBase, Strict
-from perseus.core.names import unknown
+from perseus.config.experiment import ExperimentBase, Strict, known
 from perseus.core.reasons import DOUBTS, Why
 from perseus.core.sla import parse_sla
 from perseus.experiments.analysis import offered, probes_of, trials_of
@@ -67,9 +66,7 @@ class Settings(ExperimentBase):
             for i, m in enumerate(self.deploy.machines)
         ]
         for where, names in [*named, ("deploy.reference", list(self.deploy.reference))]:
-            for name in names:
-                if name not in keys:
-                    raise ValueError(f"{where}: {unknown('model', name, keys, 'its models')}")
+            known(where, names, keys)
         return self
 
 

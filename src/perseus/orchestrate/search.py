@@ -86,13 +86,15 @@ def bisect(
 
     lo: float | None = None
     hi: float | None = None
-    first = run(start_rps)
-    step = NEAR if settings.opening == "near" else None
-    if first.feasible:
+    near = settings.opening == "near"
+
+    def factor(wide: float) -> float:  # the step from the last probe: near's first is NEAR
+        return NEAR if near and len(steps) == 1 else wide
+
+    if run(start_rps).feasible:
         lo = start_rps
         while hi is None and len(steps) < settings.max_probes:
-            rate = lo * (step or 2.0)
-            step = None
+            rate = lo * factor(2.0)
             if run(rate).feasible:
                 lo = rate
             else:
@@ -100,8 +102,7 @@ def bisect(
     else:
         hi = start_rps
         while lo is None and len(steps) < settings.max_probes and hi > floor_rps:
-            rate = max(hi / (step or 4.0), floor_rps)
-            step = None
+            rate = max(hi / factor(4.0), floor_rps)
             if run(rate).feasible:
                 lo = rate
             else:
