@@ -7,6 +7,7 @@ import pytest
 
 from perseus.core.interval import Estimate
 from perseus.planner.capacity import (
+    CAUTIOUS_KAPPA,
     fit,
     leave_one_pair_out,
     median_error,
@@ -25,22 +26,23 @@ def _point(models: tuple[str, ...], e: float) -> Colocation:
 
 
 def test_a_pair_left_out_is_predicted_from_the_pressures_of_the_others() -> None:
-    """κ = p_a + p_b fits a+b 0.2, a+c 0.3 exactly with any p_a; b+c is then p_b + p_c = 0.5 − 2 p_a, and
-    least squares (minimum norm) takes p_a = 1/6: κ_bc = 1/6, e = 5/6 against 0.9 measured."""
-    profile = machine_profile("m", LAM, {("a", "b"): 0.2, ("a", "c"): 0.3, ("b", "c"): 0.1})
+    """κ = p_a + p_b fits a+b 0.6, a+c 0.7 exactly with any p_a; b+c is then p_b + p_c = 1.3 − 2 p_a, and
+    least squares (minimum norm) takes p_a = 1.3/3: κ_bc = 13/30 (above the floor 0.4), e = 17/30
+    against 0.7 measured."""
+    profile = machine_profile("m", LAM, {("a", "b"): 0.6, ("a", "c"): 0.7, ("b", "c"): 0.3})
     checks = {c.models: c for c in leave_one_pair_out(profile)}
-    assert checks[("b", "c")].measured == pytest.approx(0.9)
-    assert checks[("b", "c")].predicted == pytest.approx(5 / 6)
-    assert checks[("b", "c")].error == pytest.approx((0.9 - 5 / 6) / 0.9)
+    assert checks[("b", "c")].measured == pytest.approx(0.7)
+    assert checks[("b", "c")].predicted == pytest.approx(17 / 30)
+    assert checks[("b", "c")].error == pytest.approx((0.7 - 17 / 30) / 0.7)
 
 
-def test_a_pair_left_out_is_predicted_as_the_planner_would_never_as_a_gain() -> None:
+def test_a_pair_left_out_is_predicted_as_the_planner_would_never_below_the_cautious_floor() -> None:
     """Pressures from a+b and a+c (both gains, κ −0.2) predict κ_bc = −0.2, a gain of 1.2 machines' work;
-    the planner gives an unmeasured pair no gain (κ ≥ 0), so the check predicts what the planner uses:
-    e = 1.0, against 0.9 measured."""
+    the planner gives a pair never measured no gain, nor less interference than CAUTIOUS_KAPPA (0.4), so
+    the check predicts what the planner uses: e = 0.6, against 0.9 measured."""
     profile = machine_profile("m", LAM, {("a", "b"): -0.2, ("a", "c"): -0.2, ("b", "c"): 0.1})
     checks = {c.models: c for c in leave_one_pair_out(profile)}
-    assert checks[("b", "c")].predicted == pytest.approx(1.0)
+    assert checks[("b", "c")].predicted == pytest.approx(1.0 - CAUTIOUS_KAPPA)
     without = replace(profile, colocations=profile.colocations[:2])
     assert fit(without).predicted_capacity(("b", "c")) == pytest.approx(checks[("b", "c")].predicted)
 
@@ -51,11 +53,12 @@ def test_a_pair_that_met_no_sla_is_no_relative_error() -> None:
 
 
 def test_a_set_measured_twice_is_checked_once_on_its_mean() -> None:
-    profile = machine_profile("m", LAM, {("a", "b"): 0.1, ("a", "c"): 0.1, ("b", "c"): 0.1})
-    points = [_point(("a", "b", "c"), 0.6), _point(("c", "b", "a"), 0.8), _point(("a", "b", "c"), 0.0)]
+    profile = machine_profile("m", LAM, {("a", "b"): 0.4, ("a", "c"): 0.2, ("b", "c"): 0.0})
+    points = [_point(("a", "b", "c"), 0.6), _point(("c", "b", "a"), 0.9), _point(("a", "b", "c"), 0.0)]
     (check,) = set_checks(fit(profile), [*profile.colocations, *points])
-    assert check.measured == pytest.approx(0.7)  # the infeasible measurement has no relative error
-    assert check.predicted == pytest.approx(0.7, abs=1e-6)  # 1 − 3 × 0.1 at equal shares
+    assert check.measured == pytest.approx(0.75)  # the infeasible measurement has no relative error
+    # At equal shares every pair weighs the same: 1 − the mean of the pairs' κ, (0.4 + 0.2 + 0) / 3.
+    assert check.predicted == pytest.approx(0.8, abs=1e-6)
 
 
 def test_measured_again_each_against_the_mean_of_the_others() -> None:

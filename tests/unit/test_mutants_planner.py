@@ -1,6 +1,7 @@
 """The planner at its edges, each value worked by hand: what mutation testing (benchmarks/mutants.py,
 docs/mutants.md) found no other unit test pinned."""
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -26,7 +27,7 @@ def test_tenants_no_one_type_serves_go_each_to_its_cheapest_work() -> None:
     # A profiles x and y, B profiles y and z: no type serves all three. y costs $1/h / 100 req/s on A
     # against $2/h / 50 req/s on B, so y joins x on A (0.5 + 0.2 of one machine); z goes to B.
     b = machine_type(machine_profile("B", {"y": 50.0, "z": 50.0}), 2.0)
-    a = machine_type(machine_profile("A", {"x": 60.0, "y": 100.0}), 1.0)
+    a = machine_type(machine_profile("A", {"x": 60.0, "y": 100.0}, {("x", "y"): 0.0}), 1.0)
     wanted = problem({"tx": ("x", 30.0), "ty": ("y", 20.0), "tz": ("z", 10.0)}, b, a)
     plan = greedy.solve(wanted)
     assert plan.method == "greedy"
@@ -63,10 +64,10 @@ def test_sets_and_repeats_are_checked_under_their_models() -> None:
         _point(("c", "a", "b"), 0.5),
     )
     checks = prediction_checks([profile])
-    # κ: a+b the mean of 0.2 and 0.4 = 0.3, the others 0.2; three models at equal work w: 3w + 0.7 ≤ 1,
-    # so they carry 0.3 together, against 0.5 measured.
+    # κ: a+b the mean of 0.2 and 0.4 = 0.3, the others 0.2; three models at equal work w (every pair
+    # weighing w·w): 3w + (0.3 + 0.2 + 0.2) / 3 ≤ 1, so they carry 1 − 0.7/3 together, against 0.5.
     assert [(c.models, c.measured) for c in checks.sets] == [(("a", "b", "c"), 0.5)]
-    assert checks.sets[0].predicted == pytest.approx(0.3)
+    assert checks.sets[0].predicted == pytest.approx(1 - 0.7 / 3)
     assert [(c.models, c.measured, c.predicted) for c in repeat_checks(profile.colocations)] == [
         (("a", "b"), 0.8, 0.6),
         (("a", "b"), 0.6, 0.8),
@@ -173,7 +174,7 @@ def test_first_fit_decreasing_packs_the_largest_pieces_first() -> None:
     # Four models, no interference, works 0.7, 0.7, 0.3, 0.3 of one machine: largest first packs
     # 0.7 + 0.3 twice (2 machines); smallest first would need 3.
     lam = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 100.0}
-    kind = machine_type(machine_profile("A", lam, {("a", "b"): 0.0}), 1.0)
+    kind = machine_type(machine_profile("A", lam, dict.fromkeys(itertools.combinations("abcd", 2), 0.0)), 1.0)
     wanted = problem({"ta": ("a", 70.0), "tb": ("b", 70.0), "tc": ("c", 30.0), "td": ("d", 30.0)}, kind)
     assert len(greedy.solve(wanted).machines) == 2
 

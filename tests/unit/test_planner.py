@@ -45,6 +45,20 @@ def test_a_measured_gain_lets_more_share_a_machine() -> None:
     assert found.blind.usd_per_h == pytest.approx(2.0)
 
 
+def test_the_milp_charges_a_set_its_worst_pair_and_the_greedys_plan_of_the_set_is_kept() -> None:
+    # a + b interfere (κ 0.35), c harmless beside both; works 0.3, 0.3, 0.2. The model: 0.8 + the pairs'
+    # κ weighted by their works' products, 0.35 × 0.09 / 0.21 = 0.15: one machine (0.95). The MILP's
+    # linear bound charges the worst pair's κ (0.8 + 0.35 = 1.15): it finds nothing cheaper than 2
+    # machines, and the greedy's one machine is kept.
+    kappa = {("a", "b"): 0.35, ("a", "c"): 0.0, ("b", "c"): 0.0}
+    small = machine_type(machine_profile("small", dict.fromkeys("abc", 100.0), kappa), 1.0)
+    fleet = problem({"ta": ("a", 30), "tb": ("b", 30), "tc": ("c", 20)}, small)
+    found = answer(fleet, "milp")
+    (only,) = found.plan.machines
+    assert only.predicted_load == pytest.approx(0.95)
+    assert found.plan.method == "greedy" and "no plan cheaper than the greedy's" in found.plan.notes[0]
+
+
 def test_two_machine_types_mix_to_the_hand_computed_optimum() -> None:
     # small: 1 $/h, λ 100 each; big: 1.8 $/h, λ 200 each. 150 + 150 req/s: one big (200) + one small
     # (100) = 2.8 $/h beats three small (3.0) and two big (3.6). Alone, each tenant's cheapest is a big.

@@ -4,8 +4,11 @@ Machines are slots of each type (at most as many as tenants the type can serve, 
 reference plan's cost buys). A tenant's rate is split over shared slots and its model's machines of its
 own (the model's tenants pooled, at its best setting), never into a part below its `min_part_rps` (semi-
 continuous columns); a slot's load is built from the capacity model's own terms (`Capacity.work`,
-`Capacity.terms`: pair terms through model-presence binaries), and the memory of the models on it.
-Minimises $/h."""
+`Capacity.terms` through model-presence binaries), and the memory of the models on it. The model's
+interference, a mean of its pairs' κ weighted by products of works, is not linear: a slot is charged its
+worst pair's κ instead, never less than the model's, so every slot the MILP fills fits the model (and a
+machine of 3+ models is planned cautiously; the greedy, which reads the model itself, is kept when it
+finds a cheaper plan). Minimises $/h."""
 
 import time
 from dataclasses import dataclass, field
@@ -174,12 +177,17 @@ def _slot(
         load.append(term)
         work[model].append(term)
     chosen: list[tuple[int, float]] = []
-    for pair in cap.terms(models):
-        if pair.penalty > EPS:  # both present → v = 1: the pair's interference is charged
-            v = p.column(0.0, 1.0, False)
-            p.row([(v, 1.0), (w[pair.a], -1.0), (w[pair.b], -1.0)], -1.0, np.inf)
-            load.append((v, pair.penalty))
-        elif pair.kappa < -EPS:  # a gain: one pair's at most (s), below −κ and slope × each work
+    terms = cap.terms(models)
+    worst = max([0.0, *(pair.penalty for pair in terms)])
+    if worst > EPS:  # the worst interfering pair present: a cautious bound of the model's weighted mean
+        penalty = p.column(0.0, worst, False)
+        for pair in terms:
+            if pair.penalty > EPS:  # both present → penalty ≥ κ
+                row = [(penalty, 1.0), (w[pair.a], -pair.penalty), (w[pair.b], -pair.penalty)]
+                p.row(row, -pair.penalty, np.inf)
+        load.append((penalty, 1.0))
+    for pair in terms:
+        if pair.kappa < -EPS:  # a gain: one pair's at most (s), below −κ and slope × each work
             s = p.column(0.0, 1.0, True)
             gain = p.column(0.0, -pair.kappa, False)
             p.row([(gain, 1.0), (s, pair.kappa)], -np.inf, 0.0)

@@ -14,23 +14,10 @@ from perseus.config.prices import Machine
 from perseus.core.errors import ConfigError
 from perseus.core.sla import parse_sla
 from perseus.planner import solve
-from perseus.planner.capacity import Capacity, Pair, fit, pair
+from perseus.planner.capacity import CAUTIOUS_KAPPA, Capacity, Pair, fit, pair
 from perseus.planner.problem import MachineType, Plan, Problem, Tenant
 from perseus.planner.profile import MachineProfile
 
-# κ taken, while choosing, for a pair not measured yet. Cautious, so a plan co-locates an unmeasured pair
-# only where sharing pays even if the pair interferes about as much as the worst pairs measured on a 2-core
-# host that met their SLAs short of DenseNet-121's (those carried 0.60–0.95 of a machine's work, κ 0.05–0.40;
-# DenseNet-121's 0.40–0.55). Not higher: at 0.5 no two of plans/fleet-6cnn.yaml's models (each 25–50% of a
-# machine) fit together, so nothing would be measured and the plan stays one model per machine, where
-# measuring every pair finds a machine or two less. Not lower: at 0 the plan tries every model beside
-# ResNet-50, whose pairs never met an SLA, and measures 14 of the 15 pairs (simulated from the README's λs,
-# κ 1 for ResNet-50's pairs, 0.525 for DenseNet-121's, 0.05–0.40 for the others: 0.4 measures 3–7 and plans
-# 6 machines, the optimum in 2 of the 3 cases). Fixed rather than the worst κ measured so far: it holds
-# before any pair is measured, and one pair that met no SLA at all (κ = 1) would forbid every pair not yet
-# measured. Not the least-squares prediction: that is fitted to the few pairs measured so far, and is not
-# cautious by construction.
-CAUTIOUS_KAPPA = 0.4
 # κ of a pair not measured when the fleet is planned without any such pair: its load is over 1 whatever
 # its works (2, not 1: a pair at κ 1 with works a solver rounds to 0 would still fit).
 APART = 2.0
@@ -114,7 +101,9 @@ def demand_of(plan: PlanFile, machine: Machine, refs: Mapping[str, str]) -> Dema
 
 
 def cautious(profile: MachineProfile, measured: Collection[Pair], guess: float = CAUTIOUS_KAPPA) -> Capacity:
-    """The capacity model of the profile's pairs among `measured`; every other pair at `guess`."""
+    """The capacity model of the profile's pairs among `measured`; every other pair at `guess` (not above:
+    a pair the pressures of a few bad pairs predict bad may still be worth measuring; `fit`, which
+    `perseus plan` uses, takes the larger of the two, so its plan is never bolder than the rounds')."""
     kept = tuple(c for c in profile.colocations if len(c.models) != 2 or pair(*c.models) in measured)
     fitted = fit(replace(profile, colocations=kept))
     kappa = {p: k if p in fitted.measured else guess for p, k in fitted.kappa.items()}

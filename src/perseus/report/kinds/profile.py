@@ -6,7 +6,7 @@ from typing import Any
 
 from perseus.experiments.analysis import Peak
 from perseus.experiments.profile import Findings
-from perseus.planner.pair_choice import CAUTIOUS_KAPPA
+from perseus.planner.capacity import CAUTIOUS_KAPPA
 from perseus.report import fmt
 from perseus.report.fmt import Headline
 from perseus.report.kinds import findings_of
