@@ -1,6 +1,7 @@
-"""`profile: {pairs: auto}` on the real embedded Triton: three tiny sleeping models profiled for a fleet of
-two of them; only the pair that fleet's plan co-locates is searched, and the plan made from the profile
-puts them on one machine."""
+"""`profile: {pairs: auto, auto_sets: true}` on the real embedded Triton: three tiny sleeping models
+profiled for a fleet of all three; the plan at the cautious κ puts the three on one machine, so their set
+is searched as one co-location (not their three pairs), and the plan made from the profile puts them on
+one machine, each pair's κ from the set."""
 
 import json
 from pathlib import Path
@@ -21,23 +22,25 @@ pytestmark = pytest.mark.integration
 C = "synthetic-sleep:service_ms=15"
 
 
-def test_pairs_auto_searches_only_the_pair_the_fleet_needs(tmp_path: Path, perseus_home: Path) -> None:
+def test_pairs_auto_searches_the_set_the_fleet_needs(tmp_path: Path, perseus_home: Path) -> None:
     fleet = tmp_path / "fleet.yaml"
     # Sleeping models at 5 req/s each use a small fraction of their λ (each search's first probe, 50 req/s,
-    # is met by a 5–15 ms sleep under a p80 of 80 ms: λ ≥ 50), so at the cautious κ 0.4 they share one
-    # machine (≤ 0.1 + 0.1 + 0.4): round 1 measures A + B. C is in no tenant: its pairs are never needed.
-    # Two probes a search: λ need not be precise here, and the test stays short.
+    # is met by a 5–15 ms sleep under a p80 of 80 ms: λ ≥ 50), so at the cautious κ 0.4 all three share one
+    # machine (≤ 0.1 × 3 + 0.4): round 1 measures the set A + B + C, and round 2, each pair at the set's κ,
+    # plans the same machine. Two probes a search: λ need not be precise here, and the test stays short.
     tenants = [
         {"name": "small", "model": "fast", "rate": 5, "sla": "p80=80ms"},
         {"name": "other", "model": B, "rate": 5, "sla": "p80=100ms"},
+        {"name": "third", "model": C, "rate": 5, "sla": "p80=100ms"},
     ]
     fleet.write_text(yaml.safe_dump({"name": "auto fleet", "profiles": ["auto profile"], "tenants": tenants}))
+    section = {"machine": "gcp-n2-standard-2", "pairs": "auto", "auto_sets": True, "fleet": str(fleet)}
     spec = {
         **PROFILE,
         "name": "auto profile",
         "models": [{"name": "fast", "model": A}, B, C],
         "search": {**PROFILE["search"], "max_probes": 2},
-        "profile": {"machine": "gcp-n2-standard-2", "pairs": "auto", "fleet": str(fleet)},
+        "profile": section,
     }
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -50,16 +53,18 @@ def test_pairs_auto_searches_only_the_pair_the_fleet_needs(tmp_path: Path, perse
     exp = parse_experiment(run.spec, "stored")
     assert isinstance(exp, profile.Settings)
     rows = store.trials(run.id)
-    searched = {
-        tuple(sorted(g.shares)) for g in profile.groups(exp) if trials_of(rows, g.where, profile.CAPACITY)
-    }
-    assert searched == {("fast", "synthetic-sleep")}
+    trio = ("fast", "synthetic-sleep", "synthetic-sleep-2")
+    assert not any(trials_of(rows, g.where, profile.CAPACITY) for g in profile.groups(exp))  # no pair
+    (group,) = profile.chosen_sets(exp, rows, 1)
+    assert tuple(sorted(group.shares)) == trio
     found = experiment_results(store, run.id).findings
     assert isinstance(found, profile.Findings)
     (choice,) = found.choices
-    assert choice.measured == {("fast", "synthetic-sleep"): 1} and choice.finished
+    assert choice.measured == {trio: 1} and choice.finished
 
     planned = cli(["plan", str(fleet), "--json"])
     assert planned.returncode == 0, planned.stderr
     data = json.loads(planned.stdout)
-    assert len(data["machines"]) == 1 and data["dedicated_usd_per_h"] == pytest.approx(2 * data["usd_per_h"])
+    (machine,) = data["machines"]
+    assert data["dedicated_usd_per_h"] == pytest.approx(3 * data["usd_per_h"])
+    assert any("κ from the set" in flag for flag in machine["flags"])

@@ -14,11 +14,12 @@ SLA = "p95=100ms"
 def machine_profile(
     machine: str,
     lam: Mapping[str, float],
-    kappa: Mapping[tuple[str, str], float] = {},
+    kappa: Mapping[tuple[str, ...], float] = {},
     best: Mapping[str, float] = {},
     memory_gib: Mapping[str, float] = {},
 ) -> MachineProfile:
-    """λ per model (best λ alone defaults to it), κ per measured pair, memory per model (default 0.5 GiB)."""
+    """λ per model (best λ alone defaults to it), κ per measured pair (or set of 3+, measured at equal
+    shares), memory per model (default 0.5 GiB)."""
     models = {
         m: ModelProfile(
             m,
@@ -31,8 +32,8 @@ def machine_profile(
         for m, rate in lam.items()
     }
     points = tuple(
-        Colocation((a, b), {a: 0.5 * (1 - k) * lam[a], b: 0.5 * (1 - k) * lam[b]}, Estimate.exact(1 - k))
-        for (a, b), k in kappa.items()
+        Colocation(models, {m: (1 - k) / len(models) * lam[m] for m in models}, Estimate.exact(1 - k))
+        for models, k in kappa.items()
     )
     return MachineProfile(machine, models, points, "by hand")
 

@@ -2,7 +2,7 @@
 the profile's, and says when the host is slower or faster than the plan assumed."""
 
 from perseus.experiments import deploy
-from perseus.experiments.placements import dedicated
+from perseus.experiments.placements import ESTIMATE, dedicated
 from perseus.experiments.registry import parse_experiment
 from tests.unit.trial_rows import feasible_row
 
@@ -36,7 +36,7 @@ def _looks(exp: deploy.Settings, now: dict[str, float]) -> list:  # type: ignore
     for index, (key, rate) in enumerate(now.items()):
         where = dedicated(exp, key)
         (name,) = where.names
-        rows.append(feasible_row(index + 1, where, deploy.ESTIMATE, {key: rate}, tenant=name))
+        rows.append(feasible_row(index + 1, where, ESTIMATE, {key: rate}, tenant=name))
     return rows
 
 

@@ -84,12 +84,16 @@ def test_a_plan_missed_on_a_slower_host_is_replanned_for_its_speed(
     (machine,) = planned.answer.plan.machines
     assert machine.predicted_load == pytest.approx(400 / 462.5, abs=0.001)
     assert planned.verdict_of(planning.AWARE) == "missed"
-    # The closed-loop look alone serves 1/1.25 = 0.8 of what it did (< 1 − 0.15). λ falls by more than
-    # that: the curve fitted to the profile's search, slowed 1.25×, meets p95 ≤ 100 ms lower.
+    # The closed-loop look alone serves 1/1.25 = 0.8 of what it did (< 1 − 0.15), and the plan missed: the
+    # model's λ alone is searched again now, at the setting the plan serves it at (as configured), and the
+    # re-plan is made from that. 2.5 ms a request meets p95 ≤ 100 ms up to ρ = 39/42 of 400 req/s, 371.4
+    # (2 ms: 49/52 of 500, 471.2): about 0.79 of what it was; the search, within its 5%.
     again = planned.replanned
     assert again is not None and again.speed == pytest.approx(0.8, abs=0.001)
+    now = again.lambdas_now["synthetic-cpu"]
+    assert now == pytest.approx(400 * 39 / 42, rel=0.05)
     factor = again.factors["synthetic-cpu"]
-    assert 0.7 < factor < 0.8
+    assert factor == pytest.approx(now / 462.5)
     # 400/(462.5 × factor) > 1: two machines; the second's part at least the 50 req/s a 2 s validation
     # can judge (min_part_rps): a 200 + b 150 and b 50.
     machines = sorted(again.answer.plan.machines, key=lambda m: -m.predicted_load)
@@ -122,7 +126,8 @@ def test_a_plan_missed_on_a_slower_host_is_replanned_for_its_speed(
 
 def test_twice_as_slow_lambda_falls_more_than_half(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Twice as slow, λ × 0.5 would put 231.25 req/s on the fullest machine, and there a 4 ms request's
-    p95 is 152 ms (76 ms at 2 ms, twice): missed. The slowed curve meets the bound lower, and holds."""
+    p95 is 152 ms (76 ms at 2 ms, twice): missed. λ alone searched again now meets the bound lower (4 ms:
+    ρ 8/9 of 250 req/s, 222), and the re-plan made from it holds."""
     store = _profiled(tmp_path)
     _slower(monkeypatch, 2.0)
     how = planning.Validation(_quiet, MACHINE)
@@ -140,7 +145,9 @@ def test_a_replan_that_misses_too_is_said_to(tmp_path: Path, monkeypatch: pytest
     """The re-plan is measured, not assumed: a host that slowed further while it was measured (servers
     started 2× slower for the first validation, 3× for the re-plan's) misses it too: exit 6."""
     store = _profiled(tmp_path)
-    _slower(monkeypatch, 2.0, 2.0, 3.0)  # the look alone, the planned machine; then every re-plan machine
+    # The look alone, the planned machine, the model's λ alone searched again (its server); then every
+    # re-plan machine.
+    _slower(monkeypatch, 2.0, 2.0, 2.0, 3.0)
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(yaml.safe_dump(_at(150)))
     args = ["plan", str(fleet), "--validate", "--machine", MACHINE, "--db", str(store.path)]
@@ -167,5 +174,19 @@ def test_without_a_curve_each_lambda_follows_the_speed(tmp_path: Path) -> None:
     """A profile whose searches give no curve to slow (here: its results not read) scales λ by the speed."""
     store = _profiled(tmp_path)
     fleet = fleet_of(PlanFile.model_validate(FLEET), store)
-    assert 0.7 < slowed_lambdas(fleet, MACHINE, 0.8)["synthetic-cpu"] < 0.8  # from the fitted curve
-    assert slowed_lambdas(replace(fleet, results={}), MACHINE, 0.8) == {"synthetic-cpu": 0.8}
+    assert 0.7 < slowed_lambdas(fleet, MACHINE, {}, 0.8)["synthetic-cpu"] < 0.8  # from the fitted curve
+    assert slowed_lambdas(replace(fleet, results={}), MACHINE, {}, 0.8) == {"synthetic-cpu": 0.8}
+
+
+def test_each_model_is_slowed_by_its_own_speed_and_never_made_faster(tmp_path: Path) -> None:
+    """A model's own speed now (its look alone) slows its λ, whatever the median of the others; a model
+    that served faster than profiled is planned at its profile's λ, not above (a re-plan is for a host
+    that slowed)."""
+    store = _profiled(tmp_path)
+    fleet = fleet_of(PlanFile.model_validate(FLEET), store)
+    unread = replace(fleet, results={})
+    assert slowed_lambdas(unread, MACHINE, {"synthetic-cpu": 0.5}, 0.9) == {"synthetic-cpu": 0.5}
+    assert slowed_lambdas(unread, MACHINE, {"synthetic-cpu": 1.2}, 0.6) == {"synthetic-cpu": 1.0}
+    assert slowed_lambdas(fleet, MACHINE, {"synthetic-cpu": 1.2}, 0.6) == {"synthetic-cpu": 1.0}
+    own = slowed_lambdas(fleet, MACHINE, {"synthetic-cpu": 0.5}, 0.9)["synthetic-cpu"]
+    assert own < 0.5 and own == slowed_lambdas(fleet, MACHINE, {}, 0.5)["synthetic-cpu"]

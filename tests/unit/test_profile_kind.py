@@ -7,8 +7,8 @@ import pytest
 
 from perseus.core.errors import ConfigError
 from perseus.experiments import profile
-from perseus.experiments.analysis import peak
-from perseus.experiments.placements import PEAK, dedicated
+from perseus.experiments.analysis import peak, trials_of
+from perseus.experiments.placements import ESTIMATE, PEAK, dedicated
 from perseus.experiments.registry import parse_experiment
 from perseus.experiments.results import experiment_results
 from perseus.store import Store
@@ -137,3 +137,59 @@ def test_profile_file_errors_are_one_line() -> None:
         parse_experiment({**base, "profile": {"machine": "x", "mixes": [1.0]}}, "f")
     with pytest.raises(ConfigError, match="each model once"):
         parse_experiment({**base, "models": ["resnet50", "resnet50"], "profile": {"machine": "x"}}, "f")
+
+
+def test_solo_by_look_searches_only_the_setting_its_look_chooses(tmp_path: Path) -> None:
+    """solo_by: look: every other setting is only looked at (closed loop, concurrency = its instances) and
+    compared with the configured one's look; only the chosen setting is searched, on the confirmation's
+    fresh server (after it was chosen), and that search is the setting's λ."""
+    found, phases = _profile(tmp_path, solo_by="look")
+    keys = ("synthetic-sleep", "synthetic-cpu", "synthetic-cpu-2")
+    # Alone as configured (searched) and at 2 instances (looked at), each chosen setting confirmed, 3 pairs.
+    assert len(phases) == 3 * 2 + 3 + 3
+    store = Store(tmp_path / "results.db")
+    (run,) = store.runs()
+    exp = parse_experiment(run.spec, "stored")
+    assert isinstance(exp, profile.Settings) and exp.profile.solo_by == "look"
+    rows = store.trials(run.id)
+    for key in keys:
+        looked = dedicated(exp, key, {"instances": 2})
+        assert trials_of(rows, looked, PEAK) == [] and len(trials_of(rows, looked, ESTIMATE)) == 1
+    # fake_server's closed loop serves a sleeper's instances / its service time: 2 instances look twice as
+    # fast, so the sleeper searches 2 instances (once, after it was chosen): its λ there is the
+    # confirmation's 110 (see test_profile_measures_every_model_alone_and_every_pair), its best. A
+    # CPU-bound model's two instances share one core and look no faster: never searched, its configured
+    # setting stays its best.
+    sleep, cpu = found.profile.models["synthetic-sleep"], found.profile.models["synthetic-cpu"]
+    assert (sleep.shared_rps.value, sleep.best_rps.value, dict(sleep.best_setting)) == (
+        74.375,
+        110.0,
+        {"instances": 2},
+    )
+    assert {label: p.total_rps for label, p in found.solo["synthetic-sleep"].items()} == {
+        "defaults": 74.375,
+        "instances=2": 110.0,
+    }
+    assert (cpu.shared_rps.value, cpu.best_rps.value, dict(cpu.best_setting)) == (462.5, 462.5, {})
+    assert list(found.solo["synthetic-cpu"]) == ["defaults"]
+    for key in keys[1:]:
+        assert trials_of(rows, dedicated(exp, key, {"instances": 2}, 1, confirm=True), PEAK) == []
+    # Fewer trials than searching every setting and then the best again.
+    (tmp_path / "search").mkdir()
+    search_found, _ = _profile(tmp_path / "search")
+    assert len(rows) < len(Store(tmp_path / "search" / "results.db").trials(1))
+    assert search_found.profile.models["synthetic-sleep"].best_rps.value == 110.0
+
+
+def test_solo_by_look_is_sequential_only() -> None:
+    with pytest.raises(ConfigError, match="solo_by: look is measured in order: sequential only"):
+        parse_experiment(
+            {
+                "name": "p",
+                "kind": "profile",
+                "models": [FAST, CPU],
+                **QUICK,
+                "profile": {**SETTINGS, "solo_by": "look", "order": "interleaved", "blocks": 2},
+            },
+            "test",
+        )

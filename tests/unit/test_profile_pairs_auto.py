@@ -146,8 +146,8 @@ def test_pairs_auto_searches_only_the_pairs_the_fleet_plan_needs(tmp_path: Path)
     plan = PlanFile.model_validate(FLEET)
     from_store = fleet_of(plan, store)
     assert from_store.notes == [
-        f"profile run {run_id}: pairs: auto measured 1 of its 3 pairs (those its fleet's plan co-located); "
-        "a machine holding a pair not measured has its κ predicted, and is flagged"
+        f"profile run {run_id}: pairs: auto: 1 of 3 pairs measured (what its fleet's plan co-located); a "
+        "machine holding a pair not measured has its κ predicted, and is flagged"
     ]
     planned = answer(from_store.problem)
     assert sorted(sorted(m.models) for m in planned.plan.machines) == [
@@ -222,3 +222,59 @@ def test_a_fleet_naming_a_model_not_profiled_is_refused_before_measuring(tmp_pat
     assert store.trials(run.id) == []
     with pytest.raises(ConfigError, match=r"p\.yaml: profile\.fleet: cannot read"):
         check_experiment(_experiment(tmp_path / "missing.yaml"), Source("p.yaml"))
+
+
+def test_auto_sets_measures_a_planned_machine_of_three_as_one_set(tmp_path: Path) -> None:
+    # Works 10/74.375 = 0.134 (sleeper), 50/462.5 = 0.108 each CPU-bound model: at the cautious κ 0.4 all
+    # three on one machine (0.35 + 0.4 ≤ 1). auto_sets: round 1 measures that machine's set, not its 3
+    # pairs; round 2 reads every pair of it from the set: the same machine, nothing more to measure.
+    light = {
+        **FLEET,
+        "tenants": [{**t, "rate": r} for t, r in zip(FLEET["tenants"], (10, 50, 50), strict=True)],
+    }
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(light))
+    store = Store(tmp_path / "results.db")
+    base = _experiment(fleet)
+    exp = parse_experiment(
+        {
+            **base.model_dump(mode="json"),
+            "profile": {**base.profile.model_dump(mode="json"), "auto_sets": True},
+        },
+        "test",
+    )
+    assert isinstance(exp, profile.Settings)
+    run_id, phases = run_on(store, exp)
+    trio = ("synthetic-cpu", "synthetic-cpu-2", "synthetic-sleep")
+    assert _measured_pairs(store, run_id, exp) == {}  # no pair searched
+    (group,) = profile.chosen_sets(exp, store.trials(run_id), 1)
+    assert tuple(sorted(group.shares)) == trio and trials_of(
+        store.trials(run_id), group.where, profile.CAPACITY
+    )
+    said = "pairs: auto: 0 of 3 pairs measured, and 1 set(s) of 3+ (holding 3 more pairs) in 1 round(s)"
+    assert any(said in s for s in phases.said)
+
+    found = experiment_results(store, run_id).findings
+    assert isinstance(found, profile.Findings)
+    (choice,) = found.choices
+    assert choice.measured == {trio: 1} and choice.finished
+    assert [tuple(sorted(c.models)) for c in found.profile.colocations] == [trio]
+    (table,) = [t for t in report.tables(found) if t.key == "pairs"]
+    assert table.title == "Pairs measured (pairs: auto): 3 of 3"
+    assert [c.text for c in table.rows[0]] == [
+        "synthetic-cpu + synthetic-cpu-2",
+        "1",
+        "round 1",
+        "co-located by round 1's plan, measured in the set synthetic-cpu+synthetic-cpu-2+synthetic-sleep",
+    ]
+    # Resumed: the same rounds from the stored trials, nothing measured (replay_session raises on any).
+    assert run_on(store, exp, replay_session, run_id)[0] == run_id
+
+    # `perseus plan`: the three on one machine, each pair's κ from the set, and said so.
+    planned = answer(fleet_of(PlanFile.model_validate(light), store).problem)
+    (machine,) = planned.plan.machines
+    assert sorted(machine.models) == sorted(trio)
+    assert machine.flags == (
+        "pair measured only inside a set, κ from the set: "
+        + ", ".join(f"{a}+{b}" for a, b in [trio[:2], (trio[0], trio[2]), trio[1:]]),
+    )

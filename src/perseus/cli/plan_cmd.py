@@ -126,6 +126,7 @@ def plan(
             data["replanned"] = {
                 "host_speed": round(again.speed, 4),
                 "lambda_factors": {k: round(v, 4) for k, v in again.factors.items()},
+                "lambdas_now_rps": {k: round(v, 3) for k, v in again.lambdas_now.items()},
                 **plan_json(again.answer),
             }
         if validated:
@@ -177,8 +178,12 @@ def _show_replanned(planned: Planned) -> None:
     console.print(
         f"[yellow]· this host served {again.speed:.2f}× the rate it did when profiled and the plan did not "
         f"hold: the fleet re-planned for today's speed, each model's λ × {factors[0]:.2f}–{factors[-1]:.2f} "
-        "(where its latency curve, every service time that much slower, meets its SLA) "
-        f"(${again.answer.plan.usd_per_h:.3f}/h against ${planned.answer.plan.usd_per_h:.3f}/h as "
+        + (
+            "(its λ alone searched again now, at the setting the plan serves it at) "
+            if again.lambdas_now
+            else "(where its latency curve, every service time that much slower, meets its SLA) "
+        )
+        + f"(${again.answer.plan.usd_per_h:.3f}/h against ${planned.answer.plan.usd_per_h:.3f}/h as "
         "profiled)[/yellow]"
     )
     title = f"Re-planned for today's speed ({again.speed:.2f}× the profile's): the machines to rent"

@@ -16,14 +16,13 @@ from perseus.core.reasons import DOUBTS, Why
 from perseus.core.sla import parse_sla
 from perseus.experiments.analysis import offered, probes_of, trials_of
 from perseus.experiments.lab import Lab
-from perseus.experiments.placements import alone, dedicated, placement
+from perseus.experiments.placements import ESTIMATE, alone, dedicated, placement
 from perseus.store import Placement, TrialRow
 from perseus.store.judge import judge, judged, latency_ms
 
 NAME = "deploy"
 REPORT = "perseus.report.kinds.deploy"
 VALIDATE = "validate"
-ESTIMATE = "estimate"  # the purpose ProbingServer.estimate stores its closed-loop look under
 DRIFT = 0.15  # the host's speed against the profile's, beyond which a validation says so
 
 
@@ -48,8 +47,14 @@ class DeploySettings(Strict):
     machines: tuple[DeployMachine, ...] = Field(min_length=1, description="the machines deployed one by one")
     reference: dict[str, float] = Field(
         default_factory=dict,
-        description="per model (key): its closed-loop req/s alone, as configured, when it was profiled; each "
-        "is measured again first, so a validation says whether the host is as fast as when profiled",
+        description="per model (key): its closed-loop req/s alone when it was profiled (as configured, or at "
+        "reference_knobs); each is measured again first, so a validation says whether the host is as fast as "
+        "when profiled",
+    )
+    reference_knobs: dict[str, dict[str, int | bool]] = Field(
+        default_factory=dict,
+        description="per reference model, the knobs its look alone is at (the setting the plan serves it at "
+        "alone); a model not named: as configured",
     )
 
 
@@ -65,9 +70,15 @@ class Settings(ExperimentBase):
             (f"deploy.machines.{i}", [*(t.model for t in m.tenants), *m.knobs])
             for i, m in enumerate(self.deploy.machines)
         ]
-        for where, names in [*named, ("deploy.reference", list(self.deploy.reference))]:
+        refs = [("deploy.reference", list(self.deploy.reference))]
+        refs += [("deploy.reference_knobs", list(self.deploy.reference_knobs))]
+        for where, names in [*named, *refs]:
             known(where, names, keys)
         return self
+
+    def looked_at(self, key: str) -> Placement:
+        """Where reference model `key`'s look alone is measured: alone at its reference knobs."""
+        return dedicated(self, key, self.deploy.reference_knobs.get(key))
 
 
 Verdict = Literal["held", "missed", "unjudged"]
@@ -146,7 +157,7 @@ def server_of(exp: Settings, index: int) -> tuple[Placement, tuple[TenantConfig,
 
 def plan(experiment: ExperimentBase) -> list[str]:
     exp = _settings(experiment)
-    return [dedicated(exp, key).label() for key in exp.deploy.reference] + [
+    return [exp.looked_at(key).label() for key in exp.deploy.reference] + [
         server_of(exp, i)[0].label() for i in range(len(exp.deploy.machines))
     ]
 
@@ -159,9 +170,9 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
 
 def _speed(exp: Settings, lab: Lab, key: str) -> None:
     """The host's speed for one model: alone, a short closed loop (compared with its profile's)."""
-    where = dedicated(exp, key)
+    where = exp.looked_at(key)
     lab.phase(where.label())
-    with lab.serve(where, (alone(exp, key),)) as server:
+    with lab.serve(where, (alone(exp, key, exp.deploy.reference_knobs.get(key)),)) as server:
         server.estimate()
 
 
@@ -206,7 +217,7 @@ def host_speed(exp: Settings, trials: list[TrialRow]) -> dict[str, float]:
     """Each reference model's closed-loop req/s alone now, over its rate when profiled."""
     speed = {}
     for key, then in exp.deploy.reference.items():
-        where = dedicated(exp, key)
+        where = exp.looked_at(key)
         (name,) = where.names
         rows = trials_of(trials, where, ESTIMATE, tenant=name)
         if rows and then > 0:

@@ -2,7 +2,6 @@
 machine profiles, priced from the catalog, and the machine types it may rent (a type without a profile
 only when extrapolation is asked for, and then flagged)."""
 
-import platform
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -12,16 +11,13 @@ from perseus.config.prices import Machine, load_catalog
 from perseus.core.errors import ConfigError
 from perseus.core.estimate import MAX_SIGMA, Point, fit_curve
 from perseus.core.interval import Estimate
-from perseus.core.sla import parse_sla
-from perseus.experiments import deploy, frontier
+from perseus.experiments import frontier
 from perseus.experiments import profile as profile_kind
-from perseus.experiments.analysis import trials_of
-from perseus.experiments.placements import dedicated
-from perseus.experiments.registry import parse_experiment, stored_experiment
+from perseus.experiments.registry import stored_experiment
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
 from perseus.planner.capacity import fit
 from perseus.planner.pair_choice import tenants_of, usable_memory
-from perseus.planner.problem import MachineType, Plan, Problem
+from perseus.planner.problem import MachineType, Problem
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Store, TrialRow
 
@@ -179,19 +175,21 @@ def at_speed(
     return replace(fleet_from(plan, measured, fleet.runs, [], extrapolate), results=fleet.results)
 
 
-def slowed_lambdas(fleet: Fleet, host: str, speed: float) -> dict[str, float]:
-    """Per model of the host type's profile: its λ on a host `speed` times as fast as profiled, over its
-    λ as profiled. Not `speed` itself: the SLA's bound does not move when every service time grows, so
-    λ falls by more. From the latency curve fitted to its search alone as configured (core.estimate:
-    a and b / speed, μ × speed; the median over the runs that searched it), else `speed` (no curve fits,
-    or it misses the probes by more than core.estimate.MAX_SIGMA, or meets the bound at no rate at that
-    speed)."""
+def slowed_lambdas(fleet: Fleet, host: str, speeds: Mapping[str, float], default: float) -> dict[str, float]:
+    """Per model of the host type's profile: its λ on this host now over its λ as profiled, from its own
+    speed now (`speeds`: its closed-loop rate alone now over the profile's; `default` for a model not
+    looked at), never above 1 (a re-plan is for a host that slowed: no model is planned bolder than its
+    profile). Not the speed itself: the SLA's bound does not move when every service time grows, so λ
+    falls by more. From the latency curve fitted to its search alone as configured (core.estimate: a and
+    b / speed, μ × speed; the median over the runs that searched it), else the speed (no curve fits, or it
+    misses the probes by more than core.estimate.MAX_SIGMA, or meets the bound at no rate at that speed)."""
     found: dict[str, list[float]] = {}
     for run_id in fleet.runs.get(host, []):
         findings = fleet.results[run_id].findings if run_id in fleet.results else None
         if not isinstance(findings, profile_kind.Findings):
             continue
         for key, peak in findings.peaks.items():
+            speed = min(1.0, speeds.get(key, default))
             points = [Point(sum(p.offered_rps.values()), p.sla_ratio, p.feasible) for p in peak.probes]
             curve = fit_curve(points, 1.0)
             curve = curve if curve is not None and not curve.sigma > MAX_SIGMA else None
@@ -199,7 +197,7 @@ def slowed_lambdas(fleet: Fleet, host: str, speed: float) -> dict[str, float]:
             now = curve.slowed(speed).rate_at(1.0) if curve is not None else None
             found.setdefault(key, []).append(now / then if then and now else speed)
     factors = {k: statistics.median(v) for k, v in found.items()}
-    return {k: factors.get(k, speed) for k in fleet.profiles[host].models}
+    return {k: factors.get(k, min(1.0, speeds.get(k, default))) for k in fleet.profiles[host].models}
 
 
 def fleet_from(
@@ -245,105 +243,3 @@ def model_refs(profiles: Iterable[MachineProfile]) -> dict[str, str]:
             refs.setdefault(key, key)
             refs.setdefault(model.spec, key)
     return refs
-
-
-ALONE_KNOBS = ("instances", "dynamic_batching", "intra_op_threads")
-
-
-def deploy_experiment(
-    plan: PlanFile, fleet: Fleet, planned: Plan, label: str, host: str, speeds: Mapping[str, float] = {}
-) -> deploy.Settings | None:
-    """The machines of `planned` of type `host` as a `deploy` experiment (None: the plan has none). Every
-    planned model `speeds` gives (closed-loop req/s when profiled: profiled_speed) is measured again first,
-    most planned work first, to say whether the host is as fast as when profiled."""
-    profile = fleet.profiles[host]
-    machines = []
-    # Every profiled model, in the profile's order, so the deploy names them as the profile did (a
-    # second synthetic-sleep is synthetic-sleep-2); only the planned ones are served.
-    slas: dict[str, str] = {}  # by model: the strictest planned tenant's (judged per tenant anyway)
-    work: dict[str, float] = {}  # by model: its planned Σ r/λ on machines of this type
-    for m in planned.machines:
-        if m.type != host:
-            continue
-        tenants = []
-        for name, rate in m.tenants.items():
-            tenant = fleet.problem.by_name[name]
-            tenants.append({"name": name, "model": tenant.model, "rate": rate, "sla": tenant.sla})
-            lam = profile.models[tenant.model].shared_rps.value
-            work[tenant.model] = work.get(tenant.model, 0.0) + rate / lam
-            slas[tenant.model] = min(
-                tenant.sla, slas.get(tenant.model, tenant.sla), key=lambda s: parse_sla(s).threshold_ns
-            )
-        knobs = {}
-        if m.dedicated:
-            (model,) = m.models
-            best = profile.models[model].best_setting
-            knobs[model] = {k: v for k, v in best.items() if k in ALONE_KNOBS}
-        machines.append(
-            {"type": m.type, "tenants": tenants, "knobs": knobs, "predicted_load": m.predicted_load}
-        )
-    if not machines:
-        return None
-    for key, measured in profile.models.items():
-        slas.setdefault(key, measured.sla)
-    heaviest = sorted((k for k in work if k in speeds), key=lambda k: -work[k])
-    data = {
-        "name": f"validate plan {plan.name!r} ({label})",
-        "kind": deploy.NAME,
-        "models": [
-            p.config.model_dump(exclude_defaults=True) if p.config is not None else k
-            for k, p in profile.models.items()
-        ],
-        "sla": slas,
-        "trial": {
-            "warmup_s": min(3.0, plan.validate_s / 2),
-            "min_duration_s": plan.validate_s,
-            "max_duration_s": 1.5 * plan.validate_s,
-        },
-        "deploy": {
-            "plan": f"{plan.name} ({label})",
-            "machines": machines,
-            "reference": {k: speeds[k] for k in heaviest},
-        },
-    }
-    experiment = parse_experiment(data, f"plan {plan.name!r}")
-    assert isinstance(experiment, deploy.Settings)
-    return experiment
-
-
-def profiled_speed(store: Store, run_ids: list[int]) -> dict[str, float]:
-    """Each model's closed-loop req/s alone, as configured, in the profile runs (the short look a search
-    starts from): the median over the runs that measured it."""
-    found: dict[str, list[float]] = {}
-    for run_id in run_ids:
-        exp = stored_experiment(store.run(run_id).spec, f"run {run_id}")
-        rows = store.trials(run_id)
-        for key in exp.model_keys():
-            where = dedicated(exp, key)
-            (name,) = where.names
-            looks = trials_of(rows, where, deploy.ESTIMATE, tenant=name)
-            if looks:
-                found.setdefault(key, []).append(float(looks[-1].summary.value(name, "throughput_rps", 0.0)))
-    medians = {k: statistics.median(v) for k, v in found.items()}
-    return {k: v for k, v in medians.items() if v > 0}
-
-
-def host_type(fleet: Fleet, store: Store, given: str | None) -> str:
-    """The machine type of this host: --machine, else the one type profiled on this host."""
-    if given is not None:
-        if given not in fleet.profiles or fleet.profiles[given].extrapolated_from:
-            raise ConfigError(f"--machine {given}: the plan has no measured profile of that type to validate")
-        return given
-    here = platform.node()
-    measured = {
-        machine
-        for machine, run_ids in fleet.runs.items()
-        for run_id in run_ids
-        if store.run(run_id).provenance.get("host", {}).get("hostname") == here
-    }
-    if len(measured) != 1:
-        raise ConfigError(
-            f"--validate: say which machine type this host is with --machine ID (profiled here: "
-            f"{', '.join(sorted(measured)) or 'none'})"
-        )
-    return measured.pop()

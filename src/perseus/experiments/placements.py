@@ -16,6 +16,7 @@ from perseus.store.keys import Scalar
 START_FRACTION = 0.8  # of the closed-loop estimate: open-loop Poisson load needs headroom to meet a p95
 DEDICATED, SHARED = "dedicated", "shared"
 PEAK, SHARED_PEAK = "peak", "shared-peak"
+ESTIMATE = "estimate"  # the purpose ProbingServer.estimate stores its closed-loop look under
 REPEAT = "repeat"  # in a placement's setting: the K-th independent search of one server (absent: the 1st)
 # In a placement's setting: a search again, on a fresh server, of a figure chosen as the best of several.
 CONFIRMING = "confirm"

@@ -4,7 +4,7 @@ of models sharing one server, searched along fixed shares of the machine's work,
 listed (to check the capacity model's prediction for 3 or more tenants)."""
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -29,7 +29,9 @@ from perseus.experiments.analysis import Peak, combined, offered, peak, trials_o
 from perseus.experiments.blocks import INTERLEAVED, SEQUENTIAL, Block, analyze_blocks, labels, run_blocks
 from perseus.experiments.lab import Lab, RatesAt
 from perseus.experiments.placements import (
+    ESTIMATE,
     PEAK,
+    alone,
     alone_setting,
     dedicated,
     dedicated_peak,
@@ -46,6 +48,7 @@ from perseus.store.keys import Scalar
 NAME = "profile"
 REPORT = "perseus.report.kinds.profile"
 COLOCATED, CAPACITY = "colocated", "capacity"
+LOOK = "look"  # solo_by: settings chosen by their closed-loop looks
 MACHINE_ID = r"^[a-z0-9][a-z0-9._-]*$"
 
 
@@ -73,6 +76,13 @@ class ProfileSettings(Strict):
         description="more settings each model's λ alone is searched at; a machine holding one model alone "
         "uses its best",
     )
+    solo_by: Literal["search", "look"] = Field(
+        default="search",
+        description="how the best setting alone is chosen: search: each setting's λ searched, the best "
+        "searched again on a fresh server; look: each setting's short closed-loop look (concurrency = its "
+        "instances) compared with the configured one's, and only the best searched (after it is chosen: "
+        "one search where `search` takes two or more)",
+    )
     pairs: bool | Literal["auto"] = Field(
         default=True,
         description="true: every pair of models sharing one server; auto: only the pairs the plan of "
@@ -83,6 +93,12 @@ class ProfileSettings(Strict):
         default=None,
         description="pairs: auto: the fleet plan file (e.g. plans/fleet-6cnn.yaml) whose plan says which "
         "pairs are measured",
+    )
+    auto_sets: bool = Field(
+        default=False,
+        description="pairs: auto: a planned machine of 3 or more models is measured as one set (at equal "
+        "shares of work) instead of its pairs: one search where its pairs would take N(N−1)/2; its pairs "
+        "not measured take the κ the set leaves for them",
     )
     mixes: tuple[float, ...] = Field(
         default=(0.5,),
@@ -129,6 +145,10 @@ class ProfileSettings(Strict):
             raise ValueError(
                 "profile: pairs: auto needs a fleet (a plan file), and a fleet needs pairs: auto"
             )
+        if self.auto_sets and self.pairs != "auto":
+            raise ValueError("profile: auto_sets is read only with pairs: auto")
+        if self.solo_by == LOOK and self.order == INTERLEAVED:
+            raise ValueError("profile: solo_by: look is measured in order: sequential only")
         if self.pairs == "auto" and self.order == INTERLEAVED:
             # Its rounds plan from the sequential pass's profile; interleaved blocks measure every pair.
             raise ValueError("profile: pairs: auto is measured in order: sequential only")
@@ -145,6 +165,10 @@ class ProfileSettings(Strict):
             data.pop("blocks", None)
         if data.get("fleet") is None:
             data.pop("fleet", None)
+        if not data.get("auto_sets"):
+            data.pop("auto_sets", None)
+        if data.get("solo_by") == "search":
+            del data["solo_by"]
         return data
 
 
@@ -202,24 +226,49 @@ def _settings(experiment: ExperimentBase) -> Settings:
 def groups(exp: Settings, repeat: int = 1) -> list[Group]:
     """The co-locations one pass measures (the `repeat`-th: see run)."""
     keys = exp.model_keys()
-    tenant = dict(zip(keys, exp.models, strict=True))
     found: list[Group] = []
-
-    def add(models: Sequence[str], shares: dict[str, float], setting: Mapping[str, Scalar]) -> None:
-        tenants = tuple(tenant[m] for m in models)
-        found.append(Group(placement(COLOCATED, tenants, models, nth(setting, repeat)), tenants, shares))
-
     if exp.profile.pairs:
         for a, b in itertools.combinations(keys, 2):
             for mix in exp.profile.mixes:
-                add((a, b), {a: mix, b: 1 - mix}, {"mix": mix})
+                found.append(_group(exp, (a, b), {a: mix, b: 1 - mix}, {"mix": mix}, repeat))
     for refs in exp.profile.sets:
         models = [k for ref in refs if (k := exp.key_of(ref)) is not None]  # a name or a spec, as written
-        add(models, {m: 1 / len(models) for m in models}, {})
+        found.append(set_group(exp, models, repeat))
     return found
 
 
-def _solo(exp: Settings) -> list[dict[str, Scalar] | None]:
+def set_group(exp: Settings, models: Sequence[str], repeat: int = 1) -> Group:
+    """A set of 3+ models measured together at equal shares of work (configured, or chosen by auto_sets)."""
+    return _group(exp, models, {m: 1 / len(models) for m in models}, {}, repeat)
+
+
+def _group(
+    exp: Settings, models: Sequence[str], shares: dict[str, float], setting: Mapping[str, Scalar], repeat: int
+) -> Group:
+    tenant = dict(zip(exp.model_keys(), exp.models, strict=True))
+    tenants = tuple(tenant[m] for m in models)
+    return Group(placement(COLOCATED, tenants, models, nth(setting, repeat)), tenants, shares)
+
+
+def chosen_sets(exp: Settings, trials: list[TrialRow], repeat: int) -> list[Group]:
+    """auto_sets: the sets of 3+ models the rounds chose and measured (stored), beyond those configured."""
+    if not exp.profile.auto_sets:
+        return []
+    configured = {tuple(sorted(g.shares)) for g in groups(exp, repeat) if len(g.shares) > 2}
+    found: dict[tuple[str, ...], Group] = {}
+    for row in trials:
+        where = row.key.placement if row.key is not None else None
+        if where is None or where.role != COLOCATED or len(where.models) < 3:
+            continue
+        models = tuple(sorted(where.models))
+        group = set_group(exp, models, repeat)
+        if models not in configured and group.where == where and row.key is not None:
+            found.setdefault(models, group)
+    return list(found.values())
+
+
+def solo_settings(exp: Settings) -> list[dict[str, Scalar] | None]:
+    """The settings each model is searched at alone: None (as configured), then each of `profile.solo`."""
     return [None, *(s.knobs() for s in exp.profile.solo)]
 
 
@@ -248,7 +297,7 @@ def _solo_items(exp: Settings) -> list[tuple[dict[str, Scalar] | None, str]]:
     """The searches of the solo stage: each model at each setting, except (interleaved) as configured
     for a model its blocks measure alone."""
     blocked = {m for g in _blocked(exp, 1) for m in g.shares}
-    return [(k, m) for k in _solo(exp) for m in exp.model_keys() if k is not None or m not in blocked]
+    return [(k, m) for k in solo_settings(exp) for m in exp.model_keys() if k is not None or m not in blocked]
 
 
 def _rates_at(group: Group, peaks: Mapping[str, float]) -> tuple[float, dict[str, float]]:
@@ -286,6 +335,9 @@ def run(experiment: ExperimentBase, lab: Lab) -> None:
             if knobs is None and rps is not None
         }
         if exp.profile.solo:
+            if exp.profile.solo_by == LOOK:  # every setting compared by its look, the configured one's too
+                trials = lab.trials()
+                found = [look_of(exp, trials, key, knobs, repeat) for knobs, key in solo]
             chosen = [_best_knobs(key, solo, found) for key in exp.model_keys()]
             lab.each(chosen, partial(_confirm, exp, lab, repeat))
         if demand is not None:
@@ -310,7 +362,8 @@ def fleet_demand(exp: Settings) -> Demand | None:
     # A tenant names a model by its spec or its name (as `perseus plan` reads them: fleet.model_refs).
     refs = {t.model: k for k, t in zip(exp.model_keys(), exp.models, strict=True)}
     refs.update({k: k for k in exp.model_keys()})
-    return demand_of(plan, load_catalog(plan.catalog).get(exp.profile.machine), refs)
+    demand = demand_of(plan, load_catalog(plan.catalog).get(exp.profile.machine), refs)
+    return replace(demand, sets=exp.profile.auto_sets)
 
 
 def _measured_so_far(exp: Settings, lab: Lab, repeat: int) -> MachineProfile:
@@ -320,9 +373,11 @@ def _measured_so_far(exp: Settings, lab: Lab, repeat: int) -> MachineProfile:
 def _measure_pairs(
     exp: Settings, lab: Lab, repeat: int, peaks: Mapping[str, float], pairs: tuple[Pair, ...]
 ) -> bool:
-    """pairs: auto: these pairs searched, each at every mix, as `pairs: true` searches every pair."""
+    """pairs: auto: these pairs searched, each at every mix, as `pairs: true` searches every pair; sets
+    of 3+ (auto_sets) at equal shares of work."""
     wanted = set(pairs)
     chosen = [g for g in groups(exp, repeat) if len(g.shares) == 2 and pair(*g.shares) in wanted]
+    chosen += [set_group(exp, models, repeat) for models in pairs if len(models) > 2]
     lab.each(chosen, partial(_shared, lab, peaks))
     return True
 
@@ -330,9 +385,19 @@ def _measure_pairs(
 def _chosen(choice: Choice, exp: Settings) -> str:
     every = len(exp.model_keys()) * (len(exp.model_keys()) - 1) // 2
     return (
-        f"pairs: auto: {len(choice.measured)} of {every} pairs measured in {len(choice.rounds) - 1} "
-        f"round(s); the plan of {exp.profile.fleet} co-locates no other pair"
+        f"pairs: auto: {measured_text(choice.measured, every)} in {len(choice.rounds) - 1} round(s); the "
+        f"plan of {exp.profile.fleet} co-locates no other pair"
     )
+
+
+def measured_text(measured: Iterable[tuple[str, ...]], every: int) -> str:
+    """`3 of 15 pairs measured`, and with auto_sets `, and 2 sets (holding 7 more pairs)`."""
+    chosen = set(measured)
+    pairs = {m for m in chosen if len(m) == 2}
+    sets = chosen - pairs
+    inside = {pair(a, b) for m in sets for a, b in itertools.combinations(m, 2)} - pairs
+    said = f"{len(pairs)} of {every} pairs measured"
+    return said + (f", and {len(sets)} set(s) of 3+ (holding {len(inside)} more pairs)" if sets else "")
 
 
 def confirm_label(key: str) -> str:
@@ -364,8 +429,15 @@ def _confirm(exp: Settings, lab: Lab, repeat: int, item: tuple[str, dict[str, Sc
 
 
 def _alone(exp: Settings, lab: Lab, repeat: int, item: tuple[dict[str, Scalar] | None, str]) -> float | None:
-    """λ of one model alone at one knob setting, or None (said) when no rate meets its SLA."""
+    """λ of one model alone at one knob setting, or None (said) when no rate meets its SLA; solo_by: look,
+    a setting other than the configured one is only looked at (closed loop), its look returned."""
     knobs, key = item
+    if knobs is not None and exp.profile.solo_by == LOOK:
+        where = dedicated(exp, key, knobs, repeat)
+        lab.phase(where.label())
+        (name,) = where.names
+        with lab.serve(where, (alone(exp, key, knobs),)) as server:
+            return server.estimate()[name]
     try:
         return dedicated_peak(exp, lab, key, knobs, only=repeat)
     except SlaNotMetError as exc:
@@ -457,8 +529,8 @@ def pairs_note(found: Findings) -> str:
     measured = {p for choice in found.choices for p in choice.measured}
     every = len(found.profile.models) * (len(found.profile.models) - 1) // 2
     return (
-        f"pairs: auto measured {len(measured)} of its {every} pairs (those its fleet's plan co-located); "
-        "a machine holding a pair not measured has its κ predicted, and is flagged"
+        f"pairs: auto: {measured_text(measured, every)} (what its fleet's plan co-located); a machine "
+        "holding a pair not measured has its κ predicted, and is flagged"
     )
 
 
@@ -469,9 +541,9 @@ def _replayed(
     the pairs earlier rounds chose, as the run chose it); a round whose pairs are not all stored (the run
     stopped) ends them."""
     stored = {
-        pair(*g.shares)
-        for g in groups(exp, repeat)
-        if len(g.shares) == 2 and trials_of(trials, g.where, CAPACITY)
+        tuple(sorted(g.shares))
+        for g in [*groups(exp, repeat), *chosen_sets(exp, trials, repeat)]
+        if trials_of(trials, g.where, CAPACITY)
     }
     return choose(demand, lambda: measured, lambda pairs: set(pairs) <= stored)
 
@@ -491,7 +563,7 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
     blocked = _blocked(exp, repeat)
     interleaved = analyze_blocks(exp, trials, blocked, exp.profile.blocks or 0, repeat, warnings)
     measured: dict[str, list[tuple[dict[str, Scalar] | None, Peak]]] = {k: [] for k in keys}
-    for knobs in _solo(exp):
+    for knobs in solo_settings(exp):
         for key in keys:
             where = dedicated(exp, key, knobs, repeat)
             (name,) = where.names
@@ -506,6 +578,14 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
     peaks = {key: p for key, found in measured.items() for knobs, p in found if knobs is None}
     models: dict[str, ModelProfile] = {}
     for key, found in peaks.items():
+        confirmed = _confirmation(exp, trials, key, repeat)
+        if (
+            confirmed is not None
+            and confirmed[1] is not None
+            and all(k != confirmed[0] for k, _ in measured[key])
+        ):
+            measured[key].append((confirmed[0], confirmed[1]))  # solo_by: look: searched once chosen, only
+            solo[key][_label(exp, key, confirmed[0]) + suffix] = confirmed[1]
         knobs, best = _confirmed_best(exp, trials, key, repeat, found, measured[key])
         gains = tuple(
             (alone_setting(exp, key, k), (best if k == knobs else p).total_rps / found.total_rps)
@@ -523,7 +603,8 @@ def _pass(exp: Settings, trials: list[TrialRow], repeat: int, warnings: list[str
         )
     colocated: list[tuple[Group, Peak, Colocation]] = []
     rest: list[Colocation] = []  # co-locations measured where no rate met every SLA
-    for group in groups(exp, repeat) if not blocked else []:  # interleaved: each block's own λ alone
+    searched_groups = [*groups(exp, repeat), *chosen_sets(exp, trials, repeat)]
+    for group in searched_groups if not blocked else []:  # interleaved: each block's own λ alone
         if any(m not in peaks for m in group.shares):
             continue
         found_at = peak(trials, group.where, CAPACITY, None, exp.search.how, group.where.label())
@@ -564,17 +645,40 @@ def _confirmed_best(
     """A model's best setting alone and its λ: the setting confirmed (searched again after it was chosen)
     at the confirmation's λ, or as configured where that is higher; with no confirmation stored (a run
     from before them), the best measured."""
-    for knobs, _ in measured:
+    confirmed = _confirmation(exp, trials, key, repeat)
+    if confirmed is not None:
+        knobs, again = confirmed
+        if again is None or again.total_rps <= shared_at.total_rps:
+            return None, shared_at
+        return knobs, again
+    return max(measured, key=lambda item: item[1].total_rps)
+
+
+def _confirmation(
+    exp: Settings, trials: list[TrialRow], key: str, repeat: int
+) -> tuple[dict[str, Scalar], Peak | None] | None:
+    """The setting searched again after it was chosen as the model's best alone, and that search's λ (None:
+    no rate met its SLA); None when no confirmation is stored."""
+    for knobs in solo_settings(exp):  # solo_by: look: the setting confirmed is the only one searched
         if knobs is None:
             continue
         where = dedicated(exp, key, knobs, repeat, confirm=True)
         (name,) = where.names
         if trials_of(trials, where, PEAK, tenant=name):
-            again = peak(trials, where, PEAK, name, exp.search.how, f"{key} confirmed", tenant=name)
-            if again is None or again.total_rps <= shared_at.total_rps:
-                return None, shared_at
-            return knobs, again
-    return max(measured, key=lambda item: item[1].total_rps)
+            return knobs, peak(trials, where, PEAK, name, exp.search.how, f"{key} confirmed", tenant=name)
+    return None
+
+
+def look_of(
+    exp: Settings, trials: list[TrialRow], key: str, knobs: Mapping[str, Scalar] | None, repeat: int = 1
+) -> float | None:
+    """A model's closed-loop look alone at a setting (req/s; the look a search starts from), None if none
+    is stored."""
+    where = dedicated(exp, key, knobs, repeat)
+    (name,) = where.names
+    looks = trials_of(trials, where, ESTIMATE, tenant=name)
+    rate = float(looks[-1].summary.value(name, "throughput_rps", 0.0)) if looks else 0.0
+    return rate if rate > 0 else None
 
 
 def _label(exp: Settings, key: str, knobs: dict[str, Scalar] | None) -> str:

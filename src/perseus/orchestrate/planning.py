@@ -13,18 +13,19 @@ from typing import Literal
 from perseus.config.plan import PlanFile
 from perseus.core.progress import Reporter
 from perseus.experiments import deploy
+from perseus.experiments import profile as profile_kind
 from perseus.experiments.deploy import Verdict
-from perseus.experiments.fleet import (
-    Fleet,
-    at_speed,
-    deploy_experiment,
-    fleet_of,
-    host_type,
-    profiled_speed,
-    slowed_lambdas,
-)
+from perseus.experiments.fleet import Fleet, at_speed, fleet_of, slowed_lambdas
 from perseus.experiments.references import Source
 from perseus.experiments.results import RUN_KIND, ExperimentResults, experiment_results
+from perseus.experiments.speed import profiled_looks
+from perseus.experiments.validation import (
+    deploy_experiment,
+    host_type,
+    lambda_then,
+    lambdas_experiment,
+    served,
+)
 from perseus.orchestrate.runner import run_experiment
 from perseus.planner.capacity import Checks, prediction_checks
 from perseus.planner.problem import Plan
@@ -39,12 +40,15 @@ Method = Literal["auto", "milp", "greedy"]
 
 @dataclass(frozen=True)
 class Replanned:
-    """The fleet planned again for the host's speed a validation measured (the median over the models
-    measured alone of their closed-loop rate now over the profile's)."""
+    """The fleet planned again for the host's speed a validation measured (`speed`: the median over the
+    models measured alone of their closed-loop rate now over the profile's); each model's λ now over as
+    profiled (`factors`): its λ alone searched again now where it was (`lambdas_now`), else slowed by its
+    own look."""
 
     speed: float
     answer: Answer
     factors: dict[str, float] = field(default_factory=dict)  # per model: its λ now / as profiled
+    lambdas_now: dict[str, float] = field(default_factory=dict)  # per model: λ alone searched now
 
 
 @dataclass
@@ -103,14 +107,16 @@ def plan_fleet(
         return planned
     host = host_type(fleet, store, validation.machine)
     measure = partial(_measured, spec, store, fleet, host, validation)
-    speeds = profiled_speed(store, fleet.runs[host])
-    if (aware := measure(AWARE, found.plan, speeds)) is not None:
+    looks = profiled_looks(store, fleet.runs[host])
+    if (aware := measure(AWARE, found.plan, looks)) is not None:
         planned.validated.append(aware)
-        speed = _speed(aware[1])
+        speed, each = _speed(aware[1])
         if speed is not None and speed < 1 - deploy.DRIFT and planned.verdict_of(AWARE) != "held":
-            factors = slowed_lambdas(fleet, host, speed)
+            factors = slowed_lambdas(fleet, host, each, speed)
+            now = _lambdas_now(spec, store, fleet, host, found.plan, validation)
+            factors.update(now.factors)
             again = solve(at_speed(spec, fleet, host, factors, extrapolate).problem)
-            planned.replanned = Replanned(speed, again, factors)
+            planned.replanned = Replanned(speed, again, factors, now.lambdas)
             if layout(again.plan) == layout(found.plan):
                 fleet.notes.append(
                     f"--validate: re-planned for the host's speed now ({speed:.2f}× the profile's): the same "
@@ -119,7 +125,7 @@ def plan_fleet(
             elif (measured := measure(REPLANNED, again.plan, {})) is not None:
                 planned.validated.append(measured)
     differs = layout(found.blind) != layout(found.plan)  # the same machines need measuring once
-    if differs and (blind := measure(BLIND, found.blind, {} if planned.validated else speeds)) is not None:
+    if differs and (blind := measure(BLIND, found.blind, {} if planned.validated else looks)) is not None:
         planned.validated.append(blind)
     if not planned.validated:
         fleet.notes.append(
@@ -128,10 +134,47 @@ def plan_fleet(
     return planned
 
 
-def _speed(results: ExperimentResults) -> float | None:
-    """The host's speed a validation measured first (deploy.Findings.host_ratio)."""
+@dataclass(frozen=True)
+class _Now:
+    lambdas: dict[str, float]  # per model: λ alone now, at the setting the plan serves it at
+    factors: dict[str, float]  # per model: that over its λ as profiled there, never above 1
+
+
+def _lambdas_now(
+    spec: PlanFile, store: Store, fleet: Fleet, host: str, plan: Plan, how: "Validation"
+) -> _Now:
+    """Each model the plan serves here, its λ alone searched again now at the setting the plan serves it
+    at (a profile run): how much slower the host is for it, measured as the plan is judged, not inferred
+    from a short closed-loop look (on one core two single-threaded instances lost far more open-loop
+    capacity than their look said: docs/results.md, stop 32). A model no rate serves within its SLA now
+    keeps its look's factor (and its machine will say so)."""
+    experiment = lambdas_experiment(spec, fleet, plan, host)
+    if experiment is None:
+        return _Now({}, {})
+    with how.reporter() as reporter:
+        run_id = run_experiment(
+            experiment,
+            store,
+            reporter,
+            fresh=how.fresh,
+            source=how.source,
+            require_quiet_host=how.require_quiet_host,
+            ray=how.ray,
+        )
+    found = experiment_results(store, run_id).findings
+    if not isinstance(found, profile_kind.Findings):
+        return _Now({}, {})
+    setting = served(fleet, plan, host).setting
+    profile = fleet.profiles[host]
+    lambdas = {k: m.shared_rps.value for k, m in found.profile.models.items() if k in setting}
+    factors = {k: min(1.0, lam / lambda_then(profile, k, setting[k])) for k, lam in lambdas.items()}
+    return _Now(lambdas, factors)
+
+
+def _speed(results: ExperimentResults) -> tuple[float | None, dict[str, float]]:
+    """The host's speed a validation measured first (deploy.Findings.host_ratio), and each model's."""
     found = results.findings
-    return found.host_ratio if isinstance(found, deploy.Findings) else None
+    return (found.host_ratio, found.speed) if isinstance(found, deploy.Findings) else (None, {})
 
 
 def _measured(
@@ -142,11 +185,12 @@ def _measured(
     how: Validation,
     label: str,
     plan: Plan,
-    speeds: Mapping[str, float],
+    looks: Mapping[str, Mapping[str, float]],
 ) -> tuple[str, ExperimentResults] | None:
     """The plan's machines of the host's type deployed and measured as a `deploy` run (None: it has none
-    of this type); `speeds`: the models whose closed-loop rate alone is measured first, and the profile's."""
-    experiment = deploy_experiment(spec, fleet, plan, label, host, speeds)
+    of this type); `looks`: the models whose closed-loop rate alone is measured first, and the profile's
+    (per setting: speed.profiled_looks)."""
+    experiment = deploy_experiment(spec, fleet, plan, label, host, looks)
     if experiment is None:
         return None
     before = store.find_run(RUN_KIND, experiment.model_dump(mode="json"))

@@ -12,7 +12,9 @@ interference; a pair that met no SLA together (κ ≥ 1) is charged in full, nev
 not make it fit). A gain (κ < 0: one model's idle time filled by the other's work) counts once, the best
 pair's, since the idle time it fills is the same. It fits when the load is ≤ 1. A pair never measured gets κ
 from per-model pressures fitted by least squares (κ_ab ≈ p_a + p_b), never below CAUTIOUS_KAPPA (no gain, nor
-little interference, is assumed that was not measured), and is flagged."""
+little interference, is assumed that was not measured), and is flagged; unless a set of 3+ models holding
+it was measured: then its κ is what that set's measured interference leaves for its pairs not measured
+(`from_sets`; a set measured together is evidence, the floor is for pairs of which nothing is known)."""
 
 import itertools
 import statistics
@@ -57,6 +59,12 @@ class Capacity:
     measured: frozenset[Pair]  # the pairs κ was measured for
     pressures: Mapping[str, float] = field(default_factory=dict)  # the least-squares fit (may be empty)
     blind: bool = False  # the interference-blind model: every κ is 0
+    from_sets: frozenset[Pair] = frozenset()  # pairs not measured whose κ a measured set of 3+ gives
+
+    @property
+    def covered(self) -> frozenset[Pair]:
+        """The pairs κ rests on a measurement for: measured alone, or inside a set measured together."""
+        return self.measured | self.from_sets
 
     @cached_property
     def _lam(self) -> dict[str, float]:
@@ -133,16 +141,14 @@ class Capacity:
 
     def flags(self, models: Iterable[str]) -> list[str]:
         """What about a machine of these models is predicted rather than measured."""
-        unmeasured = [
-            f"{a}+{b}"
-            for a, b in itertools.combinations(sorted(set(models)), 2)
-            if pair(a, b) not in self.measured
-        ]
-        return (
-            [f"pair not measured, κ predicted: {', '.join(unmeasured)}"]
-            if unmeasured and not self.blind
-            else []
-        )
+        named = list(itertools.combinations(sorted(set(models)), 2))
+        unmeasured = [f"{a}+{b}" for a, b in named if pair(a, b) not in self.covered]
+        in_sets = [f"{a}+{b}" for a, b in named if pair(a, b) in self.from_sets]
+        if self.blind:
+            return []
+        return [f"pair not measured, κ predicted: {', '.join(unmeasured)}"] * bool(unmeasured) + [
+            f"pair measured only inside a set, κ from the set: {', '.join(in_sets)}"
+        ] * bool(in_sets)
 
     def memory(self, model: str) -> float:
         return self.profile.models[model].memory_bytes
@@ -261,20 +267,46 @@ def fit_pressures(points: Mapping[Pair, float], models: Iterable[str]) -> dict[s
     return {m: float(solution[index[m]]) for m in named}
 
 
-def fit(profile: MachineProfile, blind: bool = False) -> Capacity:
-    """The capacity model of one machine type from its profile."""
+def fit(profile: MachineProfile, blind: bool = False, sets: bool = True) -> Capacity:
+    """The capacity model of one machine type from its profile (`sets`: a pair not measured inside a set
+    measured together takes its κ from the set, `set_kappas`; False: from the pairs alone)."""
     points = pair_points(profile)
     pressures = fit_pressures(points, profile.models)
     worst = max([0.0, *points.values()])
+    from_sets = set_kappas(profile, points) if sets else {}
     kappa: dict[Pair, float] = {}
     for a, b in itertools.combinations(sorted(profile.models), 2):
         if (a, b) in points:
             kappa[(a, b)] = points[(a, b)]
+        elif (a, b) in from_sets:
+            kappa[(a, b)] = from_sets[(a, b)]
         elif a in pressures and b in pressures:
             kappa[(a, b)] = max(CAUTIOUS_KAPPA, pressures[a] + pressures[b])
         else:  # nothing measured of one of them beside anything: the worst interference measured
             kappa[(a, b)] = max(CAUTIOUS_KAPPA, worst)
-    return Capacity(profile, kappa, frozenset(points), pressures, blind)
+    return Capacity(profile, kappa, frozenset(points), pressures, blind, frozenset(from_sets))
+
+
+def set_kappas(profile: MachineProfile, points: Mapping[Pair, float]) -> dict[Pair, float]:
+    """κ of each pair not measured (`points`: those measured) inside a set of 3+ models measured together:
+    what the set's interference κ_S = 1 − e_S leaves for them. A set is measured at equal shares of work,
+    where the model's interference is the plain mean of its pairs' κ, so its pairs not measured share
+    N·κ_S less the measured pairs' κ equally (N its pairs), within [0, 1]: no gain is assumed of a set
+    (a gain is one pair's, and which is not known), and a set that met no SLA at any rate gives 1. A pair
+    in several such sets: the largest (cautious)."""
+    found: dict[Pair, float] = {}
+    for models, values in _measured(profile.colocations, keep_unmet=True).items():
+        if len(models) < 3:
+            continue
+        set_kappa = 1.0 - statistics.fmean(values)
+        inside = [pair(a, b) for a, b in itertools.combinations(models, 2)]
+        unknown = [p for p in inside if p not in points]
+        if not unknown:
+            continue
+        left = (len(inside) * set_kappa - sum(points[p] for p in inside if p in points)) / len(unknown)
+        for p in unknown:
+            found[p] = max(found.get(p, 0.0), min(1.0, max(0.0, left)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -308,7 +340,8 @@ def leave_one_pair_out(profile: MachineProfile) -> list[Check]:
 
 def set_checks(capacity: Capacity, points: Iterable[Colocation]) -> list[Check]:
     """Each measured set of 3 or more models (the mean of its measurements) against the capacity the
-    model predicts for it. (A set that met no SLA at any rate has no relative error and is left out, as
+    model predicts for it (from its pairs: prediction_checks fits without the sets, which would predict
+    each set from itself). (A set that met no SLA at any rate has no relative error and is left out, as
     leave_one_pair_out leaves out such pairs; the profile's report names it.)"""
     return [
         Check(models, statistics.fmean(values), capacity.predicted_capacity(models))
@@ -329,12 +362,12 @@ def repeat_checks(points: Iterable[Colocation]) -> list[Check]:
     ]
 
 
-def _measured(points: Iterable[Colocation]) -> dict[tuple[str, ...], list[float]]:
+def _measured(points: Iterable[Colocation], keep_unmet: bool = False) -> dict[tuple[str, ...], list[float]]:
     """Each co-location's shared capacities as measured, by its models (sorted); those that met no SLA at
-    any rate left out."""
+    any rate (e 0) left out unless `keep_unmet`."""
     found: dict[tuple[str, ...], list[float]] = {}
     for point in points:
-        if point.efficiency.value > 0:
+        if point.efficiency.value > 0 or keep_unmet:
             found.setdefault(tuple(sorted(point.models)), []).append(point.efficiency.value)
     return found
 
@@ -357,6 +390,6 @@ def prediction_checks(profiles: Iterable[MachineProfile]) -> Checks:
     checks = Checks([], [], [])
     for profile in profiles:
         checks.pairs.extend(leave_one_pair_out(profile))
-        checks.sets.extend(set_checks(fit(profile), profile.colocations))
+        checks.sets.extend(set_checks(fit(profile, sets=False), profile.colocations))
         checks.repeats.extend(repeat_checks(profile.colocations))
     return checks

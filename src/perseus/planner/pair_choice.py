@@ -1,8 +1,10 @@
 """Which pairs a profile measures when it measures only those a fleet's plan needs (`profile: {pairs: auto,
 fleet: FILE}`): the fleet planned on the one machine type profiled, from what is measured so far, every
 pair not measured yet at a cautious κ; the pairs that plan co-locates and that are not measured are the
-next round's. Rounds go on until a plan co-locates only measured pairs (or one keeping every pair not
-measured apart costs as much). Pure: the profile kind runs the
+next round's (with `sets`, a planned machine of 3+ models is measured as one set instead of its pairs: one
+search where its pairs would take N(N−1)/2, and it is the set the plan puts on a machine; capacity.fit gives
+its pairs not measured the set's κ). Rounds go on until a plan co-locates only measured pairs (or one
+keeping every pair not measured apart costs as much). Pure: the profile kind runs the
 rounds while it measures, and its analysis replays them over the stored trials (the same rounds)."""
 
 import itertools
@@ -34,14 +36,18 @@ class Demand:
     memory_bytes: float  # usable by the tenants' server processes
     method: solve.Method = "auto"
     time_limit_s: float = 10.0
+    sets: bool = False  # a planned machine of 3+ models measured as one set, not its pairs
+
+
+Models = tuple[str, ...]  # a co-location the rounds measure: a pair, or (with sets) a machine's set, sorted
 
 
 @dataclass(frozen=True)
 class Round:
-    """One round of the choice: the plan made from the pairs measured before it."""
+    """One round of the choice: the plan made from the co-locations measured before it."""
 
     number: int  # 1, 2, ...
-    pairs: tuple[Pair, ...]  # co-located by this round's plan and not measured before it: measured next
+    pairs: tuple[Models, ...]  # co-located by this round's plan and not measured before it: measured next
     usd_per_h: float  # what this round's plan costs (pairs not measured at CAUTIOUS_KAPPA)
     machines: int
 
@@ -59,9 +65,18 @@ class Choice:
         return bool(self.rounds) and not self.rounds[-1].pairs
 
     @property
-    def measured(self) -> dict[Pair, int]:
-        """Each pair measured, and the round whose plan co-located it."""
+    def measured(self) -> dict[Models, int]:
+        """Each co-location measured (a pair, or with sets a set), and the round whose plan co-located it."""
         return {p: r.number for r in self.rounds for p in r.pairs}
+
+    @property
+    def covered(self) -> dict[Pair, int]:
+        """Each pair measured, alone or inside a set, and the round that first measured it."""
+        found: dict[Pair, int] = {}
+        for models, number in self.measured.items():
+            for a, b in itertools.combinations(models, 2):
+                found.setdefault(pair(a, b), number)
+        return found
 
 
 def least_part(sla: str, validate_s: float) -> float:
@@ -100,18 +115,23 @@ def demand_of(plan: PlanFile, machine: Machine, refs: Mapping[str, str]) -> Dema
     )
 
 
-def cautious(profile: MachineProfile, measured: Collection[Pair], guess: float = CAUTIOUS_KAPPA) -> Capacity:
-    """The capacity model of the profile's pairs among `measured`; every other pair at `guess` (not above:
-    a pair the pressures of a few bad pairs predict bad may still be worth measuring; `fit`, which
-    `perseus plan` uses, takes the larger of the two, so its plan is never bolder than the rounds')."""
-    kept = tuple(c for c in profile.colocations if len(c.models) != 2 or pair(*c.models) in measured)
+def cautious(
+    profile: MachineProfile, measured: Collection[Models], guess: float = CAUTIOUS_KAPPA
+) -> Capacity:
+    """The capacity model of the profile's co-locations among `measured` (pairs, and sets the rounds chose:
+    a configured set is measured after the rounds, so counting it would make a replay choose otherwise);
+    every pair neither measured nor inside a measured set at `guess` (not above: a pair the pressures of
+    a few bad pairs predict bad may still be worth measuring; `fit`, which `perseus plan` uses, takes the
+    larger of the two, so its plan is never bolder than the rounds')."""
+    chosen = {tuple(sorted(m)) for m in measured}
+    kept = tuple(c for c in profile.colocations if tuple(sorted(c.models)) in chosen)
     fitted = fit(replace(profile, colocations=kept))
-    kappa = {p: k if p in fitted.measured else guess for p, k in fitted.kappa.items()}
+    kappa = {p: k if p in fitted.covered else guess for p, k in fitted.kappa.items()}
     return replace(fitted, kappa=kappa)
 
 
 def problem_of(
-    demand: Demand, profile: MachineProfile, measured: Collection[Pair], guess: float = CAUTIOUS_KAPPA
+    demand: Demand, profile: MachineProfile, measured: Collection[Models], guess: float = CAUTIOUS_KAPPA
 ) -> Problem:
     """The fleet's problem on the type profiled, pairs not measured at κ `guess`; tenants the type cannot
     serve (a model with no λ alone, a stricter SLA than profiled, memory) left out."""
@@ -125,16 +145,36 @@ def colocated(planned: Plan) -> set[Pair]:
     return {pair(a, b) for m in planned.machines for a, b in itertools.combinations(sorted(m.models), 2)}
 
 
-def next_round(demand: Demand, profile: MachineProfile, measured: Collection[Pair], number: int) -> Round:
-    """Round `number`: the fleet planned with the pairs `measured` so far and every other pair at the
-    cautious κ, and the pairs that plan co-locates that are not measured. None when planning with no such
-    pair at all costs as little: a plan of equal cost may put a guessed pair together for nothing (a part
-    of a tenant beside another on a machine that was rented anyway), and that is no reason to measure it."""
+def to_measure(planned: Plan, covered: Collection[Pair], sets: bool) -> tuple[Models, ...]:
+    """What the plan co-locates that is not measured: its machines' pairs not `covered`; with `sets`, a
+    machine of 3+ models holding such a pair is measured as its whole set instead."""
+    found: set[Models] = set()
+    for m in planned.machines:
+        models = tuple(sorted(set(m.models)))
+        missing = [pair(a, b) for a, b in itertools.combinations(models, 2) if pair(a, b) not in covered]
+        if sets and len(models) >= 3 and missing:
+            found.add(models)
+        else:
+            found |= set(missing)
+    return tuple(sorted(found))
+
+
+def covered_by(measured: Collection[Models]) -> set[Pair]:
+    """The pairs measured alone or inside a set measured."""
+    return {pair(a, b) for models in measured for a, b in itertools.combinations(models, 2)}
+
+
+def next_round(demand: Demand, profile: MachineProfile, measured: Collection[Models], number: int) -> Round:
+    """Round `number`: the fleet planned with the co-locations `measured` so far and every other pair at
+    the cautious κ, and what that plan co-locates that is not measured (to_measure). None when planning
+    with no such pair at all costs as little: a plan of equal cost may put a guessed pair together for
+    nothing (a part of a tenant beside another on a machine that was rented anyway), and that is no reason
+    to measure it."""
     problem = problem_of(demand, profile, measured)
     if not problem.tenants:
         return Round(number, (), 0.0, 0)
     guessed = solve.plan(problem, demand.method, demand.time_limit_s)
-    new = tuple(sorted(colocated(guessed) - set(measured)))
+    new = to_measure(guessed, covered_by(measured), demand.sets)
     if new:
         safe = solve.plan(problem_of(demand, profile, measured, APART), demand.method, demand.time_limit_s)
         if safe.usd_per_h <= guessed.usd_per_h * (1 + 1e-9):
@@ -145,14 +185,14 @@ def next_round(demand: Demand, profile: MachineProfile, measured: Collection[Pai
 def choose(
     demand: Demand,
     profile_of: Callable[[], MachineProfile],
-    measure: Callable[[tuple[Pair, ...]], bool],
+    measure: Callable[[tuple[Models, ...]], bool],
 ) -> Choice:
     """The rounds: plan from what is measured (`profile_of()`, read again each round; only the pairs
     chosen in earlier rounds count, so a resumed run, whose store holds later rounds' pairs too, chooses
     as it did), `measure` the pairs its plan needs that are not measured (False: they are not, and the
     rounds stop there), again until a plan needs no pair not measured. Ends: every round measures a pair
     more, and there are finitely many."""
-    measured: set[Pair] = set()
+    measured: set[Models] = set()
     rounds: list[Round] = []
     while True:
         profile = profile_of()

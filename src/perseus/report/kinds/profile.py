@@ -89,15 +89,21 @@ def pairs_table(found: Findings) -> TableData | None:
         return None
     models = sorted(found.profile.models)
     rows, notes = [], []
-    stored = {tuple(sorted(c.models)) for c in found.profile.colocations if len(c.models) == 2}
+    stored = {tuple(sorted(c.models)) for c in found.profile.colocations}
     for number, choice in enumerate(found.choices, start=1):
-        chosen = choice.measured
+        chosen = choice.covered
+        sets = [m for m in choice.measured if len(m) > 2]
         for a, b in itertools.combinations(models, 2):
             k = chosen.get((a, b))
-            if k is not None and (a, b) not in stored:  # the run stopped before measuring it
-                said = [Cell(f"round {k}: not yet", "warn"), Cell(f"co-located by round {k}'s plan")]
+            inside = next((m for m in sets if a in m and b in m and (a, b) not in choice.measured), None)
+            where = (a, b) if inside is None else inside
+            why = f"co-located by round {k}'s plan" + (
+                f", measured in the set {'+'.join(inside)}" if inside else ""
+            )
+            if k is not None and where not in stored:  # the run stopped before measuring it
+                said = [Cell(f"round {k}: not yet", "warn"), Cell(why)]
             elif k is not None:
-                said = [Cell(f"round {k}", "good"), Cell(f"co-located by round {k}'s plan")]
+                said = [Cell(f"round {k}", "good"), Cell(why)]
             elif (a, b) in stored:  # the rounds replayed now differ from those run (the fleet file changed?)
                 said = [Cell("measured", "warn"), Cell("no round replayed now chose it")]
             else:
@@ -106,7 +112,7 @@ def pairs_table(found: Findings) -> TableData | None:
         plans = "; ".join(
             f"round {r.number}: {r.machines} machines, {fmt.usd(r.usd_per_h)} $/h"
             + (
-                f", measures {', '.join(f'{a}+{b}' for a, b in r.pairs)}"
+                f", measures {', '.join('+'.join(m) for m in r.pairs)}"
                 if r.pairs
                 else ", no pair not measured"
             )
@@ -120,7 +126,7 @@ def pairs_table(found: Findings) -> TableData | None:
             )
     return TableData(
         "pairs",
-        f"Pairs measured (pairs: auto): {sum(len(c.measured) for c in found.choices)} of {len(rows)}",
+        f"Pairs measured (pairs: auto): {sum(len(c.covered) for c in found.choices)} of {len(rows)}",
         ["pair", "pass", "measured", "why"],
         rows,
         labels=2,
