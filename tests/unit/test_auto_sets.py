@@ -2,11 +2,16 @@
 with `auto_sets` measuring a planned machine of 3+ models as one set instead of its pairs
 (pair_choice.to_measure). Profiles built by hand (planner_cases), every κ worked out below."""
 
+import itertools
+from dataclasses import replace
+
 import pytest
 
+from perseus.core.interval import Estimate
 from perseus.planner.capacity import fit, prediction_checks
 from perseus.planner.pair_choice import Demand, choose, to_measure
 from perseus.planner.problem import Plan, PlannedMachine, Tenant
+from perseus.planner.profile import Colocation
 from tests.unit.planner_cases import GIB, SLA, machine_profile
 
 LAM = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 100.0}
@@ -101,3 +106,50 @@ def test_rounds_with_sets_measure_one_set_where_pairs_take_three() -> None:
     asked.clear()
     pairs = choose(_demand(False), lambda: truth, measure)
     assert asked == [(("a", "b"), ("a", "c"), ("b", "c"))] and pairs.finished
+
+
+def test_a_larger_set_that_fails_blames_its_new_pairs_not_a_smaller_set_that_fit() -> None:
+    # a+b+c measured at e 0.95 (κ 0.05 each, none measured alone); a+b+c+d met no SLA at any rate (κ_S 1):
+    # of its 6 pairs the 3 of a+b+c are known from the smaller set (0.05), so d's 3 pairs carry the rest,
+    # (6 × 1 − 3 × 0.05) / 3 > 1: 1, apart. Read the other way round, every pair of a+b+c would be at 1
+    # too, and the plan would keep all four apart (measured: 2026-12-08, stop 32).
+    capacity = fit(machine_profile("n", LAM, {("a", "b", "c"): 0.05, ("a", "b", "c", "d"): 1.0}))
+    assert [capacity.kappa[p] for p in [("a", "b"), ("a", "c"), ("b", "c")]] == pytest.approx([0.05] * 3)
+    assert [capacity.kappa[p] for p in [("a", "d"), ("b", "d"), ("c", "d")]] == [1.0] * 3
+
+
+def _unjudged(models: tuple[str, ...], lowest: float = 1.04) -> Colocation:
+    """A set that missed an SLA at the least load a trial could judge (its slowest tenant's), `lowest` of
+    one machine's work: e < lowest, nothing more."""
+    return Colocation(models, {}, Estimate(0.0, 0.0, lowest, 1))
+
+
+def test_a_set_not_judged_below_one_machines_work_says_nothing_of_its_pairs() -> None:
+    profile = machine_profile("n", LAM, {("a", "b", "c"): 0.05})
+    profile = replace(profile, colocations=(*profile.colocations, _unjudged(("a", "b", "c", "d"))))
+    capacity = fit(profile)
+    assert capacity.kappa[("a", "b")] == pytest.approx(0.05)
+    # d's pairs: nothing measured of d beside anything: the cautious floor, flagged as predicted.
+    assert capacity.kappa[("a", "d")] == pytest.approx(0.4) and ("a", "d") not in capacity.covered
+    # Missed even at 0.8 of a machine's work: judged, e < 0.8; its new pairs carry the rest (> 1): 1.
+    judged = replace(profile, colocations=(*profile.colocations[:1], _unjudged(("a", "b", "c", "d"), 0.8)))
+    assert fit(judged).kappa[("a", "d")] == 1.0
+
+
+def test_rounds_measure_alone_the_pairs_a_set_could_not_judge() -> None:
+    # Works 0.1 each: at κ 0.4 all four on one machine. Round 1 measures the set of four; it could not be
+    # judged below 1.04 of a machine's work (its pairs stay at κ 0.4), the plan is the same machine, and
+    # round 2 measures its six pairs alone (the set again would tell nothing more).
+    tenants = tuple(Tenant(f"{m}-1", m, 10.0, SLA, 10.0) for m in "abcd")
+    demand = Demand(tenants, "n", 1.0, 8.0 * GIB, sets=True)
+    truth = machine_profile("n", LAM, {(a, b): 0.1 for a, b in itertools.combinations("abcd", 2)})
+    truth = replace(truth, colocations=(*truth.colocations, _unjudged(("a", "b", "c", "d"))))
+    asked: list[tuple[tuple[str, ...], ...]] = []
+
+    def measure(chosen: tuple[tuple[str, ...], ...]) -> bool:
+        asked.append(chosen)
+        return True
+
+    choice = choose(demand, lambda: truth, measure)
+    assert asked == [(("a", "b", "c", "d"),), tuple(itertools.combinations("abcd", 2))] and choice.finished
+    assert choice.covered[("a", "b")] == 2  # measured alone in round 2, not only inside round 1's set

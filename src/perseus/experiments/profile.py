@@ -39,8 +39,8 @@ from perseus.experiments.placements import (
     placement,
     repeats,
 )
-from perseus.planner.capacity import Pair, pair
-from perseus.planner.pair_choice import Choice, Demand, choose, demand_of
+from perseus.planner.capacity import pair
+from perseus.planner.pair_choice import Choice, Demand, Models, choose, demand_of
 from perseus.planner.profile import Colocation, MachineProfile, ModelProfile, merged
 from perseus.store import Placement, TrialRow
 from perseus.store.keys import Scalar
@@ -371,7 +371,7 @@ def _measured_so_far(exp: Settings, lab: Lab, repeat: int) -> MachineProfile:
 
 
 def _measure_pairs(
-    exp: Settings, lab: Lab, repeat: int, peaks: Mapping[str, float], pairs: tuple[Pair, ...]
+    exp: Settings, lab: Lab, repeat: int, peaks: Mapping[str, float], pairs: tuple[Models, ...]
 ) -> bool:
     """pairs: auto: these pairs searched, each at every mix, as `pairs: true` searches every pair; sets
     of 3+ (auto_sets) at equal shares of work."""
@@ -391,7 +391,7 @@ def _chosen(choice: Choice, exp: Settings) -> str:
 
 
 def measured_text(measured: Iterable[tuple[str, ...]], every: int) -> str:
-    """`3 of 15 pairs measured`, and with auto_sets `, and 2 sets (holding 7 more pairs)`."""
+    """`3 of 15 pairs measured`; with auto_sets, `…, and 2 set(s) of 3+ (holding 7 more pairs)`."""
     chosen = set(measured)
     pairs = {m for m in chosen if len(m) == 2}
     sets = chosen - pairs

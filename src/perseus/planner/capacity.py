@@ -290,22 +290,32 @@ def fit(profile: MachineProfile, blind: bool = False, sets: bool = True) -> Capa
 def set_kappas(profile: MachineProfile, points: Mapping[Pair, float]) -> dict[Pair, float]:
     """κ of each pair not measured (`points`: those measured) inside a set of 3+ models measured together:
     what the set's interference κ_S = 1 − e_S leaves for them. A set is measured at equal shares of work,
-    where the model's interference is the plain mean of its pairs' κ, so its pairs not measured share
-    N·κ_S less the measured pairs' κ equally (N its pairs), within [0, 1]: no gain is assumed of a set
-    (a gain is one pair's, and which is not known), and a set that met no SLA at any rate gives 1. A pair
-    in several such sets: the largest (cautious)."""
+    where the model's interference is the plain mean of its pairs' κ, so its pairs not known share N·κ_S
+    less the known pairs' κ equally (N its pairs), within [0, 1]: no gain is assumed of a set (a gain is
+    one pair's, and which is not known), and a set that met no SLA at any rate gives 1. Sets are read
+    smallest first, and a pair a smaller set gave is known to a larger one: four models that fit together
+    and a fifth that does not beside them put the blame on the fifth's pairs, not on the four's. A pair in
+    several sets of one size: the largest (cautious). A set that met no SLA even at the least load a trial
+    could judge, and that load at or above one machine's work (its interval's top ≥ 1: its slowest tenant
+    needs that much to be judged), says nothing of its pairs, and is left out."""
+    measured = _measured([c for c in profile.colocations if _judged(c)], keep_unmet=True)
+    known: dict[Pair, float] = dict(points)
     found: dict[Pair, float] = {}
-    for models, values in _measured(profile.colocations, keep_unmet=True).items():
-        if len(models) < 3:
-            continue
-        set_kappa = 1.0 - statistics.fmean(values)
-        inside = [pair(a, b) for a, b in itertools.combinations(models, 2)]
-        unknown = [p for p in inside if p not in points]
-        if not unknown:
-            continue
-        left = (len(inside) * set_kappa - sum(points[p] for p in inside if p in points)) / len(unknown)
-        for p in unknown:
-            found[p] = max(found.get(p, 0.0), min(1.0, max(0.0, left)))
+    for size in sorted({len(m) for m in measured if len(m) >= 3}):
+        this_size: dict[Pair, float] = {}
+        for models, values in measured.items():
+            if len(models) != size:
+                continue
+            inside = [pair(a, b) for a, b in itertools.combinations(models, 2)]
+            unknown = [p for p in inside if p not in known]
+            if not unknown:
+                continue
+            set_kappa = 1.0 - statistics.fmean(values)
+            left = (len(inside) * set_kappa - sum(known[p] for p in inside if p in known)) / len(unknown)
+            for p in unknown:
+                this_size[p] = max(this_size.get(p, 0.0), min(1.0, max(0.0, left)))
+        known.update(this_size)
+        found.update(this_size)
     return found
 
 
@@ -360,6 +370,11 @@ def repeat_checks(points: Iterable[Colocation]) -> list[Check]:
         if len(values) >= 2
         for i, value in enumerate(values)
     ]
+
+
+def _judged(point: Colocation) -> bool:
+    """A co-location measured at some load below one machine's work: met there, or missed there (e < 1)."""
+    return point.efficiency.value > 0 or point.efficiency.high < 1.0
 
 
 def _measured(points: Iterable[Colocation], keep_unmet: bool = False) -> dict[tuple[str, ...], list[float]]:

@@ -71,9 +71,9 @@ class Choice:
 
     @property
     def covered(self) -> dict[Pair, int]:
-        """Each pair measured, alone or inside a set, and the round that first measured it."""
-        found: dict[Pair, int] = {}
-        for models, number in self.measured.items():
+        """Each pair measured, and the round that measured it: alone, else inside a set (the first)."""
+        found = {pair(*m): number for m, number in self.measured.items() if len(m) == 2}
+        for models, number in sorted(self.measured.items(), key=lambda item: item[1]):
             for a, b in itertools.combinations(models, 2):
                 found.setdefault(pair(a, b), number)
         return found
@@ -145,23 +145,22 @@ def colocated(planned: Plan) -> set[Pair]:
     return {pair(a, b) for m in planned.machines for a, b in itertools.combinations(sorted(m.models), 2)}
 
 
-def to_measure(planned: Plan, covered: Collection[Pair], sets: bool) -> tuple[Models, ...]:
-    """What the plan co-locates that is not measured: its machines' pairs not `covered`; with `sets`, a
-    machine of 3+ models holding such a pair is measured as its whole set instead."""
+def to_measure(
+    planned: Plan, covered: Collection[Pair], sets: bool, measured: Collection[Models] = ()
+) -> tuple[Models, ...]:
+    """What the plan co-locates that is not measured: its machines' pairs not `covered` (a κ resting on a
+    measurement); with `sets`, a machine of 3+ models holding such a pair is measured as its whole set
+    instead, unless that set was `measured` already and told nothing of the pair (it could not be judged
+    at a load it could carry: capacity.set_kappas): then the pair alone."""
     found: set[Models] = set()
     for m in planned.machines:
         models = tuple(sorted(set(m.models)))
         missing = [pair(a, b) for a, b in itertools.combinations(models, 2) if pair(a, b) not in covered]
-        if sets and len(models) >= 3 and missing:
+        if sets and len(models) >= 3 and missing and models not in measured:
             found.add(models)
         else:
             found |= set(missing)
-    return tuple(sorted(found))
-
-
-def covered_by(measured: Collection[Models]) -> set[Pair]:
-    """The pairs measured alone or inside a set measured."""
-    return {pair(a, b) for models in measured for a, b in itertools.combinations(models, 2)}
+    return tuple(sorted(m for m in found if m not in measured))
 
 
 def next_round(demand: Demand, profile: MachineProfile, measured: Collection[Models], number: int) -> Round:
@@ -174,7 +173,8 @@ def next_round(demand: Demand, profile: MachineProfile, measured: Collection[Mod
     if not problem.tenants:
         return Round(number, (), 0.0, 0)
     guessed = solve.plan(problem, demand.method, demand.time_limit_s)
-    new = to_measure(guessed, covered_by(measured), demand.sets)
+    covered = cautious(profile, measured).covered
+    new = to_measure(guessed, covered, demand.sets, {tuple(sorted(m)) for m in measured})
     if new:
         safe = solve.plan(problem_of(demand, profile, measured, APART), demand.method, demand.time_limit_s)
         if safe.usd_per_h <= guessed.usd_per_h * (1 + 1e-9):
