@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
+from perseus.config.experiment import ExperimentBase
 from perseus.config.plan import PlanFile
 from perseus.core.progress import Reporter
 from perseus.experiments import deploy
@@ -86,6 +87,19 @@ class Validation:
     ray: str | None = None
     fresh: bool = False  # measure again even where this plan was validated before
 
+    def run(self, experiment: ExperimentBase, store: Store) -> int:
+        """Run (or find) one of the validation's experiments, as asked; its run id."""
+        with self.reporter() as reporter:
+            return run_experiment(
+                experiment,
+                store,
+                reporter,
+                fresh=self.fresh,
+                source=self.source,
+                require_quiet_host=self.require_quiet_host,
+                ray=self.ray,
+            )
+
 
 def plan_fleet(
     spec: PlanFile,
@@ -151,16 +165,7 @@ def _lambdas_now(
     experiment = lambdas_experiment(spec, fleet, plan, host)
     if experiment is None:
         return _Now({}, {})
-    with how.reporter() as reporter:
-        run_id = run_experiment(
-            experiment,
-            store,
-            reporter,
-            fresh=how.fresh,
-            source=how.source,
-            require_quiet_host=how.require_quiet_host,
-            ray=how.ray,
-        )
+    run_id = how.run(experiment, store)
     found = experiment_results(store, run_id).findings
     if not isinstance(found, profile_kind.Findings):
         return _Now({}, {})
@@ -194,16 +199,7 @@ def _measured(
     if experiment is None:
         return None
     before = store.find_run(RUN_KIND, experiment.model_dump(mode="json"))
-    with how.reporter() as reporter:
-        run_id = run_experiment(
-            experiment,
-            store,
-            reporter,
-            fresh=how.fresh,
-            source=how.source,
-            require_quiet_host=how.require_quiet_host,
-            ray=how.ray,
-        )
+    run_id = how.run(experiment, store)
     if not how.fresh and before is not None and before.id == run_id and before.status == "done":
         fleet.notes.append(
             f"--validate: the {label} plan was validated before as run {run_id}: its measurements are "
